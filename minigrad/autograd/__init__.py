@@ -1,0 +1,25 @@
+"""Reverse-mode automatic differentiation: the Function base, the engine, grad modes, and
+gradient checking against finite differences."""
+
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+_LAZY = {
+    "Function": ("function", "Function"),
+    "grad": ("api", "grad"),
+    "backward": ("api", "backward"),
+    "gradcheck": ("gradcheck", "gradcheck"),
+    "gradgradcheck": ("gradcheck", "gradgradcheck"),
+    "GradcheckError": ("gradcheck", "GradcheckError"),
+}
+
+
+def __getattr__(name):  # the rest imports Tensor, which imports this package: load on use
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", *_LAZY]

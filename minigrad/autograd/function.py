@@ -1,0 +1,134 @@
+"""The Function base: one small class per differentiable op.
+
+A Function's ``forward`` works on raw arrays and returns the output array; its ``backward``
+gets the upstream gradient and returns one gradient per input, written as the textbook
+derivative. Undoing broadcasting happens here, once, for every op.
+
+``backward(grad, inputs, out)`` receives the inputs' and the output's values as the engine
+reads them at backward time. In ordinary backward these are arrays; under
+``create_graph=True`` they are the Tensors themselves and ``grad`` is a Tensor, so the same
+derivative code records a graph and gradients of gradients work. Backward code therefore uses
+only operators and the helpers of :mod:`minigrad.ops.dispatch`, which serve arrays and Tensors
+alike.
+
+Before reading saved values the engine checks the version counters: a tensor changed in place
+after the op recorded it raises instead of giving a silently wrong gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import device_of
+from ..tensor import Tensor
+from .grad_mode import _GradMode
+
+
+class Function:
+    """Base of every op. Subclasses define ``forward`` and ``backward``.
+
+    Class attributes:
+        saves_inputs: backward reads the inputs' values (so in-place changes to them are errors).
+        saves_output: backward reads the output's value.
+        is_view: the output shares memory with the first input (they share a version counter).
+    """
+
+    saves_inputs = True
+    saves_output = False
+    is_view = False
+
+    # filled in by apply when a graph is recorded
+    inputs: tuple[Tensor, ...] | None
+    needs_input_grad: tuple[bool, ...]
+
+    def forward(self, *arrays, **params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad, inputs, out):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params) -> Tensor:
+        """Run forward on the inputs' arrays and, when needed, record this node for backward."""
+        fn = cls.__new__(cls)
+        arrays = [t.data for t in inputs]
+        if len(arrays) > 1:
+            t0 = type(arrays[0])
+            for a in arrays:
+                if type(a) is not t0 or (t0 is not np.ndarray and a.device.id != arrays[0].device.id):
+                    devs = ", ".join(str(device_of(x)) for x in arrays)
+                    raise RuntimeError(
+                        f"{cls.__name__}: expected all tensors on the same device, got {devs}"
+                    )
+        try:
+            out_data = fn.forward(*arrays, **params)
+        except ValueError as err:
+            shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
+            raise ValueError(f"{cls.__name__}: inputs of shapes {shapes}: {err}") from None
+        out = Tensor.__new__(Tensor)
+        out.data = out_data
+        out.grad = None
+        out._hooks = None
+        out._retains_grad = False
+        if cls.is_view:
+            out._vc = inputs[0]._vc
+        else:
+            out._vc = [0]
+        if _GradMode.enabled:
+            for t in inputs:
+                if t.requires_grad:
+                    break
+            else:
+                out.requires_grad = False
+                out._ctx = None
+                return out
+            out.requires_grad = True
+            out._ctx = fn
+            fn.inputs = inputs
+            fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            if cls.saves_inputs:
+                fn.versions = tuple([t._vc[0] for t in inputs])
+            if cls.saves_output:
+                fn.out_version = out._vc[0]
+        else:
+            out.requires_grad = False
+            out._ctx = None
+        return out
+
+    def check_versions(self, out: Tensor) -> None:
+        """Raise if a value backward needs was changed in place after it was recorded."""
+        if self.saves_inputs:
+            for i, (t, v) in enumerate(zip(self.inputs, self.versions)):
+                if t._vc[0] != v:
+                    raise RuntimeError(
+                        f"{type(self).__name__}.backward needs input {i} (shape "
+                        f"{tuple(t.shape)}), which was modified in place after it was used "
+                        f"(version {t._vc[0]}, expected {v}); use an out-of-place op instead"
+                    )
+        if self.saves_output and out._vc[0] != self.out_version:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward needs its output (shape {tuple(out.shape)}), "
+                f"which was modified in place after it was computed (version {out._vc[0]}, "
+                f"expected {self.out_version}); use an out-of-place op instead"
+            )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+def unbroadcast(grad, shape: tuple):
+    """Sum ``grad`` down to ``shape``: the adjoint of broadcasting ``shape`` up to grad's shape."""
+    gshape = grad.shape
+    if gshape == shape:
+        return grad
+    extra = len(gshape) - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    if extra:
+        grad = grad.reshape(shape)
+    elif grad.shape != shape:  # pragma: no cover - defensive
+        grad = grad.reshape(shape)
+    return grad

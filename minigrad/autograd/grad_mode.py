@@ -1,0 +1,62 @@
+"""Whether operations record a graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
+
+from __future__ import annotations
+
+import functools
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when operations on tensors that require grad are recorded for backward."""
+    return _GradMode.enabled
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that sets grad recording on or off inside it."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode  # like torch: also works as a plain function call
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with type(self)(self.mode) if type(self) is set_grad_enabled else type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Record no graph inside: ``with minigrad.no_grad(): ...`` or ``@minigrad.no_grad()``."""
+
+    def __init__(self):
+        self.mode = False
+
+    def __enter__(self):
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = False
+        return self
+
+
+class enable_grad(set_grad_enabled):
+    """Record the graph inside, even within ``no_grad``."""
+
+    def __init__(self):
+        self.mode = True
+
+    def __enter__(self):
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = True
+        return self

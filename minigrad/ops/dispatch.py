@@ -1,0 +1,64 @@
+"""Helpers that serve arrays and Tensors alike, for backward code.
+
+Ordinary backward passes arrays; ``create_graph=True`` passes Tensors, so that the same
+derivative code records a differentiable graph. Operators (``+ - * / @``) and the methods that
+arrays and Tensors share (``sum``, ``reshape``, ``swapaxes``, ``astype``) need nothing; the few
+functions below pick the array module's function or the differentiable Tensor op.
+"""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from ..tensor import Tensor
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def exp(x):
+    return x.exp() if isinstance(x, Tensor) else get_array_module(x).exp(x)
+
+
+def log(x):
+    return x.log() if isinstance(x, Tensor) else get_array_module(x).log(x)
+
+
+def sign(x):
+    """sign(x), a constant: its derivative is zero almost everywhere."""
+    if isinstance(x, Tensor):
+        return Tensor._wrap(get_array_module(x.data).sign(x.data))
+    return get_array_module(x).sign(x)
+
+
+def constant(x):
+    """x as a value that carries no gradient (a mask, a count)."""
+    return Tensor._wrap(x.data) if isinstance(x, Tensor) else x
+
+
+def where(cond, a, b):
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        from .elementwise import where as tensor_where
+
+        return tensor_where(cond, a, b)
+    return get_array_module(a).where(cond.data if isinstance(cond, Tensor) else cond, a, b)
+
+
+def broadcast_to(x, shape):
+    if isinstance(x, Tensor):
+        return x.expand(shape)
+    return get_array_module(x).broadcast_to(x, shape)
+
+
+def sigmoid(x):
+    if isinstance(x, Tensor):
+        return x.sigmoid()
+    from .activation import sigmoid_array
+
+    return sigmoid_array(x)
+
+
+def zeros_like(x):
+    if isinstance(x, Tensor):
+        return Tensor._wrap(get_array_module(x.data).zeros_like(x.data))
+    return get_array_module(x).zeros_like(x)

@@ -1,0 +1,394 @@
+"""Elementwise ops. Each class states its forward and its derivative.
+
+Broadcasting is undone once, in the engine; each backward here returns the textbook
+derivative at the broadcast shape.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..autograd.function import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from . import dispatch as d
+
+# ----------------------------------------------------------------------------- operands
+
+
+def as_tensor_like(x, like: Tensor) -> Tensor:
+    """A Python number (or array) as a constant tensor on ``like``'s device, without upcasting:
+    a number takes ``like``'s float dtype (or the default float dtype for a float number
+    beside an integer tensor)."""
+    if isinstance(x, Tensor):
+        return x
+    xp = get_array_module(like.data)
+    if isinstance(x, (bool, numbers.Integral)) and not isinstance(x, np.ndarray):
+        dtype = like.data.dtype if not isinstance(x, bool) or like.data.dtype != np.bool_ else bool
+        if like.data.dtype == np.bool_ and not isinstance(x, bool):
+            dtype = np.int64
+        return Tensor._wrap(xp.asarray(x, dtype=dtype))
+    if isinstance(x, numbers.Real) and not isinstance(x, np.ndarray):
+        dtype = like.data.dtype if like.data.dtype.kind == "f" else backend.get_default_dtype()
+        return Tensor._wrap(xp.asarray(x, dtype=dtype))
+    return Tensor(x, device=like.device)
+
+
+def operands(a, b) -> tuple[Tensor, Tensor]:
+    """Two tensors of one dtype for a binary op. Integers and bools beside floats take the
+    float dtype; float32 beside float64 gives float64 (the wider), as in torch."""
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"expected a Tensor operand, got {type(a).__name__} and "
+                            f"{type(b).__name__}")
+        a = as_tensor_like(a, b)
+    elif not isinstance(b, Tensor):
+        b = as_tensor_like(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da != db:
+        if da.kind == "f" and db.kind != "f":
+            b = cast(b, da)
+        elif db.kind == "f" and da.kind != "f":
+            a = cast(a, db)
+        else:
+            common = np.promote_types(da, db)
+            a, b = cast(a, common), cast(b, common)
+    return a, b
+
+
+# ----------------------------------------------------------------------------- arithmetic
+
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1, dz/dy = 1."""
+
+    saves_inputs = False
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, grad, inputs, out):
+        return grad, grad
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1, dz/dy = -1."""
+
+    saves_inputs = False
+
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, grad, inputs, out):
+        return grad, -grad
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y, dz/dy = x."""
+
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, grad, inputs, out):
+        x, y = inputs
+        return grad * y, grad * x
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1 / y, dz/dy = -x / y^2."""
+
+    def forward(self, x, y):
+        return x / y
+
+    def backward(self, grad, inputs, out):
+        x, y = inputs
+        gx = grad / y
+        return gx, -gx * x / y
+
+
+class Neg(Function):
+    """z = -x;  dz/dx = -1."""
+
+    saves_inputs = False
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad, inputs, out):
+        return (-grad,)
+
+
+class PowScalar(Function):
+    """z = x^p for a constant p;  dz/dx = p x^(p-1)."""
+
+    def forward(self, x, p):
+        self.p = p
+        return x**p
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        p = self.p
+        if p == 2:
+            return (grad * 2 * x,)
+        return (grad * p * x ** (p - 1),)
+
+
+class Pow(Function):
+    """z = x^y;  dz/dx = y x^(y-1), dz/dy = x^y ln x (taken as 0 where x = 0)."""
+
+    saves_output = True
+
+    def forward(self, x, y):
+        return x**y
+
+    def backward(self, grad, inputs, z):
+        x, y = inputs
+        gx = grad * y * x ** (y - 1)
+        if not self.needs_input_grad[1]:
+            return gx, None
+        positive = d.constant(x) > 0
+        log_x = d.log(d.where(positive, x, 1))  # ln 1 = 0 where x <= 0
+        return gx, grad * z * log_x
+
+
+class Cast(Function):
+    """z = x as another dtype;  dz/dx = 1 (cast back)."""
+
+    saves_inputs = False
+
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, grad, inputs, out):
+        return (grad.astype(self.dtype),)
+
+
+class ToDevice(Function):
+    """z = x copied to another device;  dz/dx = 1 (copied back)."""
+
+    saves_inputs = False
+
+    def forward(self, x, device):
+        self.source = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    def backward(self, grad, inputs, out):
+        if d.is_tensor(grad):
+            return (grad.to(self.source),)
+        return (backend.to_device(grad, self.source),)
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+class Exp(Function):
+    """y = e^x;  dy/dx = y."""
+
+    saves_inputs = False
+    saves_output = True
+
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, grad, inputs, y):
+        return (grad * y,)
+
+
+class Log(Function):
+    """y = ln x;  dy/dx = 1 / x."""
+
+    def forward(self, x):
+        return get_array_module(x).log(x)
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        return (grad / x,)
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dy/dx = 1 / (2 y)."""
+
+    saves_inputs = False
+    saves_output = True
+
+    def forward(self, x):
+        return get_array_module(x).sqrt(x)
+
+    def backward(self, grad, inputs, y):
+        return (grad / (2 * y),)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at 0)."""
+
+    def forward(self, x):
+        return get_array_module(x).abs(x)
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        return (grad * d.sign(x),)
+
+
+class Clip(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi, else 0."""
+
+    saves_inputs = False
+
+    def forward(self, x, lo, hi):
+        xp = get_array_module(x)
+        self.inside = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            self.inside &= x >= lo
+        if hi is not None:
+            self.inside &= x <= hi
+        return xp.clip(x, lo, hi)
+
+    def backward(self, grad, inputs, out):
+        return (grad * self.inside,)
+
+
+class Maximum(Function):
+    """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)."""
+
+    def forward(self, x, y):
+        return get_array_module(x).maximum(x, y)
+
+    def backward(self, grad, inputs, out):
+        x, y = (d.constant(v) for v in inputs)
+        wx = (x > y).astype(grad.dtype) + (x == y).astype(grad.dtype) * 0.5
+        return grad * wx, grad * (1 - wx)
+
+
+class Minimum(Function):
+    """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)."""
+
+    def forward(self, x, y):
+        return get_array_module(x).minimum(x, y)
+
+    def backward(self, grad, inputs, out):
+        x, y = (d.constant(v) for v in inputs)
+        wx = (x < y).astype(grad.dtype) + (x == y).astype(grad.dtype) * 0.5
+        return grad * wx, grad * (1 - wx)
+
+
+class Where(Function):
+    """z = cond ? x : y;  dz/dx = cond, dz/dy = not cond (cond carries no gradient)."""
+
+    saves_inputs = False
+
+    def forward(self, x, y, cond):
+        self.cond = cond
+        return get_array_module(x).where(cond, x, y)
+
+    def backward(self, grad, inputs, out):
+        zero = d.zeros_like(grad)
+        return d.where(self.cond, grad, zero), d.where(self.cond, zero, grad)
+
+
+# ----------------------------------------------------------------------------- public entries
+
+
+def add(a, b) -> Tensor:
+    return Add.apply(*operands(a, b))
+
+
+def sub(a, b) -> Tensor:
+    return Sub.apply(*operands(a, b))
+
+
+def mul(a, b) -> Tensor:
+    return Mul.apply(*operands(a, b))
+
+
+def div(a, b) -> Tensor:
+    a, b = operands(a, b)
+    if a.data.dtype.kind != "f":  # true division of integers gives floats
+        a, b = cast(a, backend.get_default_dtype()), cast(b, backend.get_default_dtype())
+    return Div.apply(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
+    if isinstance(a, Tensor) and isinstance(b, numbers.Real) and not isinstance(b, bool):
+        if a.data.dtype.kind != "f" and (b < 0 or not float(b).is_integer()):
+            a = cast(a, backend.get_default_dtype())
+        return PowScalar.apply(a, p=b)
+    return Pow.apply(*operands(a, b))
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    dtype = np.dtype(dtype)
+    if dtype == x.data.dtype:
+        return x
+    if x.requires_grad and dtype.kind != "f":
+        return Tensor._wrap(x.data.astype(dtype))  # integer results carry no gradient
+    return Cast.apply(x, dtype=dtype)
+
+
+def to_device(x: Tensor, device) -> Tensor:
+    return ToDevice.apply(x, device=backend.Device(device))
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(_float(x))
+
+
+def log(x: Tensor) -> Tensor:
+    return Log.apply(_float(x))
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(_float(x))
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - the op's name
+    return Abs.apply(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    return d.sign(x)
+
+
+def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    if min is not None and max is not None and min > max:
+        raise ValueError(f"clip: min ({min}) must not exceed max ({max})")
+    return Clip.apply(x, lo=min, hi=max)
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(*operands(a, b))
+
+
+def minimum(a, b) -> Tensor:
+    return Minimum.apply(*operands(a, b))
+
+
+def where(cond, a, b) -> Tensor:
+    """Elementwise ``a`` where ``cond`` else ``b``; differentiable in ``a`` and ``b``."""
+    like = a if isinstance(a, Tensor) else b
+    if not isinstance(like, Tensor):
+        like = Tensor(a)
+    a, b = operands(as_tensor_like(a, like), as_tensor_like(b, like))
+    cond = cond.data if isinstance(cond, Tensor) else get_array_module(a.data).asarray(cond)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: cond must be a bool tensor, got dtype {cond.dtype}")
+    return Where.apply(a, b, cond=cond)
+
+
+def compare(a, b, how: str) -> Tensor:
+    """Elementwise comparison: a bool tensor, no gradient."""
+    a, b = operands(a, b)
+    return Tensor._wrap(getattr(get_array_module(a.data), how)(a.data, b.data))
+
+
+def _float(x: Tensor) -> Tensor:
+    return x if x.data.dtype.kind == "f" else cast(x, backend.get_default_dtype())

@@ -1,0 +1,63 @@
+"""Matrix product, with NumPy's rules for 1-D, 2-D and batched operands."""
+
+from __future__ import annotations
+
+from ..autograd.function import Function
+from ..tensor import Tensor
+from .elementwise import operands
+
+
+class MatMul(Function):
+    """Z = X @ Y;  dX = G @ Y^T,  dY = X^T @ G (batch dims broadcast and are summed back;
+    a 1-D operand is a row for X, a column for Y, as in NumPy)."""
+
+    def forward(self, x, y):
+        return x @ y
+
+    def backward(self, grad, inputs, out):
+        x, y = inputs
+        gx = gy = None
+        if x.ndim == 1 and y.ndim == 1:  # dot product
+            return grad * y, grad * x
+        if x.ndim == 1:  # (k) @ (..., k, m) -> (..., m)
+            g = grad[..., None, :]
+            if self.needs_input_grad[0]:
+                gx = (g @ y.swapaxes(-1, -2))[..., 0, :]
+            if self.needs_input_grad[1]:
+                gy = x[:, None] @ g
+            return gx, gy
+        if y.ndim == 1:  # (..., n, k) @ (k) -> (..., n)
+            g = grad[..., None]
+            if self.needs_input_grad[0]:
+                gx = g @ y[None, :]
+            if self.needs_input_grad[1]:
+                gy = (x.swapaxes(-1, -2) @ g)[..., 0]
+            return gx, gy
+        if self.needs_input_grad[0]:
+            gx = grad @ y.swapaxes(-1, -2)
+        if self.needs_input_grad[1]:
+            gy = x.swapaxes(-1, -2) @ grad
+        return gx, gy
+
+
+def matmul(a, b) -> Tensor:
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        da, db = a.data.dtype, b.data.dtype
+        if da != db and da.kind == "f" and db.kind == "f":
+            raise TypeError(
+                f"matmul: operands have dtypes {da} and {db}; cast one of them "
+                "(.float() or .double()) so that both match"
+            )
+    a, b = operands(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(
+            f"matmul: both operands need at least 1 dim, got shapes {a.shape} and {b.shape}"
+        )
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} do not align ({ka} != {kb} in the "
+            "contracted dimension)"
+        )
+    return MatMul.apply(a, b)

@@ -1,0 +1,160 @@
+"""Reductions over axes: sum, mean, max, min, var, std; argmax/argmin (no gradient)."""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+
+from ..autograd.function import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from . import dispatch as d
+
+
+def normalize_axis(dim, ndim: int, single: bool = False):
+    """``dim`` (None, an int or a sequence of ints, negatives allowed) as non-negative axes:
+    None, or a tuple (an int when ``single``). Out-of-range dims raise IndexError."""
+    if dim is None:
+        if single:
+            raise TypeError("a dim is required here")
+        return None
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    span = builtins.max(ndim, 1)
+    out = []
+    for a in dims:
+        if not isinstance(a, numbers.Integral):
+            raise TypeError(f"dims must be integers, got {a!r}")
+        if not -span <= a < span:
+            raise IndexError(
+                f"dimension out of range (expected to be in [{-span}, {span - 1}], but got {a})"
+            )
+        out.append(int(a) % span)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated dim in {dim!r}")
+    return out[0] if single else tuple(out)
+
+
+def _kept_shape(shape, axis):
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """y = sum of x over axis;  dy/dx = 1 (the gradient is broadcast back)."""
+
+    saves_inputs = False
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.kept = x.shape, _kept_shape(x.shape, axis)
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    def backward(self, grad, inputs, out):
+        return (d.broadcast_to(grad.reshape(self.kept), self.shape),)
+
+
+class Mean(Function):
+    """y = sum of x over axis / n;  dy/dx = 1 / n."""
+
+    saves_inputs = False
+
+    def forward(self, x, axis, keepdims):
+        self.shape, self.kept = x.shape, _kept_shape(x.shape, axis)
+        self.n = builtins.max(x.size // builtins.max(_prod(self.kept), 1), 1)
+        return x.mean(axis=axis, keepdims=keepdims)
+
+    def backward(self, grad, inputs, out):
+        return (d.broadcast_to(grad.reshape(self.kept) / self.n, self.shape),)
+
+
+class Max(Function):
+    """y = max of x over axis;  dy/dx = 1 at the maximum (split evenly between ties)."""
+
+    saves_output = True
+
+    def forward(self, x, axis, keepdims):
+        if x.size == 0:
+            raise ValueError("max/min of an empty tensor")
+        self.kept = _kept_shape(x.shape, axis)
+        return x.max(axis=axis, keepdims=keepdims)
+
+    def backward(self, grad, inputs, y):
+        (x,) = inputs
+        hit = (d.constant(x) == d.constant(y).reshape(self.kept)).astype(grad.dtype)
+        return (hit * (grad.reshape(self.kept) / hit.sum(axis=self.axis_(), keepdims=True)),)
+
+    def axis_(self):
+        return tuple(i for i, n in enumerate(self.kept) if n == 1) or None
+
+
+class Var(Function):
+    """y = sum (x - mean)^2 / (n - correction);  dy/dx = 2 (x - mean) / (n - correction)."""
+
+    def forward(self, x, axis, keepdims, correction):
+        self.kept = _kept_shape(x.shape, axis)
+        n = x.size // builtins.max(_prod(self.kept), 1)
+        self.dof = n - correction
+        if self.dof <= 0:
+            raise ValueError(
+                f"var/std over {n} element(s) with correction={correction}: need more elements"
+            )
+        self.axis = axis
+        centred = x - x.mean(axis=axis, keepdims=True)
+        return (centred * centred).sum(axis=axis, keepdims=keepdims) / self.dof
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        centred = x - x.mean(axis=self.axis, keepdims=True)
+        return (grad.reshape(self.kept) * centred * (2 / self.dof),)
+
+
+def _prod(shape) -> int:
+    p = 1
+    for n in shape:
+        p *= n
+    return p
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Sum.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim)
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"mean needs a floating tensor, got dtype {x.data.dtype}")
+    return Mean.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim)
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Max.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return -Max.apply(-x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim)
+
+
+def var(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
+    """Variance; ``correction=1`` (the default, as in torch) is the unbiased estimate."""
+    return Var.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim, correction=correction)
+
+
+def std(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
+    return var(x, dim, keepdim, correction).sqrt()
+
+
+def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the maximum (over the flattened tensor when dim is None); no gradient."""
+    return _arg(x, dim, keepdim, "argmax")
+
+
+def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return _arg(x, dim, keepdim, "argmin")
+
+
+def _arg(x: Tensor, dim, keepdim: bool, how: str) -> Tensor:
+    xp = get_array_module(x.data)
+    if dim is None:
+        return Tensor._wrap(xp.asarray(getattr(x.data, how)()))
+    axis = normalize_axis(dim, x.ndim, single=True)
+    out = getattr(x.data, how)(axis=axis)
+    return Tensor._wrap(xp.expand_dims(out, axis) if keepdim else out)
