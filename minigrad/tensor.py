@@ -86,7 +86,10 @@ class Tensor:
 
     @classmethod
     def _wrap(cls, array: Array, requires_grad: bool = False) -> Tensor:
-        """Wrap an existing backend array without copying or converting it."""
+        """Wrap an existing backend array without copying or converting it (a NumPy scalar,
+        which NumPy returns for 0-d results, becomes a 0-d array)."""
+        if type(array) is not np.ndarray and isinstance(array, np.generic):
+            array = np.asarray(array)
         t = object.__new__(cls)
         t.data = array
         t.grad = None

@@ -7,9 +7,9 @@ _LAZY = {
     "Function": ("function", "Function"),
     "grad": ("api", "grad"),
     "backward": ("api", "backward"),
-    "gradcheck": ("gradcheck", "gradcheck"),
-    "gradgradcheck": ("gradcheck", "gradgradcheck"),
-    "GradcheckError": ("gradcheck", "GradcheckError"),
+    "gradcheck": ("checks", "gradcheck"),
+    "gradgradcheck": ("checks", "gradgradcheck"),
+    "GradcheckError": ("checks", "GradcheckError"),
 }
 
 

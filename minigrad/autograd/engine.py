@@ -7,46 +7,70 @@ the graph's references released after the pass unless ``retain_graph=True``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
+from ..backend import get_array_module
 from ..tensor import Tensor
 from .function import unbroadcast
 from .grad_mode import set_grad_enabled
 
 
 def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors reachable from ``roots`` that require grad, each after every tensor it feeds."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots)]
+    """Non-leaf tensors reachable from ``roots`` that require grad, consumers first.
+
+    Every op output gets a sequence number larger than its inputs' (it is made after them), so
+    sorting the reachable outputs by decreasing number is a topological order: no post-order
+    bookkeeping, no recursion.
+    """
+    seen: dict[int, Tensor] = {}
+    stack = [r for r in roots if r._ctx is not None]
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
+        t = stack.pop()
+        k = id(t)
+        if k in seen:
             continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
+        seen[k] = t
         fn = t._ctx
-        if fn is not None:
-            if fn.inputs is None:
-                raise RuntimeError(
-                    f"trying to backward through the graph a second time ({fn!r} was freed by "
-                    "an earlier backward); call backward(retain_graph=True) the first time if "
-                    "you need to backward twice"
-                )
-            for p in fn.inputs:
-                if p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
-    order.reverse()
-    return order
+        if fn.inputs is None:
+            raise RuntimeError(
+                f"trying to backward through the graph a second time ({fn!r} was freed by "
+                "an earlier backward); call backward(retain_graph=True) the first time if "
+                "you need to backward twice"
+            )
+        for p in fn.inputs:
+            if p._ctx is not None and p.requires_grad and id(p) not in seen:
+                stack.append(p)
+    return sorted(seen.values(), key=_by_sequence, reverse=True)
 
 
-def _owned(g, handed: set[int]):
-    """A gradient array safe to store as a leaf's ``.grad`` (not shared with another leaf)."""
-    if id(g) in handed or getattr(g, "base", None) is not None:
-        g = g.copy()
+def _by_sequence(t: Tensor) -> int:
+    return t._ctx.sequence
+
+
+# References to a view's base when only that view holds it: the view, the local name `base`
+# below, and getrefcount's own argument.
+_SOLE_VIEW_REFS = 3
+
+
+def _owned(g, like, handed: set[int]):
+    """A gradient array safe to keep as a leaf's ``.grad`` and to update in place later.
+
+    As torch's gradient layout contract: a strided view (a transposed weight's gradient, say)
+    is made C-contiguous like its parameter, so optimizers run on contiguous memory. Otherwise
+    a copy is made only when the array could alias something else: the same array handed to
+    another leaf (or passed in by the caller), or a view whose base is referenced elsewhere
+    or is read-only.
+    """
+    if not g.flags.c_contiguous and like.flags.c_contiguous:
+        g = get_array_module(g).ascontiguousarray(g)
+    else:
+        base = getattr(g, "base", None)
+        if id(g) in handed or (
+            base is not None
+            and (sys.getrefcount(base) > _SOLE_VIEW_REFS or not getattr(g.flags, "writeable", True))
+        ):
+            g = g.copy()
     handed.add(id(g))
     return g
 
@@ -73,50 +97,71 @@ def run_backward(
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     results: list = [None] * (len(inputs) if inputs is not None else 0)
     handed: set[int] = {id(g) for g in root_grads}
+    leaves: dict[int, Tensor] = {}
     with set_grad_enabled(create_graph):
+        for r in roots:
+            if r._ctx is None:
+                leaves[id(r)] = r
+        pop, get = grads.pop, grads.get
         for t in order:
-            g = grads.pop(id(t), None)
+            g = pop(id(t), None)
             if g is None:
                 continue
             if t._hooks:
-                for hook in t._hooks:
-                    g_t = g if create_graph else Tensor._wrap(g)
-                    new = hook(g_t)
-                    if new is not None:
-                        g = new if create_graph else new.data
-            fn = t._ctx
+                g = _run_hooks(t, g, create_graph)
             if wanted is not None:
                 if id(t) in wanted:
                     results[wanted[id(t)]] = g if create_graph else Tensor._wrap(g)
-            elif fn is None or t._retains_grad:
+            elif t._retains_grad:
                 _accumulate(t, g, create_graph, handed)
-            if fn is None:
-                continue
+            fn = t._ctx
+            inputs = fn.inputs
             fn.check_versions(t)
             if create_graph:
-                saved_in, saved_out = fn.inputs, t
+                in_grads = fn.backward(g, inputs, t)
+            elif fn.saves_inputs:
+                in_grads = fn.backward(g, [p.data for p in inputs], t.data)
             else:
-                saved_in = [p.data for p in fn.inputs] if fn.saves_inputs else None
-                saved_out = t.data
-            in_grads = fn.backward(g, saved_in, saved_out)
-            for p, need, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
-                if not need or ig is None:
-                    continue
-                if ig.shape != p.data.shape:
-                    ig = unbroadcast(ig, p.data.shape)
-                k = id(p)
-                prev = grads.get(k)
-                grads[k] = ig if prev is None else prev + ig
+                in_grads = fn.backward(g, None, t.data)
+            for p, need, ig in zip(inputs, fn.needs_input_grad, in_grads):
+                if need and ig is not None:
+                    if ig.shape != p.data.shape:
+                        ig = unbroadcast(ig, p.data.shape)
+                    k = id(p)
+                    prev = get(k)
+                    grads[k] = ig if prev is None else prev + ig
+                    if p._ctx is None:
+                        leaves[k] = p
             if not retain_graph:
                 fn.inputs = None
+        g = in_grads = ig = prev = None  # drop stray references: _owned counts them
+        for k, t in leaves.items():  # every consumer is done: leaves' sums are complete
+            g = grads.pop(k, None)
+            if g is None:
+                continue
+            if t._hooks:
+                g = _run_hooks(t, g, create_graph)
+            if wanted is not None:
+                if k in wanted:
+                    results[wanted[k]] = g if create_graph else Tensor._wrap(g)
+            else:
+                _accumulate(t, g, create_graph, handed)
     return results
+
+
+def _run_hooks(t: Tensor, g, create_graph: bool):
+    for hook in t._hooks:
+        new = hook(g if create_graph else Tensor._wrap(g))
+        if new is not None:
+            g = new if create_graph else new.data
+    return g
 
 
 def _accumulate(t: Tensor, g, create_graph: bool, handed: set[int]) -> None:
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is None:
-        t.grad = Tensor._wrap(_owned(g, handed))
+        t.grad = Tensor._wrap(_owned(g, t.data, handed))
     elif t.grad.requires_grad:  # a grad recorded by an earlier create_graph backward
         t.grad = Tensor._wrap(t.grad.data + g)
     else:

@@ -17,11 +17,15 @@ after the op recorded it raises instead of giving a silently wrong gradient.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..backend import device_of
 from ..tensor import Tensor
 from .grad_mode import _GradMode
+
+_sequence = itertools.count()  # creation order of recorded nodes: a topological order
 
 
 class Function:
@@ -55,7 +59,9 @@ class Function:
         if len(arrays) > 1:
             t0 = type(arrays[0])
             for a in arrays:
-                if type(a) is not t0 or (t0 is not np.ndarray and a.device.id != arrays[0].device.id):
+                if type(a) is not t0 or (
+                    t0 is not np.ndarray and a.device.id != arrays[0].device.id
+                ):
                     devs = ", ".join(str(device_of(x)) for x in arrays)
                     raise RuntimeError(
                         f"{cls.__name__}: expected all tensors on the same device, got {devs}"
@@ -65,6 +71,8 @@ class Function:
         except ValueError as err:
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: inputs of shapes {shapes}: {err}") from None
+        if type(out_data) is not np.ndarray and isinstance(out_data, np.generic):
+            out_data = np.asarray(out_data)  # NumPy gives scalars for 0-d results
         out = Tensor.__new__(Tensor)
         out.data = out_data
         out.grad = None
@@ -84,6 +92,7 @@ class Function:
                 return out
             out.requires_grad = True
             out._ctx = fn
+            fn.sequence = next(_sequence)
             fn.inputs = inputs
             fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
             if cls.saves_inputs:
@@ -119,16 +128,14 @@ class Function:
 def unbroadcast(grad, shape: tuple):
     """Sum ``grad`` down to ``shape``: the adjoint of broadcasting ``shape`` up to grad's shape."""
     gshape = grad.shape
-    if gshape == shape:
-        return grad
     extra = len(gshape) - len(shape)
+    if extra and gshape[extra:] == shape:  # only leading dims were added (a bias, say)
+        return grad.sum(axis=tuple(range(extra)) if extra > 1 else 0)
     axes = tuple(range(extra)) + tuple(
         i + extra for i, n in enumerate(shape) if n == 1 and gshape[i + extra] != 1
     )
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     if extra:
-        grad = grad.reshape(shape)
-    elif grad.shape != shape:  # pragma: no cover - defensive
         grad = grad.reshape(shape)
     return grad

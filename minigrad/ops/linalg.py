@@ -34,10 +34,24 @@ class MatMul(Function):
                 gy = (x.swapaxes(-1, -2) @ g)[..., 0]
             return gx, gy
         if self.needs_input_grad[0]:
-            gx = grad @ y.swapaxes(-1, -2)
+            if _is_transposed(x):
+                gx = (y @ grad.swapaxes(-1, -2)).swapaxes(-1, -2)
+            else:
+                gx = grad @ y.swapaxes(-1, -2)
         if self.needs_input_grad[1]:
-            gy = x.swapaxes(-1, -2) @ grad
+            if _is_transposed(y):
+                gy = (grad.swapaxes(-1, -2) @ x).swapaxes(-1, -2)
+            else:
+                gy = x.swapaxes(-1, -2) @ grad
         return gx, gy
+
+
+def _is_transposed(a) -> bool:
+    """A 2-D array stored column-major (a transposed view, as W.T in x @ W.T). Its gradient
+    is computed in the same layout, (B^T A^T)^T instead of A B, so that the parameter under
+    the transpose gets a C-contiguous gradient with no copy (BLAS transposes for free)."""
+    flags = getattr(a, "flags", None)  # Tensors (create_graph) have none
+    return flags is not None and a.ndim == 2 and flags.f_contiguous and not flags.c_contiguous
 
 
 def matmul(a, b) -> Tensor:

@@ -18,6 +18,9 @@ def normalize_axis(dim, ndim: int, single: bool = False):
         if single:
             raise TypeError("a dim is required here")
         return None
+    if type(dim) is int and -ndim <= dim < ndim:  # the common case, without the checks below
+        dim = dim % ndim
+        return dim if single else (dim,)
     dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
     span = builtins.max(ndim, 1)
     out = []

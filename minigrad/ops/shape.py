@@ -34,11 +34,16 @@ class Permute(Function):
     is_view = True
 
     def forward(self, x, axes):
-        self.inverse = tuple(np.argsort(axes)) if axes is not None else None
+        self.inverse = None if axes is None else _inverse(axes)
         return x.transpose(axes)
 
     def backward(self, grad, inputs, out):
         return (grad.transpose(self.inverse),)
+
+
+def _inverse(axes: tuple) -> tuple:
+    """The permutation that undoes ``axes``."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
 class Expand(Function):

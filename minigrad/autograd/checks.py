@@ -100,7 +100,6 @@ def gradgradcheck(
 ) -> bool:
     """Check second derivatives: gradcheck of the (create_graph) gradient of ``fn``."""
     inputs = list(inputs)
-    diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     rng = np.random.default_rng(seed + 1)
     outs = _outputs(fn, inputs)
     weights = [Tensor(rng.standard_normal(o.shape), dtype=o.dtype, device=o.device)

@@ -1,0 +1,365 @@
+"""Training-epoch benchmark: minigrad against hand-written NumPy (and optional peers), same run.
+
+Workloads W1, W2, W3 of ../shared/PEERS.md (see workloads.py). Each variant runs in its own
+process (so peak RSS is its own), single-threaded BLAS, 1 untimed warm-up epoch then timed epochs;
+rounds alternate the variants so that machine noise hits them alike. Reported: the median epoch,
+the ratio to hand-written NumPy measured in the same run, and peak RSS.
+
+Variants:
+  numpy          hand-written forward + backward + in-place Adam (the floor)
+  minigrad_raw   minigrad tensors and ops (x @ W.T + b, relu, log_softmax, gather), in-place Adam
+  minigrad_nn    nn.Sequential(Linear, ReLU, ...) + nn.CrossEntropyLoss + optim.Adam
+  minigrad_nogc  minigrad_nn with gc disabled (shows whether the graph makes reference cycles)
+  torch          PyTorch eager on the CPU (skipped with a note when torch is not installed)
+
+    python benchmarks/bench_training.py                      # W1 W2 W3, all variants
+    python benchmarks/bench_training.py --workloads W3 --rounds 5 --epochs 5
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from workloads import WORKLOADS, batch_order, init_weights, load_data  # noqa: E402
+
+LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-8
+P_DROP, BN_EPS, BN_MOMENTUM = 0.2, 1e-5, 0.1
+
+
+# ----------------------------------------------------------------------------- hand NumPy
+
+
+class NumpyAdam:
+    """In-place Adam on a list of arrays, the way a careful hand-written loop does it."""
+
+    def __init__(self, params):
+        self.params = params
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.t = 0
+
+    def step(self, grads):
+        self.t += 1
+        bc1, bc2 = 1 - BETA1**self.t, 1 - BETA2**self.t
+        step_size = LR / bc1
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m *= BETA1
+            m += (1 - BETA1) * g
+            v *= BETA2
+            v += (1 - BETA2) * (g * g)
+            denom = np.sqrt(v)
+            denom /= np.sqrt(bc2)
+            denom += EPS
+            p -= step_size * (m / denom)
+
+
+def numpy_epoch_fn(name, x, y):
+    layers = [(w.copy(), b.copy()) for w, b in init_weights(name)]
+    bn = WORKLOADS[name]["bn"]
+    params = [a for wb in layers for a in wb]
+    bn_params = []
+    if bn:
+        for w, _ in layers[:-1]:
+            bn_params.append([np.ones(w.shape[0], np.float32), np.zeros(w.shape[0], np.float32)])
+        params += [a for gb in bn_params for a in gb]
+    running = [[np.zeros(w.shape[0], np.float32), np.ones(w.shape[0], np.float32)]
+               for w, _ in layers[:-1]]
+    opt = NumpyAdam(params)
+    rng = np.random.default_rng(3)
+    nl = len(layers)
+
+    def train_step(xb, yb):
+        n = xb.shape[0]
+        acts, caches = [xb], []
+        h = xb
+        for i, (w, b) in enumerate(layers):
+            z = h @ w.T
+            z += b
+            if i == nl - 1:
+                break
+            cache = {}
+            if bn:
+                gamma, beta = bn_params[i]
+                mu = z.mean(0)
+                zc = z - mu
+                var = (zc * zc).mean(0)
+                inv = 1 / np.sqrt(var + BN_EPS)
+                xhat = zc * inv
+                z = xhat * gamma + beta
+                rm, rv = running[i]
+                rm *= 1 - BN_MOMENTUM
+                rm += BN_MOMENTUM * mu
+                rv *= 1 - BN_MOMENTUM
+                rv += BN_MOMENTUM * var * (n / (n - 1))
+                cache.update(xhat=xhat, inv=inv)
+            mask = z > 0
+            h = z * mask
+            if bn:
+                keep = rng.random(h.shape, dtype=np.float32) >= P_DROP
+                h *= keep
+                h *= 1 / (1 - P_DROP)
+                cache["keep"] = keep
+            cache["mask"] = mask
+            caches.append(cache)
+            acts.append(h)
+        m = z.max(1, keepdims=True)
+        e = np.exp(z - m)
+        s = e.sum(1, keepdims=True)
+        loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - z[np.arange(n), yb]))
+        g = e / s
+        g[np.arange(n), yb] -= 1
+        g /= n
+        grads_w, grads_bn = [None] * nl, [None] * (nl - 1)
+        for i in range(nl - 1, -1, -1):
+            w, _ = layers[i]
+            grads_w[i] = (g.T @ acts[i], g.sum(0))
+            if i == 0:
+                break
+            g = g @ w
+            c = caches[i - 1]
+            if bn:
+                g *= c["keep"]
+                g *= 1 / (1 - P_DROP)
+            g *= c["mask"]
+            if bn:
+                gamma = bn_params[i - 1][0]
+                xhat, inv = c["xhat"], c["inv"]
+                dgamma, dbeta = (g * xhat).sum(0), g.sum(0)
+                grads_bn[i - 1] = (dgamma, dbeta)
+                gx = g * gamma
+                g = inv * (gx - gx.mean(0) - xhat * (gx * xhat).mean(0))
+        grads = [a for gw in grads_w for a in gw]
+        if bn:
+            grads += [a for gb in grads_bn for a in gb]
+        opt.step(grads)
+        return loss
+
+    def epoch(batches):
+        for idx in batches:
+            train_step(x[idx], y[idx])
+
+    return epoch
+
+
+# ----------------------------------------------------------------------------- minigrad
+
+
+def minigrad_raw_epoch_fn(name, x, y):
+    import minigrad as mg
+
+    if WORKLOADS[name]["bn"]:
+        return None
+    params = []
+    for w, b in init_weights(name):
+        params += [mg.tensor(w, requires_grad=True), mg.tensor(b, requires_grad=True)]
+    opt = NumpyAdam([p.data for p in params])
+    layers = list(zip(params[::2], params[1::2]))
+
+    def train_step(xb, yb):
+        h = mg.from_numpy(xb)
+        for i, (w, b) in enumerate(layers):
+            h = h @ w.T + b
+            if i < len(layers) - 1:
+                h = h.relu()
+        loss = -h.log_softmax(-1)[mg.arange(xb.shape[0]), yb].mean()
+        for p in params:
+            p.grad = None
+        loss.backward()
+        opt.step([p.grad.data for p in params])
+        return loss.item()
+
+    def epoch(batches):
+        for idx in batches:
+            train_step(x[idx], y[idx])
+
+    return epoch
+
+
+def build_minigrad_model(name):
+    import minigrad as mg
+    from minigrad import nn
+
+    sizes, bn = WORKLOADS[name]["sizes"], WORKLOADS[name]["bn"]
+    layers = []
+    weights = init_weights(name)
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+        lin = nn.Linear(fan_in, fan_out)
+        with mg.no_grad():
+            lin.weight.data[...] = weights[i][0]
+            lin.bias.data[...] = weights[i][1]
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            if bn:
+                layers.append(nn.BatchNorm1d(fan_out))
+            layers.append(nn.ReLU())
+            if bn:
+                layers.append(nn.Dropout(P_DROP))
+    return nn.Sequential(*layers)
+
+
+def minigrad_nn_epoch_fn(name, x, y):
+    import minigrad as mg
+    from minigrad import nn
+
+    try:
+        from minigrad.optim.adam import Adam
+    except ImportError:
+        return None
+    model = build_minigrad_model(name)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = Adam(model.parameters(), lr=LR, betas=(BETA1, BETA2), eps=EPS)
+    model.train()
+
+    def epoch(batches):
+        for idx in batches:
+            logits = model(mg.from_numpy(x[idx]))
+            loss = loss_fn(logits, mg.from_numpy(y[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss.item()
+
+    return epoch
+
+
+def torch_epoch_fn(name, x, y):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    sizes, bn = WORKLOADS[name]["sizes"], WORKLOADS[name]["bn"]
+    layers = []
+    weights = init_weights(name)
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+        lin = torch.nn.Linear(fan_in, fan_out)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(weights[i][0]))
+            lin.bias.copy_(torch.from_numpy(weights[i][1]))
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            if bn:
+                layers.append(torch.nn.BatchNorm1d(fan_out))
+            layers.append(torch.nn.ReLU())
+            if bn:
+                layers.append(torch.nn.Dropout(P_DROP))
+    model = torch.nn.Sequential(*layers)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(BETA1, BETA2), eps=EPS)
+
+    def epoch(batches):
+        for idx in batches:
+            loss = loss_fn(model(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss.item()
+
+    return epoch
+
+
+VARIANTS = {
+    "numpy": numpy_epoch_fn,
+    "minigrad_raw": minigrad_raw_epoch_fn,
+    "minigrad_nn": minigrad_nn_epoch_fn,
+    "minigrad_nogc": minigrad_nn_epoch_fn,
+    "torch": torch_epoch_fn,
+}
+
+
+def run_one(variant: str, name: str, epochs: int) -> dict:
+    """Warm-up epoch, then ``epochs`` timed epochs, in this process."""
+    import gc
+    import resource
+
+    x, y = load_data(name)
+    batches = batch_order(name, epochs + 1, x.shape[0])
+    epoch = VARIANTS[variant](name, x, y)
+    if epoch is None:
+        return {"skipped": True}
+    if variant == "minigrad_nogc":
+        gc.disable()
+    epoch(batches[0])
+    times = []
+    for b in batches[1:]:
+        t0 = time.perf_counter()
+        epoch(b)
+        times.append(time.perf_counter() - t0)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"times": times, "rss_mib": rss, "steps": len(batches[0])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--workloads", nargs="+", default=["W1", "W2", "W3"])
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    ap.add_argument("--rounds", type=int, default=3, help="processes per variant, interleaved")
+    ap.add_argument("--epochs", type=int, default=3, help="timed epochs per process")
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--run-one", nargs=2, metavar=("VARIANT", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run_one:
+        print(json.dumps(run_one(args.run_one[0], args.run_one[1], args.epochs)))
+        return
+
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {platform.processor() or platform.machine()}  "
+          f"{os.cpu_count()} cores  python {platform.python_version()}  numpy {np.__version__}  "
+          f"BLAS threads {os.environ['OPENBLAS_NUM_THREADS']}")
+    results: dict = {}
+    for name in args.workloads:
+        per: dict[str, list] = {v: [] for v in args.variants}
+        rss: dict[str, float] = {}
+        steps = None
+        for _ in range(args.rounds):
+            for v in args.variants:
+                if per[v] is None:
+                    continue
+                cmd = [sys.executable, __file__, "--run-one", v, name, "--epochs", str(args.epochs)]
+                out = subprocess.run(cmd, capture_output=True, text=True)
+                if out.returncode != 0:
+                    print(f"{name} {v}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+                    per[v] = None
+                    continue
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                if res.get("skipped"):
+                    per[v] = None
+                    continue
+                per[v].extend(res["times"])
+                rss[v] = max(rss.get(v, 0.0), res["rss_mib"])
+                steps = res["steps"]
+        base = statistics.median(per["numpy"]) if per.get("numpy") else None
+        print(f"\n{name} ({steps} steps/epoch; median of {args.rounds} x {args.epochs} epochs)")
+        print(f"{'variant':<15} {'s/epoch':>9} {'ms/step':>8} {'x numpy':>8} {'peak RSS MiB':>13}")
+        results[name] = {}
+        for v in args.variants:
+            if not per[v]:
+                print(f"{v:<15} {'skipped (not available)':>40}")
+                continue
+            med = statistics.median(per[v])
+            ratio = med / base if base else float("nan")
+            print(f"{v:<15} {med:9.4f} {1e3 * med / steps:8.3f} {ratio:8.2f} {rss[v]:13.0f}")
+            results[name][v] = {"median_s": med, "ratio": ratio, "rss_mib": rss[v],
+                                "ms_per_step": 1e3 * med / steps}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

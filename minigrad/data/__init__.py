@@ -1,0 +1,1 @@
+"""minigrad.data (being written)."""

@@ -1,0 +1,1089 @@
+"""minigrad.nn.functional: the stateless forms of the layers, activations and losses.
+
+``import minigrad.nn.functional as F`` as in torch. The ops that dominate small networks'
+time (``linear``, ``cross_entropy``, ``batch_norm``, ``dropout``) are each ONE fused
+:class:`~minigrad.autograd.Function` with a closed-form backward, so that a layer costs one
+graph node rather than a chain of elementwise ops.
+
+Double backward (``create_graph=True``) works through ``linear`` and the activations written
+with operators; the fused normalisation, dropout-free loss and embedding kernels raise
+``NotImplementedError`` there.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import backend, ops
+from ..autograd.function import Function
+from ..backend import get_array_module
+from ..ops import dispatch as d
+from ..tensor import Tensor
+from ._erf import erf as _erf
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _no_double_backward(grad, name: str) -> None:
+    if d.is_tensor(grad):
+        raise NotImplementedError(f"double backward through {name} is not supported")
+
+
+def _check_tensor(x, name: str, what: str = "input") -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: {what} must be a minigrad Tensor, got {type(x).__name__}")
+
+
+def _check_float(x: Tensor, name: str, what: str = "input") -> None:
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{name}: {what} must be a floating-point tensor, got dtype {x.dtype}")
+
+
+def _check_reduction(reduction: str, name: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"{name}: reduction must be one of 'none', 'mean', 'sum', got {reduction!r}"
+        )
+
+
+# =============================================================================== linear
+
+
+class _Linear(Function):
+    """y = x W^T + b with W of shape (out, in) as torch.
+
+    dx = g W;  dW = g^T x (leading dims of x flattened);  db = sum of g over leading dims.
+    """
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, grad, inputs, out):
+        x, w = inputs[0], inputs[1]
+        need = self.needs_input_grad
+        gx = gw = gb = None
+        if x.ndim != 2:  # flatten leading dims for the weight gradient
+            g2 = grad.reshape(-1, grad.shape[-1])
+            x2 = x.reshape(-1, x.shape[-1])
+        else:
+            g2, x2 = grad, x
+        if need[0]:
+            gx = grad @ w
+        if need[1]:
+            gw = g2.T @ x2
+        if len(need) > 2 and need[2]:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight.T + bias, one fused op.
+
+    Args:
+        input: (*, in_features).
+        weight: (out_features, in_features).
+        bias: (out_features,) or None.
+    """
+    if input.data.shape[-1:] != weight.data.shape[1:]:
+        raise ValueError(
+            f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
+            f"{tuple(weight.shape)} (expected input (*, {weight.shape[1]}))"
+        )
+    if input.data.dtype != weight.data.dtype:
+        raise TypeError(
+            f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
+            "cast one of them (.float() or .double())"
+        )
+    if bias is None:
+        return _Linear.apply(input, weight)
+    return _Linear.apply(input, weight, bias)
+
+
+# =============================================================================== activations
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0). ``inplace`` is accepted for torch compatibility and ignored."""
+    return ops.relu(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return ops.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return ops.tanh(input)
+
+
+class _LeakyReLU(Function):
+    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope."""
+
+    def forward(self, x, slope):
+        self.slope = slope
+        return get_array_module(x).where(x > 0, x, x * slope)
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        return (d.where(d.constant(x) > 0, grad, grad * self.slope),)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else negative_slope * x (torch's default slope 0.01)."""
+    return _LeakyReLU.apply(input, slope=float(negative_slope))
+
+
+class _ELU(Function):
+    """y = x if x > 0 else alpha (e^x - 1);  dy/dx = 1 or alpha e^x = y + alpha."""
+
+    saves_output = True
+
+    def forward(self, x, alpha):
+        self.alpha = alpha
+        xp = get_array_module(x)
+        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(self, grad, inputs, y):
+        (x,) = inputs
+        return (d.where(d.constant(x) > 0, grad, grad * (y + self.alpha)),)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha (exp(x) - 1).
+
+    References:
+        Clevert et al., "Fast and Accurate Deep Network Learning by Exponential Linear Units
+        (ELUs)", ICLR 2016.
+    """
+    return _ELU.apply(input, alpha=float(alpha))
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class _GELU(Function):
+    """Exact: y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dy/dx = Phi(x) + x phi(x).
+
+    tanh: y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
+    dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    """
+
+    def forward(self, x, approximate):
+        self.approximate = approximate
+        xp = get_array_module(x)
+        if approximate == "tanh":
+            self.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
+        return x * self.cdf
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "gelu")
+        (x,) = inputs
+        xp = get_array_module(x)
+        if self.approximate == "tanh":
+            t = self.t
+            dudx = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx),)
+        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+        return (grad * (self.cdf + x * pdf),)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x Phi(x) with Phi the standard normal CDF (``approximate='none'``, via erf), or its tanh
+    approximation (``approximate='tanh'``).
+
+    References:
+        Hendrycks and Gimpel, "Gaussian Error Linear Units (GELUs)", arXiv:1606.08415.
+    """
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    _check_float(input, "gelu")
+    return _GELU.apply(input, approximate=approximate)
+
+
+class _SiLU(Function):
+    """y = x sigma(x);  dy/dx = sigma(x) (1 + x (1 - sigma(x)))."""
+
+    def forward(self, x):
+        from ..ops.activation import sigmoid_array  # noqa: PLC0415
+
+        self.s = sigmoid_array(x)
+        return x * self.s
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        s = d.sigmoid(x) if d.is_tensor(x) else self.s
+        return (grad * s * (1 + x * (1 - s)),)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish).
+
+    References:
+        Elfwing et al., "Sigmoid-Weighted Linear Units for Neural Network Function
+        Approximation in Reinforcement Learning", 2017.
+    """
+    return _SiLU.apply(input)
+
+
+class _Softplus(Function):
+    """y = log(1 + e^(beta x)) / beta, or x where beta x > threshold (as torch);
+    dy/dx = sigma(beta x), or 1 above the threshold."""
+
+    def forward(self, x, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+        xp = get_array_module(x)
+        bx = x * beta
+        return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        bx = x * self.beta
+        return (d.where(d.constant(bx) > self.threshold, grad, grad * d.sigmoid(bx)),)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """(1/beta) log(1 + exp(beta x)); x itself where beta x > threshold (torch's rule)."""
+    if beta == 1.0 and threshold == 20.0:
+        return _Softplus.apply(input, beta=1.0, threshold=20.0)
+    return _Softplus.apply(input, beta=float(beta), threshold=float(threshold))
+
+
+def _softmax_dim(ndim: int) -> int:
+    warnings.warn(
+        "Implicit dimension choice for softmax has been deprecated (as in torch): pass dim",
+        UserWarning, stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+    if dim is None:
+        dim = _softmax_dim(input.ndim)
+    return ops.softmax(input, dim)
+
+
+def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    """x_i - log sum_j exp(x_j) along ``dim``, computed stably."""
+    if dim is None:
+        dim = _softmax_dim(input.ndim)
+    return ops.log_softmax(input, dim)
+
+
+# =============================================================================== dropout
+
+
+class _Dropout(Function):
+    """y = x * m / (1 - p) with m ~ Bernoulli(1 - p);  dx = grad * m / (1 - p)."""
+
+    saves_inputs = False
+
+    def forward(self, x, p):
+        u = backend.default_generator.random(x.shape, x.dtype, backend.device_of(x))
+        mask = (u >= p).astype(x.dtype)
+        mask *= 1.0 / (1.0 - p)
+        self.mask = mask
+        return x * mask
+
+    def backward(self, grad, inputs, out):
+        if d.is_tensor(grad):
+            return (grad * Tensor._wrap(self.mask),)
+        return (grad * self.mask,)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale the rest by
+    1 / (1 - p) in training; the identity when ``training`` is False or p == 0.
+
+    The mask is drawn from ``minigrad.backend.default_generator`` on the input's device, in
+    its dtype.
+
+    References:
+        Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
+        Overfitting", JMLR 15 (2014).
+    """
+    _check_dropout_p(p)
+    if not training or p == 0:
+        return input
+    return _Dropout.apply(input, p=float(p))
+
+
+def _check_dropout_p(p) -> None:
+    if not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+
+
+# =============================================================================== normalisation
+
+
+class _Normalize(Function):
+    """y = (x - mean) * invstd * gamma + beta, with per-channel (BatchNorm) or per-sample
+    (LayerNorm) statistics over ``axes``.
+
+    When the statistics are the batch's own (``batch_stats``), with M values per statistic and
+    xhat = (x - mean) invstd, the closed-form backward is
+        dxhat = grad * gamma
+        dx = invstd / M * (M dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
+    and with fixed (running) statistics dx = grad * gamma * invstd. In both cases
+    dgamma = sum(grad * xhat), dbeta = sum(grad) over ``param_axes``.
+    """
+
+    saves_inputs = False
+
+    def forward(self, x, *affine, mean, invstd, axes, param_axes, pshape, batch_stats):
+        self.axes, self.param_axes, self.batch_stats = axes, param_axes, batch_stats
+        xhat = x - mean
+        xhat *= invstd
+        self.xhat, self.invstd = xhat, invstd
+        self.gamma = None
+        if not affine:
+            return xhat
+        gamma = affine[0].reshape(pshape)
+        self.gamma = gamma
+        y = xhat * gamma
+        if len(affine) > 1:
+            y += affine[1].reshape(pshape)
+        return y
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "batch_norm/layer_norm")
+        xhat, invstd, gamma = self.xhat, self.invstd, self.gamma
+        need = self.needs_input_grad
+        dx = dgamma = dbeta = None
+        if need[0]:
+            dxhat = grad if gamma is None else grad * gamma
+            if self.batch_stats:
+                m = xhat.size // invstd.size
+                s1 = dxhat.sum(axis=self.axes, keepdims=True)
+                s2 = (dxhat * xhat).sum(axis=self.axes, keepdims=True)
+                dx = dxhat * m
+                dx -= s1
+                dx -= xhat * s2
+                dx *= invstd / m
+            else:
+                dx = dxhat * invstd
+        if len(need) > 1 and need[1]:
+            dgamma = (grad * xhat).sum(axis=self.param_axes)
+        if len(need) > 2 and need[2]:
+            dbeta = grad.sum(axis=self.param_axes)
+        return dx, dgamma, dbeta
+
+
+def _affine_inputs(weight, bias, shape, name):
+    """The affine tensors to pass to apply: (), (weight,) or (weight, bias), shapes checked."""
+    for t, what in ((weight, "weight"), (bias, "bias")):
+        if t is not None and tuple(t.shape) != shape:
+            raise ValueError(f"{name}: {what} must have shape {shape}, got {tuple(t.shape)}")
+    if weight is None and bias is None:
+        return ()
+    if weight is None:
+        weight = Tensor._wrap(get_array_module(bias.data).ones_like(bias.data))
+    return (weight,) if bias is None else (weight, bias)
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float | None = 0.1,
+    eps: float = 1e-5,
+    num_batches_tracked: Tensor | None = None,
+) -> Tensor:
+    """Batch normalisation over (N, C), (N, C, L) or (N, C, H, W) input, one fused op.
+
+    In training (or without running statistics) it normalises with the batch's mean and
+    *biased* variance, and updates the running statistics in place as torch does:
+        running_mean = (1 - momentum) running_mean + momentum * mean
+        running_var  = (1 - momentum) running_var  + momentum * var * M / (M - 1)
+    (the *unbiased* variance, M values per channel). ``momentum=None`` gives the cumulative
+    average, factor 1 / num_batches_tracked. In evaluation it uses the running statistics.
+
+    References:
+        Ioffe and Szegedy, "Batch Normalization: Accelerating Deep Network Training by
+        Reducing Internal Covariate Shift", ICML 2015.
+    """
+    _check_tensor(input, "batch_norm")
+    _check_float(input, "batch_norm")
+    x = input.data
+    if x.ndim < 2:
+        raise ValueError(
+            f"batch_norm: expected input of shape (N, C, ...), got shape {tuple(x.shape)}"
+        )
+    c = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    xp = get_array_module(x)
+    affine = _affine_inputs(weight, bias, (c,), "batch_norm")  # checked before any update
+    use_batch = training or running_mean is None
+    if use_batch:
+        m = x.size // c
+        if m <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input "
+                f"of shape {tuple(x.shape)}"
+            )
+        mean = x.mean(axis=axes, keepdims=True)
+        diff = x - mean
+        var = (diff * diff).mean(axis=axes, keepdims=True)
+        if training and running_mean is not None:
+            if momentum is None:
+                num_batches_tracked.data += 1
+                factor = 1.0 / float(num_batches_tracked.data)
+            else:
+                if num_batches_tracked is not None:
+                    num_batches_tracked.data += 1
+                factor = float(momentum)
+            rm, rv = running_mean.data, running_var.data
+            rm *= 1.0 - factor
+            rm += factor * mean.reshape(c)
+            rv *= 1.0 - factor
+            rv += (factor * m / (m - 1)) * var.reshape(c)
+            running_mean._bump_version()
+            running_var._bump_version()
+            if num_batches_tracked is not None:
+                num_batches_tracked._bump_version()
+    else:
+        mean = running_mean.data.reshape(pshape)
+        var = running_var.data.reshape(pshape)
+    invstd = 1.0 / xp.sqrt(var + eps)
+    return _Normalize.apply(
+        input, *affine, mean=mean, invstd=invstd, axes=axes, param_axes=axes, pshape=pshape,
+        batch_stats=use_batch,
+    )
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise over the last ``len(normalized_shape)`` dims with each sample's mean and
+    biased variance, then scale and shift elementwise.
+
+    References:
+        Ba, Kiros and Hinton, "Layer Normalization", arXiv:1607.06450.
+    """
+    _check_tensor(input, "layer_norm")
+    _check_float(input, "layer_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    x = input.data
+    k = len(shape)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ValueError(
+            f"layer_norm: input of shape {tuple(x.shape)} does not end with normalized_shape "
+            f"{shape}"
+        )
+    axes = tuple(range(x.ndim - k, x.ndim))
+    xp = get_array_module(x)
+    mean = x.mean(axis=axes, keepdims=True)
+    diff = x - mean
+    var = (diff * diff).mean(axis=axes, keepdims=True)
+    invstd = 1.0 / xp.sqrt(var + eps)
+    affine = _affine_inputs(weight, bias, shape, "layer_norm")
+    lead = tuple(range(x.ndim - k))
+    return _Normalize.apply(
+        input, *affine, mean=mean, invstd=invstd, axes=axes, param_axes=lead, pshape=shape,
+        batch_stats=True,
+    )
+
+
+# =============================================================================== embedding
+
+
+class _Embedding(Function):
+    """y = W[idx];  dW = scatter-add of grad rows at idx (rows at padding_idx get none)."""
+
+    saves_inputs = False
+
+    def forward(self, w, idx, padding_idx):
+        self.idx, self.padding_idx, self.wshape = idx, padding_idx, w.shape
+        return w[idx]
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "embedding")
+        xp = get_array_module(grad)
+        gw = xp.zeros(self.wshape, dtype=grad.dtype)
+        idx = self.idx.reshape(-1)
+        g = grad.reshape(-1, self.wshape[1])
+        if xp is np:
+            np.add.at(gw, idx, g)
+        else:
+            import cupyx  # noqa: PLC0415 - GPU only
+
+            cupyx.scatter_add(gw, idx, g)
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return (gw,)
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input``; output shape
+    ``input.shape + (dim,)``. Rows at ``padding_idx`` receive no gradient."""
+    _check_tensor(input, "embedding")
+    idx = input.data
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
+    n = weight.shape[0]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= n):
+        bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
+        raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings [0, {n})")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += n
+    return _Embedding.apply(weight, idx=idx, padding_idx=padding_idx)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """(..., num_classes) int64 one-hot encoding of an integer tensor."""
+    idx = tensor.data
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer tensor, got dtype {idx.dtype}")
+    xp = get_array_module(idx)
+    if num_classes < 0:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
+    return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
+
+
+# =============================================================================== losses
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _reduce_scale(reduction, n):
+    return 1.0 / n if reduction == "mean" else 1.0
+
+
+class _PointwiseLoss(Function):
+    """loss = reduce(l(x - y)) for l in MSE, L1, Huber, SmoothL1; dx = reduce'(grad) l'(x - y),
+    dy = -dx. Saves only l'."""
+
+    saves_inputs = False
+
+    def forward(self, x, y, kind, reduction, delta):
+        xp = get_array_module(x)
+        r = x - y
+        if kind == "mse":
+            loss = r * r
+            dl = r * 2
+        elif kind == "l1":
+            loss = xp.abs(r)
+            dl = xp.sign(r)
+        else:  # huber (delta) and smooth_l1 (beta) are the same curve up to a 1/beta scale
+            a = xp.abs(r)
+            small = a < delta
+            if kind == "huber":
+                loss = xp.where(small, 0.5 * r * r, delta * (a - 0.5 * delta))
+                dl = xp.where(small, r, delta * xp.sign(r))
+            elif delta == 0:
+                loss, dl = a, xp.sign(r)
+            else:
+                loss = xp.where(small, (0.5 / delta) * r * r, a - 0.5 * delta)
+                dl = xp.where(small, r * (1.0 / delta), xp.sign(r))
+        self.dl, self.reduction = dl, reduction
+        if reduction == "none":
+            return loss
+        out = loss.sum() if reduction == "sum" else loss.mean()
+        return xp.asarray(out, dtype=x.dtype)
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "the pointwise losses")
+        dl = self.dl
+        if self.reduction == "mean":
+            gx = dl * (grad / dl.size)
+        else:
+            gx = dl * grad
+        return gx, (-gx if self.needs_input_grad[1] else None)
+
+
+def _pointwise_loss(name, input, target, kind, reduction, delta=0.0):
+    _check_tensor(input, name)
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}: target must be a minigrad Tensor, got {type(target).__name__}")
+    _check_reduction(reduction, name)
+    _check_float(input, name)
+    if input.data.shape != target.data.shape:
+        raise ValueError(
+            f"{name}: target shape {tuple(target.shape)} does not match input shape "
+            f"{tuple(input.shape)} (expected equal shapes; broadcasting a loss is almost "
+            "always a bug)"
+        )
+    if target.data.dtype != input.data.dtype:
+        if target.data.dtype.kind == "f" and target.requires_grad:
+            raise TypeError(
+                f"{name}: input has dtype {input.dtype} but target has dtype {target.dtype}"
+            )
+        target = Tensor._wrap(target.data.astype(input.data.dtype))
+    return _PointwiseLoss.apply(input, target, kind=kind, reduction=reduction, delta=delta)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """(x - y)^2, reduced."""
+    return _pointwise_loss("mse_loss", input, target, "mse", reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """|x - y|, reduced (gradient sign(x - y), 0 at equality as torch)."""
+    return _pointwise_loss("l1_loss", input, target, "l1", reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+               delta: float = 1.0) -> Tensor:
+    """0.5 r^2 where |r| < delta, else delta (|r| - 0.5 delta); r = x - y.
+
+    References:
+        Huber, "Robust Estimation of a Location Parameter", Ann. Math. Statist. 35 (1964).
+    """
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta!r}")
+    return _pointwise_loss("huber_loss", input, target, "huber", reduction, float(delta))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5 r^2 / beta where |r| < beta, else |r| - 0.5 beta (L1 when beta == 0)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta!r}")
+    return _pointwise_loss("smooth_l1_loss", input, target, "smooth_l1", reduction, float(beta))
+
+
+class _ClassLoss(Function):
+    """Cross-entropy / NLL with integer class targets, one fused op over (M, C) rows.
+
+    With q_ic = (1 - eps) w_{t_i} [c = t_i] + (eps / C) w_c (eps the label smoothing, zero for
+    ignored rows) and lp = log_softmax(x) (cross-entropy) or lp = x (NLL):
+        loss_i = -sum_c q_ic lp_ic
+    Backward (cross-entropy): dx_i = g_i (softmax(x_i) * sum_c q_ic - q_i);
+    (NLL): dx_i = -g_i q_i. g_i is the upstream gradient, divided by the sum of the targets'
+    weights under reduction='mean'. No (M, C) one-hot is built.
+    """
+
+    saves_inputs = False
+
+    def forward(self, x, target, weight, ignore_index, reduction, smoothing, log_input):
+        xp = get_array_module(x)
+        n, c = x.shape
+        rows = xp.arange(n)
+        if log_input:
+            lp = x
+        else:
+            shifted = x - x.max(axis=1, keepdims=True)
+            e = xp.exp(shifted)
+            s = e.sum(axis=1, keepdims=True)
+            lp = shifted
+            lp -= xp.log(s)
+            self.e, self.s = e, s
+        valid = None
+        if 0 <= ignore_index < c:  # an index that is also a class: always mask
+            valid = target != ignore_index
+            safe = xp.where(valid, target, 0)
+            picked = lp[rows, safe]
+        else:
+            try:
+                # as unsigned, a negative index is huge: one bounds check catches both ends
+                # (NumPy raises; CuPy would wrap, so it checks explicitly)
+                if xp is not np:
+                    raise IndexError
+                safe = target
+                picked = lp[rows, target.view(np.uint64)]
+            except IndexError:
+                valid = target != ignore_index
+                safe = xp.where(valid, target, 0)
+                bad = (safe < 0) | (safe >= c)
+                if bool(bad.any()):
+                    v = int(target[bad][0])
+                    raise ValueError(
+                        f"class index {v} is out of range: expected targets in [0, {c}) "
+                        f"(or ignore_index={ignore_index})"
+                    ) from None
+                if bool(valid.all()):
+                    valid = None
+                picked = lp[rows, safe]
+        wt = None if weight is None else weight[safe]
+        if valid is not None:
+            vf = valid.astype(x.dtype)
+            wt = vf if wt is None else wt * vf
+        loss = -picked if wt is None else -(picked * wt)
+        if smoothing:
+            smooth = -(lp.sum(axis=1) if weight is None else lp @ weight)
+            if valid is not None:
+                smooth *= vf
+            loss *= 1.0 - smoothing
+            loss += (smoothing / c) * smooth
+        if reduction == "mean":
+            denom = float(n if wt is None else wt.sum())
+            out = loss.sum() / x.dtype.type(denom) if denom else loss.sum() * x.dtype.type(np.nan)
+        elif reduction == "sum":
+            out = loss.sum()
+            denom = 1.0
+        else:
+            out = loss
+            denom = 1.0
+        self.safe, self.wt, self.weight, self.denom = safe, wt, weight, denom
+        self.reduction, self.smoothing, self.log_input = reduction, smoothing, log_input
+        self.valid, self.nc = valid, (n, c)
+        return xp.asarray(out, dtype=x.dtype)
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "cross_entropy/nll_loss")
+        xp = get_array_module(grad)
+        eps, wt, weight = self.smoothing, self.wt, self.weight
+        if self.reduction == "none":
+            g = grad
+        else:
+            g = grad / grad.dtype.type(self.denom) if self.denom != 1.0 else grad
+        n, c = self.nc
+        gi = g if g.ndim else xp.full((n,), g, dtype=g.dtype)  # g_i per row
+        rows = xp.arange(n)
+        gw = gi if wt is None else gi * wt  # g_i w_{t_i} (zero on ignored rows)
+        if self.log_input:
+            dx = xp.zeros((n, c), dtype=grad.dtype)
+        else:
+            # sum_c q_ic = (1 - eps) w_t + (eps / C) sum_c w_c, times g_i
+            qsum = gw * (1.0 - eps) if eps else gw
+            if eps:
+                wsum = float(c) if weight is None else weight.sum()
+                gv = gi if self.valid is None else gi * self.valid
+                qsum = qsum + gv * (eps / c * wsum)
+            dx = self.e * (qsum[:, None] / self.s)
+        dx[rows, self.safe] -= gw * (1.0 - eps) if eps else gw
+        if eps:
+            gv = gi if self.valid is None else gi * self.valid
+            if weight is None:
+                dx -= (gv * (eps / c))[:, None]
+            else:
+                dx -= (gv * (eps / c))[:, None] * weight
+        return (dx,)
+
+
+class _ProbCrossEntropy(Function):
+    """Cross-entropy with class-probability targets q (after label smoothing
+    q <- (1 - eps) q + eps / C) and class weights w:
+        loss_i = -sum_c w_c q_ic log_softmax(x)_ic
+        dx_i = g_i (softmax(x_i) sum_c w_c q_ic - w q_i);  dq_i = -g_i w log_softmax(x_i).
+    Reduction 'mean' divides by the number of rows (torch's rule for probability targets).
+    """
+
+    def forward(self, x, q, weight, reduction, smoothing):
+        xp = get_array_module(x)
+        n, c = x.shape
+        if smoothing:
+            q = q * (1.0 - smoothing) + smoothing / c
+        shifted = x - x.max(axis=1, keepdims=True)
+        e = xp.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        lp = shifted - xp.log(s)
+        wq = q if weight is None else q * weight
+        loss = -(wq * lp).sum(axis=1)
+        self.p, self.wq, self.lp, self.weight = e / s, wq, lp, weight
+        self.reduction, self.smoothing, self.n = reduction, smoothing, n
+        if reduction == "none":
+            return loss
+        out = loss.sum() if reduction == "sum" else loss.sum() / x.dtype.type(n)
+        return xp.asarray(out, dtype=x.dtype)
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "cross_entropy")
+        g = grad / grad.dtype.type(self.n) if self.reduction == "mean" else grad
+        g = g[:, None] if g.ndim else g
+        dx = dq = None
+        if self.needs_input_grad[0]:
+            dx = g * (self.p * self.wq.sum(axis=1, keepdims=True) - self.wq)
+        if self.needs_input_grad[1]:
+            w = 1.0 if self.weight is None else self.weight
+            dq = -g * w * self.lp
+            if self.smoothing:
+                dq = dq * (1.0 - self.smoothing)
+        return dx, dq
+
+
+def _rows(x: Tensor, name: str):
+    """(M, C) view of (N, C, d1, ...) input with the class dim last: returns (x2, restore)."""
+    if x.ndim == 1:
+        return x.reshape(1, -1), (lambda t: t.reshape(())), ()
+    if x.ndim == 2:
+        return x, (lambda t: t), (x.shape[0],)
+    perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+    moved = x.permute(perm)
+    spatial = moved.shape[:-1]
+    return moved.reshape(-1, x.shape[1]), (lambda t: t.reshape(spatial)), spatial
+
+
+def _class_weight(weight, x: Tensor, name: str):
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else weight
+    c = x.shape[1] if x.ndim > 1 else x.shape[0]
+    if tuple(w.shape) != (c,):
+        raise ValueError(f"{name}: weight must have shape ({c},) (one per class), got "
+                         f"{tuple(w.shape)}")
+    w = backend.to_device(w, x.device)
+    return w if w.dtype == x.dtype else w.astype(x.dtype)
+
+
+def _class_targets(target: Tensor, x: Tensor, name: str):
+    expected = (x.shape[0],) + tuple(x.shape[2:]) if x.ndim > 1 else ()
+    if tuple(target.shape) != expected:
+        raise ValueError(
+            f"{name}: target of shape {tuple(target.shape)} does not fit input of shape "
+            f"{tuple(x.shape)}: expected class indices of shape {expected}"
+            + (f" or class probabilities of shape {tuple(x.shape)}" if name == "cross_entropy"
+               else "")
+        )
+    t = target.data
+    if x.ndim > 2:
+        t = t.reshape(-1)
+    elif x.ndim == 1:
+        t = t.reshape(1)
+    if t.dtype != np.int64:
+        t = t.astype(np.int64)
+    return t
+
+
+def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing, log_input):
+    _check_tensor(input, name)
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}: target must be a minigrad Tensor, got {type(target).__name__}")
+    _check_reduction(reduction, name)
+    _check_float(input, name)
+    if input.ndim == 0:
+        raise ValueError(f"{name}: input must have shape (N, C) or (C,), got a 0-d tensor")
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {smoothing!r}")
+    w = _class_weight(weight, input, name)
+    kind = target.data.dtype.kind
+    if kind == "f":
+        if name != "cross_entropy" or tuple(target.shape) != tuple(input.shape):
+            exp = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim > 1 else ()
+            raise TypeError(
+                f"{name}: got a float target of shape {tuple(target.shape)}: expected integer "
+                f"class indices of shape {exp}"
+                + (f" or float class probabilities of shape {tuple(input.shape)}"
+                   if name == "cross_entropy" else "")
+            )
+        x2, restore, _ = _rows(input, name)
+        q2, _, _ = _rows(target, name)
+        if q2.dtype != x2.dtype:
+            q2 = q2.astype(x2.dtype)
+        out = _ProbCrossEntropy.apply(x2, q2, weight=w, reduction=reduction,
+                                      smoothing=float(smoothing))
+        return restore(out) if reduction == "none" else out
+    if kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class indices, got dtype "
+                        f"{target.dtype}")
+    t = _class_targets(target, input, name)
+    x2, restore, _ = _rows(input, name)
+    out = _ClassLoss.apply(
+        x2, target=t, weight=w, ignore_index=int(ignore_index), reduction=reduction,
+        smoothing=float(smoothing), log_input=log_input,
+    )
+    return restore(out) if reduction == "none" else out
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between logits ``input`` (N, C) [or (C,), or (N, C, d1, ...)] and either
+    integer class indices (N,) [(), (N, d1, ...)] or class probabilities of input's shape.
+
+    loss_i = -w_{t_i} log softmax(x_i)_{t_i} (with label smoothing eps: (1 - eps) times that
+    plus eps / C times -sum_c w_c log softmax(x_i)_c). 'mean' divides by the sum of the
+    non-ignored targets' weights (by N for probability targets), exactly as torch.
+    """
+    return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction,
+                       label_smoothing, log_input=False)
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of log-probabilities ``input``: loss_i = -w_{t_i} x_{i, t_i};
+    'mean' divides by the sum of the non-ignored targets' weights."""
+    return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0,
+                       log_input=True)
+
+
+class _BCE(Function):
+    """loss = -w (y log p + (1 - y) log(1 - p)), each log clamped at -100 as torch;
+    dp = w (p - y) / max(p (1 - p), 1e-12);  dy = w (log(1 - p) - log p)."""
+
+    def forward(self, p, y, w, reduction):
+        xp = get_array_module(p)
+        with np.errstate(divide="ignore"):
+            logp = xp.maximum(xp.log(p), -100.0)
+            log1mp = xp.maximum(xp.log1p(-p), -100.0)
+        loss = -(y * logp + (1 - y) * log1mp)
+        if w is not None:
+            loss = loss * w
+        self.w, self.reduction, self.logs = w, reduction, (logp, log1mp)
+        if reduction == "none":
+            return loss
+        return xp.asarray(_reduce(loss, reduction), dtype=p.dtype)
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "binary_cross_entropy")
+        p, y = inputs
+        xp = get_array_module(p)
+        g = grad / grad.dtype.type(p.size) if self.reduction == "mean" else grad
+        if self.w is not None:
+            g = g * self.w
+        dp = dy = None
+        if self.needs_input_grad[0]:
+            dp = g * (p - y) / xp.maximum(p * (1 - p), p.dtype.type(1e-12))
+        if self.needs_input_grad[1]:
+            dy = g * (self.logs[1] - self.logs[0])
+        return dp, dy
+
+
+def _binary_targets(name, input, target, weight):
+    _check_tensor(input, name)
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{name}: target must be a minigrad Tensor, got {type(target).__name__}")
+    _check_float(input, name)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"{name}: target shape {tuple(target.shape)} does not match input shape "
+            f"{tuple(input.shape)} (expected equal shapes)"
+        )
+    if target.data.dtype != input.data.dtype:
+        if target.requires_grad:
+            raise TypeError(f"{name}: input has dtype {input.dtype}, target {target.dtype}")
+        target = Tensor._wrap(target.data.astype(input.data.dtype))
+    w = None
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else weight
+        w = backend.to_device(w, input.device)
+        w = w if w.dtype == input.dtype else w.astype(input.dtype)
+        try:
+            np.broadcast_shapes(tuple(w.shape), tuple(input.shape))
+        except ValueError:
+            raise ValueError(f"{name}: weight of shape {tuple(w.shape)} does not broadcast to "
+                             f"input shape {tuple(input.shape)}") from None
+    return target, w
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """-w (y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]; logs clamped at -100
+    (torch's rule, so p = 0 or 1 gives a finite loss)."""
+    _check_reduction(reduction, "binary_cross_entropy")
+    target, w = _binary_targets("binary_cross_entropy", input, target, weight)
+    p = input.data
+    if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1], got values in "
+            f"[{float(p.min())}, {float(p.max())}] (use binary_cross_entropy_with_logits "
+            "for logits)"
+        )
+    return _BCE.apply(input, target, w=w, reduction=reduction)
+
+
+class _BCEWithLogits(Function):
+    """With l = 1 + (pos_weight - 1) y and softplus(-x) = log(1 + e^-|x|) + max(-x, 0):
+        loss = w ((1 - y) x + l softplus(-x))
+        dx = w ((1 - y) - l sigma(-x));  dy = w (-x + (pos_weight - 1) softplus(-x)).
+    Stable for any |x| (no exp of a positive number).
+    """
+
+    def forward(self, x, y, w, pos_weight, reduction):
+        xp = get_array_module(x)
+        sp = xp.log1p(xp.exp(-xp.abs(x)))
+        sp += xp.maximum(-x, 0)  # softplus(-x)
+        if pos_weight is None:
+            loss = (1 - y) * x + sp
+        else:
+            lw = (pos_weight - 1) * y + 1
+            loss = (1 - y) * x + lw * sp
+        if w is not None:
+            loss = loss * w
+        self.sp, self.w, self.pw, self.reduction = sp, w, pos_weight, reduction
+        if reduction == "none":
+            return loss
+        return xp.asarray(_reduce(loss, reduction), dtype=x.dtype)
+
+    def backward(self, grad, inputs, out):
+        _no_double_backward(grad, "binary_cross_entropy_with_logits")
+        x, y = inputs
+        from ..ops.activation import sigmoid_array  # noqa: PLC0415
+
+        g = grad / grad.dtype.type(x.size) if self.reduction == "mean" else grad
+        if self.w is not None:
+            g = g * self.w
+        dx = dy = None
+        if self.needs_input_grad[0]:
+            s_neg = sigmoid_array(-x)
+            if self.pw is None:
+                dx = g * ((1 - y) - s_neg)
+            else:
+                dx = g * ((1 - y) - ((self.pw - 1) * y + 1) * s_neg)
+        if self.needs_input_grad[1]:
+            dy = g * (-x) if self.pw is None else g * (-x + (self.pw - 1) * self.sp)
+        return dx, dy
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Sigmoid + binary cross-entropy in one numerically stable op (finite for logits of any
+    size). ``pos_weight`` (broadcast over the last dim, one per class) weighs positives."""
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    target, w = _binary_targets("binary_cross_entropy_with_logits", input, target, weight)
+    pw = None
+    if pos_weight is not None:
+        pw = pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight
+        pw = backend.to_device(pw, input.device)
+        pw = pw if pw.dtype == input.dtype else pw.astype(input.dtype)
+        try:
+            np.broadcast_shapes(tuple(pw.shape), tuple(input.shape))
+        except ValueError:
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: pos_weight of shape {tuple(pw.shape)} "
+                f"does not broadcast to input shape {tuple(input.shape)}"
+            ) from None
+    return _BCEWithLogits.apply(input, target, w=w, pos_weight=pw, reduction=reduction)
+
+
+__all__ = [
+    "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    "dropout", "elu", "embedding", "gelu", "huber_loss", "l1_loss", "layer_norm", "leaky_relu",
+    "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
+    "smooth_l1_loss", "softmax", "softplus", "tanh",
+]

@@ -1,0 +1,1 @@
+"""minigrad.train (being written)."""
