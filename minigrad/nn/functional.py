@@ -440,6 +440,9 @@ def batch_norm(
         var = (diff * diff).mean(axis=axes, keepdims=True)
         if training and running_mean is not None:
             if momentum is None:
+                if num_batches_tracked is None:
+                    raise ValueError("batch_norm: momentum=None (cumulative average) needs "
+                                     "num_batches_tracked")
                 num_batches_tracked.data += 1
                 factor = 1.0 / float(num_batches_tracked.data)
             else:

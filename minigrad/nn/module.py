@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd.grad_mode import no_grad
-from ..backend import Device, get_array_module
+from ..backend import Device
 from ..tensor import Parameter, Tensor
 
 
@@ -554,7 +554,9 @@ class ModuleList(Module):
         return self.extend(modules)
 
     def forward(self, *args, **kwargs):
-        raise NotImplementedError("ModuleList has no forward(): iterate over it in your own forward")
+        raise NotImplementedError(
+            "ModuleList has no forward(): iterate over it in your own forward"
+        )
 
 
 class ModuleDict(Module):
@@ -598,7 +600,3 @@ def _as_module(m, where) -> Module:
     if not isinstance(m, Module):
         raise TypeError(f"entry {where!r}: expected a Module, got {type(m).__name__}")
     return m
-
-
-def _xp_of(t: Tensor):
-    return get_array_module(t.data)

@@ -1,0 +1,113 @@
+"""Linear, Identity, Flatten and Unflatten layers."""
+
+from __future__ import annotations
+
+import math
+
+from ..backend import DeviceLike
+from ..tensor import Parameter, Tensor
+from . import functional as F
+from . import init
+from .module import Module
+
+
+class Identity(Module):
+    """Returns its input unchanged (arguments are accepted and ignored, as torch)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b, with ``weight`` (out_features, in_features) and ``bias`` (out_features,).
+
+    Default initialisation is torch's: ``kaiming_uniform_(weight, a=sqrt(5))``, which is
+    U(-1/sqrt(in_features), 1/sqrt(in_features)), and bias U(-1/sqrt(in_features),
+    1/sqrt(in_features)).
+
+    Args:
+        in_features: size of each input sample's last dim.
+        out_features: size of each output sample's last dim.
+        bias: learn an additive bias.
+        device, dtype: where and in which float dtype to create the parameters.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 device: DeviceLike = None, dtype=None) -> None:
+        super().__init__()
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(_empty((out_features, in_features), dtype), device=device)
+        if bias:
+            self.bias = Parameter(_empty((out_features,), dtype), device=device)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """torch's default: weight by kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in))."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.data.shape[-1:] != (self.in_features,):
+            raise ValueError(
+                f"Linear(in_features={self.in_features}) got input of shape "
+                f"{tuple(input.shape)}"
+            )
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Flattens dims ``start_dim`` to ``end_dim`` (default: all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Expands dim ``dim`` into ``unflattened_size``."""
+
+    def __init__(self, dim: int, unflattened_size) -> None:
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        d = self.dim % input.ndim
+        shape = input.shape[:d] + self.unflattened_size + input.shape[d + 1:]
+        return input.reshape(shape)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+def _empty(shape, dtype):
+    import numpy as np  # noqa: PLC0415 - CPU scratch, filled by the initializer on the device
+
+    from .. import backend  # noqa: PLC0415
+
+    dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+    if dt.kind != "f":
+        raise TypeError(f"parameters must have a floating dtype, got {dt}")
+    return np.zeros(shape, dtype=dt)
