@@ -25,6 +25,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -64,7 +65,7 @@ class NumpyAdam:
             v *= BETA2
             v += (1 - BETA2) * (g * g)
             denom = np.sqrt(v)
-            denom /= np.sqrt(bc2)
+            denom /= math.sqrt(bc2)  # a Python float: np.sqrt would give a float64 scalar
             denom += EPS
             p -= step_size * (m / denom)
 

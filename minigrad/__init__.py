@@ -8,7 +8,7 @@
 
 import numpy as _np
 
-from . import autograd, backend, ops
+from . import autograd, backend, data, nn, ops, optim, train
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
     Device,
@@ -77,6 +77,7 @@ from .ops import (
     var,
     where,
 )
+from .serialization import CheckpointError, load, save  # noqa: E402
 from .tensor import Parameter, Tensor
 
 clamp = clip

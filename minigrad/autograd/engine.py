@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from operator import attrgetter
 
 from ..backend import get_array_module
 from ..tensor import Tensor
@@ -44,8 +45,7 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return sorted(seen.values(), key=_by_sequence, reverse=True)
 
 
-def _by_sequence(t: Tensor) -> int:
-    return t._ctx.sequence
+_by_sequence = attrgetter("_ctx.sequence")
 
 
 # References to a view's base when only that view holds it: the view, the local name `base`
@@ -116,13 +116,16 @@ def run_backward(
                 _accumulate(t, g, create_graph, handed)
             fn = t._ctx
             inputs = fn.inputs
-            fn.check_versions(t)
+            if fn.saves_inputs:
+                for p, v in zip(inputs, fn.versions):
+                    if p._vc[0] != v:
+                        fn.check_versions(t)  # raises, naming the input
+            if fn.saves_output and t._vc[0] != fn.out_version:
+                fn.check_versions(t)
             if create_graph:
                 in_grads = fn.backward(g, inputs, t)
-            elif fn.saves_inputs:
-                in_grads = fn.backward(g, [p.data for p in inputs], t.data)
             else:
-                in_grads = fn.backward(g, None, t.data)
+                in_grads = fn.backward(g, fn.arrays if fn.saves_inputs else None, t.data)
             for p, need, ig in zip(inputs, fn.needs_input_grad, in_grads):
                 if need and ig is not None:
                     if ig.shape != p.data.shape:

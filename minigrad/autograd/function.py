@@ -25,6 +25,8 @@ from ..backend import device_of
 from ..tensor import Tensor
 from .grad_mode import _GradMode
 
+ndarray = np.ndarray
+_new_tensor = object.__new__
 _sequence = itertools.count()  # creation order of recorded nodes: a topological order
 
 
@@ -55,48 +57,52 @@ class Function:
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
         """Run forward on the inputs' arrays and, when needed, record this node for backward."""
         fn = cls.__new__(cls)
-        arrays = [t.data for t in inputs]
-        if len(arrays) > 1:
-            t0 = type(arrays[0])
-            for a in arrays:
-                if type(a) is not t0 or (
-                    t0 is not np.ndarray and a.device.id != arrays[0].device.id
-                ):
-                    devs = ", ".join(str(device_of(x)) for x in arrays)
-                    raise RuntimeError(
-                        f"{cls.__name__}: expected all tensors on the same device, got {devs}"
-                    )
+        n = len(inputs)
+        if n == 1:
+            arrays = (inputs[0].data,)
+            requires_grad = inputs[0].requires_grad
+        elif n == 2:  # most ops: no comprehensions on the hot path
+            x, y = inputs
+            arrays = (x.data, y.data)
+            requires_grad = x.requires_grad or y.requires_grad
+            if type(arrays[0]) is not ndarray or type(arrays[1]) is not ndarray:
+                _check_devices(cls, arrays)
+        else:
+            arrays = tuple([t.data for t in inputs])
+            requires_grad = any([t.requires_grad for t in inputs])
+            _check_devices(cls, arrays)
         try:
             out_data = fn.forward(*arrays, **params)
         except ValueError as err:
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: inputs of shapes {shapes}: {err}") from None
-        if type(out_data) is not np.ndarray and isinstance(out_data, np.generic):
+        if type(out_data) is not ndarray and isinstance(out_data, np.generic):
             out_data = np.asarray(out_data)  # NumPy gives scalars for 0-d results
-        out = Tensor.__new__(Tensor)
+        out = _new_tensor(Tensor)
         out.data = out_data
         out.grad = None
         out._hooks = None
         out._retains_grad = False
-        if cls.is_view:
-            out._vc = inputs[0]._vc
-        else:
-            out._vc = [0]
-        if _GradMode.enabled:
-            for t in inputs:
-                if t.requires_grad:
-                    break
-            else:
-                out.requires_grad = False
-                out._ctx = None
-                return out
+        out._vc = inputs[0]._vc if cls.is_view else [0]
+        if requires_grad and _GradMode.enabled:
             out.requires_grad = True
             out._ctx = fn
             fn.sequence = next(_sequence)
             fn.inputs = inputs
-            fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+            if n == 1:
+                fn.needs_input_grad = (True,)
+                if cls.saves_inputs:
+                    fn.versions = (inputs[0]._vc[0],)
+            elif n == 2:
+                fn.needs_input_grad = (x.requires_grad, y.requires_grad)
+                if cls.saves_inputs:
+                    fn.versions = (x._vc[0], y._vc[0])
+            else:
+                fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+                if cls.saves_inputs:
+                    fn.versions = tuple([t._vc[0] for t in inputs])
             if cls.saves_inputs:
-                fn.versions = tuple([t._vc[0] for t in inputs])
+                fn.arrays = arrays  # the inputs' values, checked against versions at backward
             if cls.saves_output:
                 fn.out_version = out._vc[0]
         else:
@@ -123,6 +129,19 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+def _check_devices(cls, arrays) -> None:
+    """Raise, naming every device, unless all arrays live on one device."""
+    first = arrays[0]
+    for a in arrays:
+        if type(a) is not type(first) or (
+            type(a) is not ndarray and a.device.id != first.device.id
+        ):
+            devs = ", ".join(str(device_of(x)) for x in arrays)
+            raise RuntimeError(
+                f"{cls.__name__}: expected all tensors on the same device, got {devs}"
+            )
 
 
 def unbroadcast(grad, shape: tuple):

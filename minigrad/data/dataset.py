@@ -16,6 +16,7 @@ import numpy as np
 from .. import backend
 from ..backend import Array, Device, DeviceLike, Generator, device_of, get_array_module
 from ..tensor import Tensor
+from .sampler import _check_generator
 
 
 class Dataset:
@@ -56,7 +57,9 @@ def _to_array(x, device: Device | None) -> Array:
                 f"TensorDataset takes numeric arrays, got dtype {arr.dtype}"
             )
     if arr.ndim == 0:
-        raise ValueError("TensorDataset takes arrays with a leading sample dimension, got a 0-d one")
+        raise ValueError(
+            "TensorDataset takes arrays with a leading sample dimension, got a 0-d one"
+        )
     if device is not None and device_of(arr) != device:
         arr = backend.to_device(arr, device)
     return arr
@@ -109,21 +112,16 @@ class TensorDataset(Dataset):
 
     def _get_batch(self, indices: Array) -> tuple[Tensor, ...]:
         """One batch: one fancy index per array (``indices`` on this dataset's device)."""
-        return tuple([Tensor._wrap(a[indices]) for a in self.arrays])
-
-    def _check_batch_indices(self, indices: np.ndarray) -> None:
-        n = len(self)
-        if indices.size and (indices.min() < -n or indices.max() >= n):
-            bad = indices[(indices < -n) | (indices >= n)][0]
-            raise IndexError(
-                f"TensorDataset index {int(bad)} is out of range for a dataset of length {n}"
-            )
+        wrap = Tensor._wrap
+        return tuple([wrap(a[indices]) for a in self.arrays])
 
 
 class Subset(Dataset):
     """The samples of ``dataset`` at ``indices``, in that order."""
 
     def __init__(self, dataset, indices: Sequence[int] | np.ndarray):
+        if get_array_module(indices) is not np:  # CuPy indices: kept on the host here
+            indices = backend.to_device(indices, backend.CPU)
         idx = np.asarray(indices if len(indices) else [], dtype=np.int64).reshape(-1)
         n = len(dataset)
         if idx.size and (idx.min() < -n or idx.max() >= n):
@@ -159,7 +157,9 @@ class Subset(Dataset):
 def _lengths_from(lengths: Sequence, n: int) -> list[int]:
     """Integer lengths, or fractions turned into lengths with torch's rounding rule."""
     if not isinstance(lengths, Sequence) or isinstance(lengths, (str, bytes)) or not lengths:
-        raise TypeError(f"lengths must be a non-empty sequence of ints or fractions, got {lengths!r}")
+        raise TypeError(
+            f"lengths must be a non-empty sequence of ints or fractions, got {lengths!r}"
+        )
     for x in lengths:
         if not isinstance(x, numbers.Real) or isinstance(x, bool) or x < 0:
             raise ValueError(f"lengths must be non-negative ints or fractions, got {list(lengths)}")
@@ -194,10 +194,7 @@ def random_split(dataset, lengths: Sequence, generator: Generator | None = None)
         generator: the :class:`minigrad.backend.Generator` of the permutation (the framework
             default when None).
     """
-    if generator is not None and not isinstance(generator, Generator):
-        raise TypeError(
-            f"generator must be a minigrad.backend.Generator or None, got {type(generator).__name__}"
-        )
+    _check_generator(generator)
     n = len(dataset)
     sizes = _lengths_from(lengths, n)
     gen = generator if generator is not None else backend.default_generator

@@ -27,7 +27,8 @@ from ..backend import Generator
 def _check_generator(generator) -> None:
     if generator is not None and not isinstance(generator, Generator):
         raise TypeError(
-            f"generator must be a minigrad.backend.Generator or None, got {type(generator).__name__}"
+            "generator must be a minigrad.backend.Generator or None, "
+            f"got {type(generator).__name__}"
         )
 
 
@@ -163,14 +164,14 @@ class BatchSampler(Sampler):
             order = np.fromiter(iter(self.sampler), dtype=np.int64)
         return order
 
-    def batches(self, order=None) -> Iterator:
-        """Slice one epoch's order (drawn now unless given, e.g. already on a GPU) into batches."""
+    def batches(self, order=None) -> Iterator[np.ndarray]:
+        """One epoch's batches: the order is drawn now (at the call, not at the first
+        ``next``) unless given (e.g. already moved to a GPU), then sliced."""
         if order is None:
             order = self._order()
         n, bs = len(order), self.batch_size
         stop = n - n % bs if self.drop_last else n
-        for start in range(0, stop, bs):
-            yield order[start:start + bs]
+        return (order[start:start + bs] for start in range(0, stop, bs))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.batches()

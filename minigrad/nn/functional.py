@@ -43,6 +43,18 @@ def _check_float(x: Tensor, name: str, what: str = "input") -> None:
         raise TypeError(f"{name}: {what} must be a floating-point tensor, got dtype {x.dtype}")
 
 
+def _legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """torch's deprecated ``size_average`` / ``reduce`` arguments, mapped to ``reduction`` as
+    torch does (kept so that positional calls port unchanged)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
 def _check_reduction(reduction: str, name: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(
@@ -266,15 +278,21 @@ def _softmax_dim(ndim: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """exp(x_i) / sum_j exp(x_j) along ``dim`` (``dtype``: cast the input first)."""
+    if dtype is not None:
+        input = input.astype(dtype)
     if dim is None:
         dim = _softmax_dim(input.ndim)
     return ops.softmax(input, dim)
 
 
-def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
-    """x_i - log sum_j exp(x_j) along ``dim``, computed stably."""
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """x_i - log sum_j exp(x_j) along ``dim``, computed stably (``dtype``: cast first)."""
+    if dtype is not None:
+        input = input.astype(dtype)
     if dim is None:
         dim = _softmax_dim(input.ndim)
     return ops.log_softmax(input, dim)
@@ -319,7 +337,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 
 def _check_dropout_p(p) -> None:
-    if not isinstance(p, numbers.Real) or not 0 <= p < 1:
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"dropout probability must be a number in [0, 1), got {p!r}")
+    if not 0 <= p < 1:
         raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
 
 
@@ -340,9 +360,13 @@ class _Normalize(Function):
 
     saves_inputs = False
 
-    def forward(self, x, *affine, mean, invstd, axes, param_axes, pshape, batch_stats):
+    def forward(self, x, *affine, mean, invstd, axes, param_axes, pshape, batch_stats,
+                centered=None):
         self.axes, self.param_axes, self.batch_stats = axes, param_axes, batch_stats
-        xhat = x - mean
+        if centered is None:
+            xhat = x - mean
+        else:  # x - mean, already computed for the variance and owned by us
+            xhat = centered
         xhat *= invstd
         self.xhat, self.invstd = xhat, invstd
         self.gamma = None
@@ -358,24 +382,42 @@ class _Normalize(Function):
     def backward(self, grad, inputs, out):
         _no_double_backward(grad, "batch_norm/layer_norm")
         xhat, invstd, gamma = self.xhat, self.invstd, self.gamma
+        axes, param_axes = self.axes, self.param_axes
         need = self.needs_input_grad
         dx = dgamma = dbeta = None
+        if param_axes == axes:
+            # BatchNorm: the statistics' axes are the parameters' axes, so sum(dxhat) =
+            # gamma * dbeta and sum(dxhat * xhat) = gamma * dgamma (saves two full passes)
+            gsum = grad.sum(axis=axes, keepdims=True)
+            gxsum = (grad * xhat).sum(axis=axes, keepdims=True)
+            if need[0]:
+                scale = invstd if gamma is None else gamma * invstd
+                if self.batch_stats:
+                    m = xhat.size // invstd.size
+                    dx = grad * m
+                    dx -= gsum
+                    dx -= xhat * gxsum
+                    dx *= scale * (1.0 / m)
+                else:
+                    dx = grad * scale
+            if len(need) > 1 and need[1]:
+                dgamma = gxsum.reshape(-1)
+            if len(need) > 2 and need[2]:
+                dbeta = gsum.reshape(-1)
+            return dx, dgamma, dbeta
         if need[0]:
             dxhat = grad if gamma is None else grad * gamma
-            if self.batch_stats:
-                m = xhat.size // invstd.size
-                s1 = dxhat.sum(axis=self.axes, keepdims=True)
-                s2 = (dxhat * xhat).sum(axis=self.axes, keepdims=True)
-                dx = dxhat * m
-                dx -= s1
-                dx -= xhat * s2
-                dx *= invstd / m
-            else:
-                dx = dxhat * invstd
+            m = xhat.size // invstd.size
+            s1 = dxhat.sum(axis=axes, keepdims=True)
+            s2 = (dxhat * xhat).sum(axis=axes, keepdims=True)
+            dx = dxhat * m
+            dx -= s1
+            dx -= xhat * s2
+            dx *= invstd * (1.0 / m)
         if len(need) > 1 and need[1]:
-            dgamma = (grad * xhat).sum(axis=self.param_axes)
+            dgamma = (grad * xhat).sum(axis=param_axes)
         if len(need) > 2 and need[2]:
-            dbeta = grad.sum(axis=self.param_axes)
+            dbeta = grad.sum(axis=param_axes)
         return dx, dgamma, dbeta
 
 
@@ -435,9 +477,13 @@ def batch_norm(
                 f"batch_norm: expected more than 1 value per channel when training, got input "
                 f"of shape {tuple(x.shape)}"
             )
-        mean = x.mean(axis=axes, keepdims=True)
-        diff = x - mean
-        var = (diff * diff).mean(axis=axes, keepdims=True)
+        # sum * (1/M) rather than .mean(): NumPy's mean adds microseconds of Python overhead
+        inv_m = 1.0 / m
+        mean = x.sum(axis=axes, keepdims=True)
+        mean *= inv_m
+        centered = x - mean
+        var = (centered * centered).sum(axis=axes, keepdims=True)
+        var *= inv_m
         if training and running_mean is not None:
             if momentum is None:
                 if num_batches_tracked is None:
@@ -461,10 +507,13 @@ def batch_norm(
     else:
         mean = running_mean.data.reshape(pshape)
         var = running_var.data.reshape(pshape)
-    invstd = 1.0 / xp.sqrt(var + eps)
+        centered = None
+    invstd = var + eps
+    xp.sqrt(invstd, out=invstd)
+    xp.reciprocal(invstd, out=invstd)
     return _Normalize.apply(
         input, *affine, mean=mean, invstd=invstd, axes=axes, param_axes=axes, pshape=pshape,
-        batch_stats=use_batch,
+        batch_stats=use_batch, centered=centered,
     )
 
 
@@ -494,14 +543,14 @@ def layer_norm(
     axes = tuple(range(x.ndim - k, x.ndim))
     xp = get_array_module(x)
     mean = x.mean(axis=axes, keepdims=True)
-    diff = x - mean
-    var = (diff * diff).mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
     invstd = 1.0 / xp.sqrt(var + eps)
     affine = _affine_inputs(weight, bias, shape, "layer_norm")
     lead = tuple(range(x.ndim - k))
     return _Normalize.apply(
         input, *affine, mean=mean, invstd=invstd, axes=axes, param_axes=lead, pshape=shape,
-        batch_stats=True,
+        batch_stats=True, centered=centered,
     )
 
 
@@ -574,10 +623,6 @@ def _reduce(loss, reduction):
     return loss
 
 
-def _reduce_scale(reduction, n):
-    return 1.0 / n if reduction == "mean" else 1.0
-
-
 class _PointwiseLoss(Function):
     """loss = reduce(l(x - y)) for l in MSE, L1, Huber, SmoothL1; dx = reduce'(grad) l'(x - y),
     dy = -dx. Saves only l'."""
@@ -641,13 +686,17 @@ def _pointwise_loss(name, input, target, kind, reduction, delta=0.0):
     return _PointwiseLoss.apply(input, target, kind=kind, reduction=reduction, delta=delta)
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean") -> Tensor:
     """(x - y)^2, reduced."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _pointwise_loss("mse_loss", input, target, "mse", reduction)
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean") -> Tensor:
     """|x - y|, reduced (gradient sign(x - y), 0 at equality as torch)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _pointwise_loss("l1_loss", input, target, "l1", reduction)
 
 
@@ -663,9 +712,10 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",
     return _pointwise_loss("huber_loss", input, target, "huber", reduction, float(delta))
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",
-                   beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 r^2 / beta where |r| < beta, else |r| - 0.5 beta (L1 when beta == 0)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta!r}")
     return _pointwise_loss("smooth_l1_loss", input, target, "smooth_l1", reduction, float(beta))
@@ -684,45 +734,25 @@ class _ClassLoss(Function):
 
     saves_inputs = False
 
-    def forward(self, x, target, weight, ignore_index, reduction, smoothing, log_input):
+    def forward(self, x, safe, valid, weight, reduction, smoothing, log_input):
         xp = get_array_module(x)
         n, c = x.shape
-        rows = xp.arange(n)
+        rows = _arange(n, xp)
         if log_input:
             lp = x
+            picked = x[rows, safe]
         else:
             shifted = x - x.max(axis=1, keepdims=True)
             e = xp.exp(shifted)
             s = e.sum(axis=1, keepdims=True)
-            lp = shifted
-            lp -= xp.log(s)
+            log_s = xp.log(s)
             self.e, self.s = e, s
-        valid = None
-        if 0 <= ignore_index < c:  # an index that is also a class: always mask
-            valid = target != ignore_index
-            safe = xp.where(valid, target, 0)
-            picked = lp[rows, safe]
-        else:
-            try:
-                # as unsigned, a negative index is huge: one bounds check catches both ends
-                # (NumPy raises; CuPy would wrap, so it checks explicitly)
-                if xp is not np:
-                    raise IndexError
-                safe = target
-                picked = lp[rows, target.view(np.uint64)]
-            except IndexError:
-                valid = target != ignore_index
-                safe = xp.where(valid, target, 0)
-                bad = (safe < 0) | (safe >= c)
-                if bool(bad.any()):
-                    v = int(target[bad][0])
-                    raise ValueError(
-                        f"class index {v} is out of range: expected targets in [0, {c}) "
-                        f"(or ignore_index={ignore_index})"
-                    ) from None
-                if bool(valid.all()):
-                    valid = None
-                picked = lp[rows, safe]
+            # log p_{i, t_i} = shifted_{i, t_i} - log s_i; the full (M, C) log-softmax is only
+            # needed for label smoothing
+            picked = shifted[rows, safe] - log_s[:, 0]
+            if smoothing:
+                lp = shifted
+                lp -= log_s
         wt = None if weight is None else weight[safe]
         if valid is not None:
             vf = valid.astype(x.dtype)
@@ -734,15 +764,15 @@ class _ClassLoss(Function):
                 smooth *= vf
             loss *= 1.0 - smoothing
             loss += (smoothing / c) * smooth
+        denom = 1.0
         if reduction == "mean":
-            denom = float(n if wt is None else wt.sum())
-            out = loss.sum() / x.dtype.type(denom) if denom else loss.sum() * x.dtype.type(np.nan)
+            denom = float(n) if wt is None else float(wt.sum())
+            total = loss.sum()
+            out = total / x.dtype.type(denom) if denom else total * x.dtype.type(np.nan)
         elif reduction == "sum":
             out = loss.sum()
-            denom = 1.0
         else:
             out = loss
-            denom = 1.0
         self.safe, self.wt, self.weight, self.denom = safe, wt, weight, denom
         self.reduction, self.smoothing, self.log_input = reduction, smoothing, log_input
         self.valid, self.nc = valid, (n, c)
@@ -752,14 +782,24 @@ class _ClassLoss(Function):
         _no_double_backward(grad, "cross_entropy/nll_loss")
         xp = get_array_module(grad)
         eps, wt, weight = self.smoothing, self.wt, self.weight
+        n, c = self.nc
+        rows = _arange(n, xp)
         if self.reduction == "none":
             g = grad
-        else:
+        elif self.denom:
             g = grad / grad.dtype.type(self.denom) if self.denom != 1.0 else grad
-        n, c = self.nc
+        else:
+            g = grad * grad.dtype.type(np.nan)
+        if not eps and wt is None and g.ndim == 0:  # the common case: one scale for all rows
+            if self.log_input:
+                dx = xp.zeros((n, c), dtype=grad.dtype)
+            else:
+                dx = self.e * (g / self.s)
+            dx[rows, self.safe] -= g
+            return (dx,)
         gi = g if g.ndim else xp.full((n,), g, dtype=g.dtype)  # g_i per row
-        rows = xp.arange(n)
         gw = gi if wt is None else gi * wt  # g_i w_{t_i} (zero on ignored rows)
+        gv = gi if self.valid is None else gi * self.valid
         if self.log_input:
             dx = xp.zeros((n, c), dtype=grad.dtype)
         else:
@@ -767,17 +807,31 @@ class _ClassLoss(Function):
             qsum = gw * (1.0 - eps) if eps else gw
             if eps:
                 wsum = float(c) if weight is None else weight.sum()
-                gv = gi if self.valid is None else gi * self.valid
                 qsum = qsum + gv * (eps / c * wsum)
             dx = self.e * (qsum[:, None] / self.s)
         dx[rows, self.safe] -= gw * (1.0 - eps) if eps else gw
         if eps:
-            gv = gi if self.valid is None else gi * self.valid
             if weight is None:
                 dx -= (gv * (eps / c))[:, None]
             else:
                 dx -= (gv * (eps / c))[:, None] * weight
         return (dx,)
+
+
+_ARANGES: dict[int, object] = {}
+
+
+def _arange(n: int, xp):
+    """arange(n) (cached on the CPU: the row index of every loss call)."""
+    if xp is not np:
+        return xp.arange(n)
+    r = _ARANGES.get(n)
+    if r is None:
+        if len(_ARANGES) > 64:
+            _ARANGES.clear()
+        r = _ARANGES[n] = np.arange(n)
+        r.flags.writeable = False
+    return r
 
 
 class _ProbCrossEntropy(Function):
@@ -864,7 +918,38 @@ def _class_targets(target: Tensor, x: Tensor, name: str):
     return t
 
 
+def _check_classes(t, c: int, ignore_index: int):
+    """(targets with ignored entries set to 0, mask of kept entries or None when all are kept).
+
+    Raises ValueError for a class index outside [0, C) that is not ``ignore_index``.
+    """
+    if not t.size:
+        return t, None
+    # as unsigned, a negative index is huge: one reduction checks both ends
+    if not 0 <= ignore_index < c and int(t.view(np.uint64).max()) < c:
+        return t, None
+    xp = get_array_module(t)
+    valid = t != ignore_index
+    safe = xp.where(valid, t, 0)
+    bad = (safe < 0) | (safe >= c)
+    if bool(bad.any()):
+        v = int(t[bad][0])
+        raise ValueError(
+            f"class index {v} is out of range: expected targets in [0, {c}) "
+            f"(or ignore_index={ignore_index})"
+        )
+    return safe, (None if bool(valid.all()) else valid)
+
+
 def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing, log_input):
+    if (weight is None and not smoothing and type(target) is Tensor and type(input) is Tensor
+            and input.data.ndim == 2 and target.data.dtype == np.int64
+            and input.data.dtype.kind == "f" and target.data.shape == input.data.shape[:1]
+            and reduction in _REDUCTIONS and type(target.data) is type(input.data)):
+        # the common case (N, C) logits and (N,) int64 targets, without the general checks
+        safe, valid = _check_classes(target.data, input.data.shape[1], int(ignore_index))
+        return _ClassLoss.apply(input, safe=safe, valid=valid, weight=None,
+                                reduction=reduction, smoothing=0.0, log_input=log_input)
     _check_tensor(input, name)
     if not isinstance(target, Tensor):
         raise TypeError(f"{name}: target must be a minigrad Tensor, got {type(target).__name__}")
@@ -872,6 +957,9 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
     _check_float(input, name)
     if input.ndim == 0:
         raise ValueError(f"{name}: input must have shape (N, C) or (C,), got a 0-d tensor")
+    if target.device != input.device:
+        raise RuntimeError(f"{name}: expected target on {input.device} (the input's device), "
+                           f"got {target.device}")
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {smoothing!r}")
     w = _class_weight(weight, input, name)
@@ -897,8 +985,9 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
                         f"{target.dtype}")
     t = _class_targets(target, input, name)
     x2, restore, _ = _rows(input, name)
+    safe, valid = _check_classes(t, x2.shape[1], int(ignore_index))
     out = _ClassLoss.apply(
-        x2, target=t, weight=w, ignore_index=int(ignore_index), reduction=reduction,
+        x2, safe=safe, valid=valid, weight=w, reduction=reduction,
         smoothing=float(smoothing), log_input=log_input,
     )
     return restore(out) if reduction == "none" else out
@@ -908,7 +997,9 @@ def cross_entropy(
     input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
+    size_average=None,
     ignore_index: int = -100,
+    reduce=None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -919,6 +1010,7 @@ def cross_entropy(
     plus eps / C times -sum_c w_c log softmax(x_i)_c). 'mean' divides by the sum of the
     non-ignored targets' weights (by N for probability targets), exactly as torch.
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _class_loss("cross_entropy", input, target, weight, ignore_index, reduction,
                        label_smoothing, log_input=False)
 
@@ -927,11 +1019,14 @@ def nll_loss(
     input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
+    size_average=None,
     ignore_index: int = -100,
+    reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities ``input``: loss_i = -w_{t_i} x_{i, t_i};
     'mean' divides by the sum of the non-ignored targets' weights."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     return _class_loss("nll_loss", input, target, weight, ignore_index, reduction, 0.0,
                        log_input=True)
 
@@ -999,10 +1094,13 @@ def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
     reduction: str = "mean",
 ) -> Tensor:
     """-w (y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1]; logs clamped at -100
     (torch's rule, so p = 0 or 1 gives a finite loss)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy")
     target, w = _binary_targets("binary_cross_entropy", input, target, weight)
     p = input.data
@@ -1062,11 +1160,14 @@ def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
+    size_average=None,
+    reduce=None,
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
     """Sigmoid + binary cross-entropy in one numerically stable op (finite for logits of any
     size). ``pos_weight`` (broadcast over the last dim, one per class) weighs positives."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target, w = _binary_targets("binary_cross_entropy_with_logits", input, target, weight)
     pw = None

@@ -330,7 +330,9 @@ class Module:
         snapshot. Names are dotted paths (``'0.weight'``, ``'bn.running_mean'``).
         """
         out = OrderedDict() if destination is None else destination
-        for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip(".")):
+        # a module registered under two names appears under both, as in torch
+        for mod_prefix, mod in self.named_modules(prefix=prefix.rstrip("."),
+                                                  remove_duplicate=False):
             pre = f"{mod_prefix}." if mod_prefix else ""
             for name, p in mod._parameters.items():
                 if p is not None:

@@ -1,6 +1,9 @@
-"""nn.utils: gradient clipping, re-exported from :mod:`minigrad.optim.clip` (where both the
-optimizers and nn can reach it), imported at call time so that nn never depends on optim at
-import."""
+"""nn.utils: gradient clipping and parameter <-> vector helpers.
+
+``clip_grad_norm_`` and ``clip_grad_value_`` live in :mod:`minigrad.optim.clip` (below both
+the optimizers and nn in the layering) and are re-exported here as the very same function
+objects, looked up on first access (PEP 562), so that importing nn never imports optim.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +11,44 @@ from collections.abc import Iterable
 
 from ..tensor import Tensor
 
-
-def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
-                    foreach=None) -> Tensor:
-    """Scale the gradients so that their joint ``norm_type`` norm is at most ``max_norm``;
-    returns the norm before clipping. See :func:`minigrad.optim.clip.clip_grad_norm_`."""
-    from ..optim.clip import clip_grad_norm_ as impl  # noqa: PLC0415 - layering: see module doc
-
-    return impl(parameters, max_norm, norm_type=norm_type, error_if_nonfinite=error_if_nonfinite)
+_FROM_CLIP = ("clip_grad_norm_", "clip_grad_value_")
 
 
-def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float,
-                     foreach=None) -> None:
-    """Clamp every gradient elementwise to [-clip_value, clip_value].
-    See :func:`minigrad.optim.clip.clip_grad_value_`."""
-    from ..optim.clip import clip_grad_value_ as impl  # noqa: PLC0415
+def __getattr__(name: str):
+    if name in _FROM_CLIP:
+        from ..optim import clip  # noqa: PLC0415 - lazy by design, see the module docstring
 
-    return impl(parameters, clip_value)
+        return getattr(clip, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
-    """All parameters flattened and concatenated into one 1-D tensor."""
+    """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
     from .. import ops  # noqa: PLC0415
 
     return ops.concat([p.reshape(-1) for p in parameters])
 
 
 def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
-    """Copy slices of ``vec`` into the parameters' data, in order (in place)."""
+    """Copy consecutive slices of ``vec`` into the parameters' data, in place (all or nothing:
+    a length mismatch raises before anything is written)."""
+    params = list(parameters)
+    total = sum(p.size for p in params)
+    if vec.ndim != 1 or vec.size != total:
+        raise ValueError(
+            f"vector_to_parameters: expected a 1-D vector of {total} values (the parameters' "
+            f"total), got shape {tuple(vec.shape)}"
+        )
     i = 0
-    for p in parameters:
+    for p in params:
         n = p.size
         p.data[...] = vec.data[i:i + n].reshape(p.shape)
         p._bump_version()
         i += n
-    if i != vec.size:
-        raise ValueError(f"vector_to_parameters: vector has {vec.size} values, parameters {i}")
+
+
+__all__ = ["parameters_to_vector", "vector_to_parameters"]  # + the two clip functions, lazily
+
+
+def __dir__():
+    return sorted([*globals(), *_FROM_CLIP])

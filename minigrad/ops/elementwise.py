@@ -25,16 +25,20 @@ def as_tensor_like(x, like: Tensor) -> Tensor:
     beside an integer tensor)."""
     if isinstance(x, Tensor):
         return x
-    xp = get_array_module(like.data)
-    if isinstance(x, (bool, numbers.Integral)) and not isinstance(x, np.ndarray):
-        dtype = like.data.dtype if not isinstance(x, bool) or like.data.dtype != np.bool_ else bool
-        if like.data.dtype == np.bool_ and not isinstance(x, bool):
-            dtype = np.int64
-        return Tensor._wrap(xp.asarray(x, dtype=dtype))
-    if isinstance(x, numbers.Real) and not isinstance(x, np.ndarray):
-        dtype = like.data.dtype if like.data.dtype.kind == "f" else backend.get_default_dtype()
-        return Tensor._wrap(xp.asarray(x, dtype=dtype))
-    return Tensor(x, device=like.device)
+    dtype = like.data.dtype
+    kind = type(x)
+    if kind is float or (kind is not bool and isinstance(x, numbers.Real)
+                         and not isinstance(x, numbers.Integral)):
+        if dtype.kind != "f":
+            dtype = backend.get_default_dtype()
+    elif kind is int or (isinstance(x, numbers.Integral) and kind is not bool):
+        if dtype.kind == "b":
+            dtype = np.dtype(np.int64)
+    elif kind is bool:
+        pass
+    else:
+        return Tensor(x, device=like.device)
+    return Tensor._wrap(get_array_module(like.data).asarray(x, dtype=dtype))
 
 
 def operands(a, b) -> tuple[Tensor, Tensor]:
@@ -94,7 +98,8 @@ class Mul(Function):
 
     def backward(self, grad, inputs, out):
         x, y = inputs
-        return grad * y, grad * x
+        need_x, need_y = self.needs_input_grad
+        return (grad * y if need_x else None), (grad * x if need_y else None)
 
 
 class Div(Function):
@@ -106,7 +111,7 @@ class Div(Function):
     def backward(self, grad, inputs, out):
         x, y = inputs
         gx = grad / y
-        return gx, -gx * x / y
+        return gx, (-gx * x / y if self.needs_input_grad[1] else None)
 
 
 class Neg(Function):

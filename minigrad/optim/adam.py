@@ -1,0 +1,105 @@
+"""Adam and AMSGrad: adaptive moment estimation, with coupled L2 ``weight_decay``.
+
+Algorithm (Kingma & Ba 2015, Algorithm 1; torch.optim.Adam):
+
+    g_t = grad + lambda * theta_{t-1}              (L2, when weight_decay != 0)
+    m_t = beta1 * m_{t-1} + (1 - beta1) * g_t      (first moment)
+    v_t = beta2 * v_{t-1} + (1 - beta2) * g_t^2    (second moment)
+    v_max_t = max(v_max_{t-1}, v_t)                (AMSGrad only; v_t is replaced by it)
+    theta_t = theta_{t-1} - alpha / (1 - beta1^t) * m_t / (sqrt(v_t / (1 - beta2^t)) + eps)
+
+With ``decoupled_weight_decay=True`` the L2 line is replaced by AdamW's
+``theta <- theta - alpha * lambda * theta`` (as torch's flag of the same name).
+
+References:
+    Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
+    Reddi, Kale & Kumar, "On the Convergence of Adam and Beyond", ICLR 2018 (AMSGrad).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from ..backend import Array, get_array_module
+from ..tensor import Tensor
+from .optimizer import Optimizer, decoupled_decay, l2_penalty, zeros_like
+
+__all__ = ["Adam", "AMSGrad"]
+
+
+class Adam(Optimizer):
+    """Adam (torch semantics: ``weight_decay`` is coupled L2; see AdamW for decoupled decay).
+
+    Args:
+        params: Tensors or parameter groups.
+        lr: step size alpha.
+        betas: (beta1, beta2), decay rates of the first and second moment estimates.
+        eps: added to the denominator for numerical stability.
+        weight_decay: coupled L2 coefficient lambda (g <- g + lambda * theta).
+        amsgrad: use the running maximum of v_t (Reddi et al. 2018).
+        maximize: ascend instead of descend.
+        decoupled_weight_decay: apply weight decay as AdamW does.
+        clipnorm, clipvalue, global_clipnorm: Keras-style gradient clipping (see Optimizer).
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None):
+        defaults = dict(lr=lr, betas=tuple(betas) if isinstance(betas, list) else betas,
+                        eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults, clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm)
+
+    def validate(self, hp: dict) -> None:
+        self.check_nonnegative("lr", hp["lr"])
+        self.check_betas(hp["betas"])
+        self.check_positive("eps", hp["eps"])
+        self.check_nonnegative("weight_decay", hp["weight_decay"])
+
+    def init_state(self, p: Tensor, group: dict) -> dict:
+        state = {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = zeros_like(p)
+        return state
+
+    def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        wd = group["weight_decay"]
+        theta, m, v, t = p.data, state["exp_avg"], state["exp_avg_sq"], state["step"]
+        xp = get_array_module(theta)
+        if group["decoupled_weight_decay"]:
+            decoupled_decay(theta, lr, wd)
+        else:
+            grad = l2_penalty(grad, theta, wd)
+        m *= beta1
+        m += (1 - beta1) * grad                     # m_t = beta1 m + (1 - beta1) g
+        v *= beta2
+        v += (1 - beta2) * grad * grad              # v_t = beta2 v + (1 - beta2) g^2
+        if group["amsgrad"]:
+            v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        step_size = lr / (1 - beta1**t)             # alpha / (1 - beta1^t)
+        denom = xp.sqrt(v)
+        denom /= math.sqrt(1 - beta2**t)
+        denom += eps                                # sqrt(v_t / (1 - beta2^t)) + eps
+        theta -= step_size * m / denom
+
+
+class AMSGrad(Adam):
+    """AMSGrad (Reddi et al., 2018): ``Adam(..., amsgrad=True)``, found by its name.
+
+    Keeps ``v_max_t = max(v_max_{t-1}, v_t)`` and divides by ``sqrt(v_max_t)``, so the effective
+    step size never increases; this fixes Adam's non-convergence on the paper's online problem.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad=True, maximize=maximize,
+                         decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm)

@@ -1,0 +1,446 @@
+"""The optimizer base class: parameter groups, lazy per-parameter state, clipping, checkpoints.
+
+The base owns every loop; an algorithm is a subclass that writes two small methods.
+
+Contract for subclasses (kept stable; other optimizers and the schedulers rely on it):
+
+* ``__init__`` builds ``defaults`` (a dict of hyperparameters) and calls
+  ``super().__init__(params, defaults, clipnorm=..., clipvalue=..., global_clipnorm=...)``.
+* ``validate(self, hp: dict) -> None`` (optional): raise ``ValueError`` for a bad
+  hyperparameter. The base calls it on ``defaults`` at construction and on every parameter group
+  (defaults filled in) in ``add_param_group``, so a bad per-group value raises too. Use the
+  checkers ``self.check(ok, arg, expected, value)``, ``check_nonnegative``, ``check_positive``,
+  ``check_unit_interval`` and ``check_betas``; they produce messages like
+  ``"Adam: beta2 must be in [0, 1), got 1.5"``.
+* ``init_state(self, p, group) -> dict``: the per-parameter state, created lazily at the
+  parameter's first step, on the parameter's own device
+  (``xp.zeros_like(p.data)`` with ``xp = get_array_module(p.data)``, or :func:`zeros_like`).
+  The base adds ``state['step'] = 0``.
+* ``update(self, p, grad, state, group) -> None``: update ONE parameter's raw array ``p.data``
+  IN PLACE. ``grad`` is the raw gradient array, already negated when ``group['maximize']`` is
+  true and already clipped when the optimizer has ``clipvalue`` / ``clipnorm`` /
+  ``global_clipnorm``; it may be the array of ``p.grad`` itself, so never modify it in place.
+  ``state['step']`` has already been incremented: it is t = 1 at the first update. Coupled L2
+  decay is applied by the subclass with :func:`l2_penalty` and decoupled decay with
+  :func:`decoupled_decay`, so that every update rule shows which one it uses. Read
+  hyperparameters from ``group`` at every call (schedulers change ``group['lr']``,
+  ``group['momentum']``, ``group['betas']`` between steps).
+
+Base API (torch semantics): ``param_groups`` (list of dicts: ``'params'`` and every key of
+``defaults``; group keys override defaults), ``state`` (dict keyed by parameter Tensor),
+``defaults``, ``step(closure=None)``, ``zero_grad(set_to_none=True)``, ``add_param_group``,
+``state_dict()`` / ``load_state_dict()`` (by parameter index, all-or-nothing).
+
+``step`` runs under ``no_grad``; for each parameter with a gradient, in group order: negate
+(maximize), clip (Keras order: ``clipvalue``, then ``clipnorm`` per parameter, then the global
+scale of ``global_clipnorm`` computed over all gradients before any update), ``update``, then
+``p._bump_version()``.
+
+References:
+    PyTorch ``torch.optim.Optimizer`` (data model, ``state_dict`` layout);
+    Keras ``keras.optimizers.Optimizer`` (``clipnorm``, ``clipvalue``, ``global_clipnorm``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from ..autograd import enable_grad, no_grad
+from ..backend import Array, get_array_module, to_device
+from ..tensor import Tensor
+from .clip import clip_by_norm, clip_by_value, global_norm
+
+__all__ = ["Optimizer", "l2_penalty", "decoupled_decay", "zeros_like"]
+
+
+# --------------------------------------------------------------------------- update helpers
+
+def l2_penalty(grad: Array, theta: Array, weight_decay: float) -> Array:
+    """Coupled L2 regularisation: ``g <- g + wd * theta``.
+
+    The penalty ``wd/2 * ||theta||^2`` is added to the loss, so its gradient joins ``g`` and goes
+    through the adaptive scaling of the algorithm (torch's ``weight_decay`` everywhere but AdamW).
+
+    Args:
+        grad: the gradient array (not modified).
+        theta: the parameter array.
+        weight_decay: the coefficient ``wd``.
+
+    Returns:
+        ``grad`` itself when ``wd == 0``, else a new array ``grad + wd * theta``.
+    """
+    if weight_decay == 0:
+        return grad
+    return grad + weight_decay * theta
+
+
+def decoupled_decay(theta: Array, lr: float, weight_decay: float) -> None:
+    """Decoupled weight decay, in place: ``theta <- theta - lr * wd * theta``.
+
+    Applied to the parameter directly, outside the gradient-based step, so the decay is not
+    rescaled by adaptive denominators (AdamW, SGDW).
+
+    References:
+        Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
+    """
+    if weight_decay != 0:
+        theta *= 1.0 - lr * weight_decay
+
+
+def zeros_like(p: Tensor) -> Array:
+    """A zero array with the shape, dtype and device of parameter ``p`` (for ``init_state``)."""
+    return get_array_module(p.data).zeros_like(p.data)
+
+
+# --------------------------------------------------------------------------- base class
+
+_CLIP_KEYS = ("clipnorm", "clipvalue", "global_clipnorm")
+
+
+def _is_scalar_or_seq(v: Any) -> bool:
+    if isinstance(v, (bool, int, float, str, type(None), np.generic)):
+        return True
+    if isinstance(v, (tuple, list)):
+        return all(_is_scalar_or_seq(x) for x in v)
+    return False
+
+
+def _is_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray) or type(v).__module__.startswith("cupy")
+
+
+class Optimizer:
+    """Base class of all optimizers (see the module docstring for the subclass contract).
+
+    Args:
+        params: an iterable of Tensors, or of dicts (parameter groups) each with a ``'params'``
+            entry and optional per-group hyperparameters.
+        defaults: default hyperparameters of every group.
+        clipnorm: if set, each parameter's gradient is rescaled to L2 norm at most ``clipnorm``.
+        clipvalue: if set, each gradient element is clipped to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: if set, all gradients are rescaled together so that their global L2
+            norm is at most ``global_clipnorm``.
+    """
+
+    def __init__(self, params: Iterable, defaults: dict, *, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None):
+        name = type(self).__name__
+        self.defaults = dict(defaults)
+        for key, value in zip(_CLIP_KEYS, (clipnorm, clipvalue, global_clipnorm)):
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{name}: {key} must be a number > 0 or None, got {value!r}")
+        if (clipnorm is not None) + (clipvalue is not None) + (global_clipnorm is not None) > 1:
+            raise ValueError(
+                f"{name}: only one of clipnorm, clipvalue and global_clipnorm can be set, got "
+                f"clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
+                f"global_clipnorm={global_clipnorm!r}"
+            )
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.validate(self.defaults)
+
+        if isinstance(params, (Tensor, dict)):
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts (parameter groups), "
+                f"got a single {type(params).__name__}; wrap it in a list"
+            )
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(
+                f"{name}: params must be an iterable of Tensors or of dicts, "
+                f"got {type(params).__name__}"
+            ) from None
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+
+        self.param_groups: list[dict] = []
+        self.state: dict[Tensor, dict] = {}
+        for group in groups:
+            self.add_param_group(group)
+
+    # ----------------------------------------------------------------- validation helpers
+    def validate(self, hp: dict) -> None:
+        """Raise ValueError for a bad hyperparameter in ``hp`` (subclasses override)."""
+
+    def check(self, ok: bool, arg: str, expected: str, value: Any) -> None:
+        """Raise ``ValueError("<Optimizer>: <arg> must be <expected>, got <value>")`` unless ok."""
+        if not ok:
+            raise ValueError(f"{type(self).__name__}: {arg} must be {expected}, got {value!r}")
+
+    def _number(self, arg: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"{type(self).__name__}: {arg} must be a number, got {value!r}")
+        return float(value)
+
+    def check_nonnegative(self, arg: str, value: Any) -> None:
+        """``value >= 0`` (lr, momentum, weight_decay, ...)."""
+        self.check(self._number(arg, value) >= 0, arg, ">= 0", value)
+
+    def check_positive(self, arg: str, value: Any) -> None:
+        """``value > 0`` (eps, ...)."""
+        self.check(self._number(arg, value) > 0, arg, "> 0", value)
+
+    def check_unit_interval(self, arg: str, value: Any, closed: bool = False) -> None:
+        """``value`` in ``[0, 1)``, or in ``[0, 1]`` when ``closed``."""
+        v = self._number(arg, value)
+        if closed:
+            self.check(0 <= v <= 1, arg, "in [0, 1]", value)
+        else:
+            self.check(0 <= v < 1, arg, "in [0, 1)", value)
+
+    def check_betas(self, betas: Any) -> None:
+        """``betas`` is a pair ``(beta1, beta2)``, each in ``[0, 1)``."""
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(
+                f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}"
+            )
+        self.check_unit_interval("beta1", betas[0])
+        self.check_unit_interval("beta2", betas[1])
+
+    # ----------------------------------------------------------------- groups
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a parameter group (a dict with ``'params'`` and optional hyperparameters).
+
+        Missing hyperparameters are filled from ``defaults``. Raises TypeError for a non-Tensor
+        and ValueError for an empty group, a non-leaf tensor, a duplicated parameter or one that
+        is already in another group, or a bad hyperparameter; nothing changes on error.
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict, got "
+                            f"{type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry, got keys "
+                             f"{sorted(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name}: parameters must be an ordered sequence, got a set "
+                            "(its order changes between runs, which breaks state_dict)")
+        else:
+            params = list(params)
+        if not params:
+            raise ValueError(f"{name}: got an empty parameter list")
+        seen: set[int] = set()
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: can only optimize Tensors, but parameter {i} is a "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (parameter {i}, "
+                                 f"shape {p.shape}, made by {type(p.grad_fn).__name__})")
+            if id(p) in seen:
+                raise ValueError(f"{name}: parameter {i} (shape {p.shape}) appears twice in "
+                                 "the parameter list")
+            seen.add(id(p))
+        for j, other in enumerate(self.param_groups):
+            for q in other["params"]:
+                if id(q) in seen:
+                    raise ValueError(f"{name}: a parameter of shape {q.shape} is already in "
+                                     f"parameter group {j}")
+        group = {k: v for k, v in param_group.items() if k != "params"}
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self.validate(group)
+        group["params"] = params
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients: ``p.grad = None`` (default) or fill them with zeros in place."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.data.fill(0)
+
+    # ----------------------------------------------------------------- the step
+    def init_state(self, p: Tensor, group: dict) -> dict:
+        """The per-parameter state at the first step (subclasses override)."""
+        return {}
+
+    def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
+        """Update ``p.data`` in place from ``grad`` (subclasses override)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define update()")
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One optimization step over every parameter that has a gradient.
+
+        Args:
+            closure: optional callable that re-evaluates the model (zero_grad, forward,
+                backward) and returns the loss; it runs with grad enabled before the update.
+
+        Returns:
+            The closure's return value, or None.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        clip = self.clipvalue is not None or self.clipnorm is not None
+        scale = self._global_scale() if self.global_clipnorm is not None else None
+        state_of = self.state
+        with no_grad():
+            for group in self.param_groups:
+                maximize = group.get("maximize", False)
+                for p in group["params"]:
+                    g = p.grad
+                    if g is None:
+                        continue
+                    grad = g.data
+                    if maximize:
+                        grad = -grad
+                    if clip:
+                        grad = self._clip(grad)
+                    elif scale is not None and scale != 1.0:
+                        grad = grad * scale
+                    state = state_of.get(p)
+                    if state is None:
+                        state = self.init_state(p, group)
+                        state["step"] = 0
+                        state_of[p] = state
+                    state["step"] += 1
+                    self.update(p, grad, state, group)
+                    p._bump_version()
+        return loss
+
+    def _clip(self, grad: Array) -> Array:
+        if self.clipvalue is not None:
+            return clip_by_value(grad, self.clipvalue)
+        return clip_by_norm(grad, self.clipnorm)
+
+    def _global_scale(self) -> float:
+        """``c / max(||g||, c)`` with ``||g||`` the L2 norm over every gradient (TF's
+        ``clip_by_global_norm``)."""
+        grads = [p.grad.data for group in self.param_groups for p in group["params"]
+                 if p.grad is not None]
+        if not grads:
+            return 1.0
+        total = global_norm(grads)
+        c = self.global_clipnorm
+        if not math.isfinite(total):
+            return math.nan  # as TF: a non-finite norm poisons every gradient
+        return c / max(total, c)
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict:
+        """The optimizer's state by parameter index, as torch lays it out.
+
+        Returns:
+            ``{'state': {index: {key: value}}, 'param_groups': [{..., 'params': [index, ...]}]}``
+            where indices count parameters across groups in order; arrays are copies (on the
+            parameter's device), other values are Python scalars or tuples of them.
+        """
+        index = 0
+        groups, state = [], {}
+        for group in self.param_groups:
+            packed = {k: (list(v) if isinstance(v, list) else v)
+                      for k, v in group.items() if k != "params"}
+            ids = []
+            for p in group["params"]:
+                if p in self.state:
+                    state[index] = {k: (v.copy() if _is_array(v) else v)
+                                    for k, v in self.state[p].items()}
+                ids.append(index)
+                index += 1
+            packed["params"] = ids
+            groups.append(packed)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load a state made by :meth:`state_dict` (of an optimizer of the same parameters).
+
+        All-or-nothing: the number of groups, the number of parameters per group and the shape of
+        every state array are checked before anything changes. Arrays are copied onto each
+        parameter's device; floating arrays take the parameter's dtype.
+
+        Raises:
+            ValueError: on any mismatch.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(f"{name}: load_state_dict expects a dict with 'state' and "
+                             f"'param_groups', got {type(state_dict).__name__}")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}: loaded state has {len(saved_groups)} parameter groups, "
+                             f"the optimizer has {len(self.param_groups)}")
+        id_to_param: dict[int, Tensor] = {}
+        id_to_group: dict[int, dict] = {}
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}: loaded parameter group {gi} has "
+                                 f"{len(saved['params'])} parameters, the optimizer's has "
+                                 f"{len(group['params'])}")
+            for idx, p in zip(saved["params"], group["params"]):
+                id_to_param[int(idx)] = p
+                id_to_group[int(idx)] = group
+
+        new_state: dict[Tensor, dict] = {}
+        for idx, entry in state_dict["state"].items():
+            idx = int(idx)
+            if idx not in id_to_param:
+                raise ValueError(f"{name}: loaded state refers to parameter {idx}, which no "
+                                 "parameter group lists")
+            p = id_to_param[idx]
+            template = self.init_state(p, id_to_group[idx])
+            for key, ref in template.items():
+                if key not in entry:
+                    raise ValueError(f"{name}: loaded state of parameter {idx} lacks {key!r} "
+                                     f"(has {sorted(entry)})")
+                if _is_array(ref) and (not hasattr(entry[key], "shape")
+                                       or tuple(entry[key].shape) != tuple(ref.shape)):
+                    got = getattr(entry[key], "shape", type(entry[key]).__name__)
+                    raise ValueError(f"{name}: loaded state {key!r} of parameter {idx} has "
+                                     f"shape {got}, expected {tuple(ref.shape)}")
+            moved = {}
+            for key, value in entry.items():
+                if _is_array(value) or (isinstance(value, np.ndarray)):
+                    arr = to_device(value, p.device)
+                    if arr.dtype.kind == "f" and arr.dtype != p.dtype:
+                        arr = arr.astype(p.dtype)
+                    elif arr is value:
+                        arr = arr.copy()
+                    moved[key] = arr
+                elif _is_scalar_or_seq(value):
+                    moved[key] = value.item() if isinstance(value, np.generic) else value
+                else:
+                    raise ValueError(f"{name}: loaded state {key!r} of parameter {idx} is a "
+                                     f"{type(value).__name__}; expected an array, a number or "
+                                     "a tuple of numbers")
+            if "step" in moved:
+                moved["step"] = int(moved["step"])
+            new_state[p] = moved
+
+        new_groups = []
+        for saved, group in zip(saved_groups, self.param_groups):
+            g = {k: (tuple(v) if isinstance(v, list) and isinstance(group.get(k), tuple) else v)
+                 for k, v in saved.items() if k != "params"}
+            g["params"] = group["params"]
+            self.validate(g)
+            new_groups.append(g)
+        self.state = new_state
+        self.param_groups[:] = new_groups
+
+    # ----------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        for key in _CLIP_KEYS:
+            if getattr(self, key) is not None:
+                lines.append(f"{key}: {getattr(self, key)}")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""SGDW: stochastic gradient descent with momentum and decoupled weight decay.
+
+Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019, Algorithm 1 (SGDW).
+
+The paper's algorithm, with schedule multiplier eta_t, learning rate alpha, decay lambda::
+
+    g_t     = grad f_t(theta_{t-1})
+    m_t     = beta_1 m_{t-1} + eta_t alpha g_t
+    theta_t = theta_{t-1} - m_t - eta_t lambda theta_{t-1}
+
+Conventions used here (and why):
+
+* The momentum buffer is torch's SGD buffer, with the learning rate outside it::
+
+      b_t     = mu b_{t-1} + (1 - dampening) g_t        (b_1 = g_1)
+      d_t     = g_t + mu b_t  if nesterov  else  b_t
+      theta_t = theta_{t-1} - lr_t d_t - lr_t wd theta_{t-1}
+
+  With a constant learning rate this is exactly the paper's recursion (m_t = lr b_t), and
+  ``SGDW(weight_decay=0)`` is ``SGD`` step for step. When a scheduler changes ``lr`` the whole
+  buffer is rescaled at once, as in torch's SGD, instead of only the new gradients.
+* Decay convention: ``lr_t = alpha * eta_t`` is the group's current learning rate and the decay
+  is ``lr_t * wd * theta_{t-1}``; with a constant multiplier (eta_t = 1) the decay per step is
+  ``lr * wd``, i.e. the paper's lambda equals ``lr * wd``, and a schedule that scales ``lr``
+  scales the decay by the same eta_t, as the paper prescribes. This is the convention of torch's
+  AdamW and of :func:`minigrad.optim.optimizer.decoupled_decay`.
+* The decay uses ``theta_{t-1}``, the parameter before this step's gradient update.
+
+Note: torch-optimizer 0.3.0's ``SGDW`` adds the constant ``-lr * wd`` to every weight instead of
+``-lr * wd * theta`` (``p.data.add_(weight_decay, alpha=-lr)``); it is not a reference for this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..backend import Array
+from ..tensor import Tensor
+from .optimizer import Optimizer, decoupled_decay
+
+__all__ = ["SGDW"]
+
+
+class SGDW(Optimizer):
+    """SGD with momentum and decoupled weight decay (Loshchilov & Hutter, 2019).
+
+    Args:
+        params: parameters or parameter groups.
+        lr: learning rate ``lr_t = alpha * eta_t``.
+        momentum: momentum factor mu (0 disables the buffer).
+        dampening: dampening of the gradient added to the buffer.
+        weight_decay: decoupled decay ``wd``: ``theta <- theta - lr * wd * theta`` each step.
+        nesterov: Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        maximize: ascend instead of descend.
+        clipnorm, clipvalue, global_clipnorm: Keras-style gradient clipping (see the base).
+
+    References:
+        I. Loshchilov, F. Hutter. Decoupled Weight Decay Regularization. ICLR 2019.
+    """
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
+                 maximize: bool = False, clipnorm: float | None = None,
+                 clipvalue: float | None = None, global_clipnorm: float | None = None):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults, clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm)
+
+    def validate(self, hp: dict) -> None:
+        self.check_nonnegative("lr", hp["lr"])
+        self.check_nonnegative("momentum", hp["momentum"])
+        self.check_nonnegative("dampening", hp["dampening"])
+        self.check_nonnegative("weight_decay", hp["weight_decay"])
+        if hp["nesterov"]:
+            self.check(hp["momentum"] > 0 and hp["dampening"] == 0, "nesterov",
+                       "used with momentum > 0 and dampening = 0",
+                       f"nesterov=True with momentum={hp['momentum']!r}, "
+                       f"dampening={hp['dampening']!r}")
+
+    def init_state(self, p: Tensor, group: dict) -> dict:
+        return {"momentum_buffer": None}
+
+    def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
+        lr, mu = group["lr"], group["momentum"]
+        theta = p.data
+        decoupled_decay(theta, lr, group["weight_decay"])      # theta -= lr * wd * theta_{t-1}
+        d = grad
+        if mu != 0:
+            b = state["momentum_buffer"]
+            if b is None:
+                b = state["momentum_buffer"] = grad.copy()      # b_1 = g_1
+            else:
+                b *= mu
+                b += (1.0 - group["dampening"]) * grad          # b_t = mu b + (1 - damp) g
+            d = grad + mu * b if group["nesterov"] else b
+        theta -= lr * d                                         # theta -= lr * d_t

@@ -1,0 +1,467 @@
+"""The training loop: ``fit``, built from public pieces (``train_epoch``, ``evaluate``).
+
+Per batch, fit does what a hand-written loop does and nothing more::
+
+    optimizer.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss_value = loss.item()            # the one host sync of the batch; checked for nan/inf
+    loss.backward()
+    optimizer.step()
+    scheduler.step()                    # only OneCycleLR / CyclicLR (per-batch schedules)
+
+Metrics are computed from the raw output array (``argmax`` over the classes, no graph) and
+summed on the device; they are read once per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+
+from ..autograd import no_grad
+from ..backend import get_array_module
+from ..tensor import Tensor
+from .callbacks import Callback, Checkpoint, EarlyStoppingCallback, TrainState, is_early_stopping
+from .history import History
+from .progress import ProgressBar
+
+NAN_POLICIES = ("raise", "stop", "ignore")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class Metric:
+    """A running, batch-size-weighted metric: ``update(outputs, targets)``, then ``compute()``.
+
+    ``outputs`` and ``targets`` are raw arrays (no graph). Sums stay on the device until
+    :meth:`compute`.
+    """
+
+    name = "metric"
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.total = 0
+        self.count = 0
+
+    def update(self, outputs, targets) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> float:
+        return float(self.total) / self.count if self.count else math.nan
+
+
+class Accuracy(Metric):
+    """Fraction of samples whose arg-max output is the target class.
+
+    ``outputs`` of shape (N, C) (logits or probabilities); ``targets`` class indices of shape
+    (N,) or one-hot / class probabilities of shape (N, C).
+    """
+
+    name = "accuracy"
+
+    @staticmethod
+    def applies(outputs, targets) -> bool:
+        if outputs.ndim < 2 or outputs.shape[-1] < 2:
+            return False
+        if targets.dtype.kind in "iub":
+            return targets.shape == outputs.shape[:-1]
+        return targets.shape == outputs.shape
+
+    def update(self, outputs, targets) -> None:
+        if not self.count and not self.applies(outputs, targets):  # shapes: checked once
+            raise ValueError(
+                f"metric 'accuracy' needs outputs of shape (N, C) with class-index targets "
+                f"(N,) or one-hot targets (N, C); got outputs {tuple(outputs.shape)} and "
+                f"targets {tuple(targets.shape)} of dtype {targets.dtype} (use "
+                "'binary_accuracy' for one logit per sample, or metrics=() for regression)"
+            )
+        xp = get_array_module(outputs)
+        pred = xp.argmax(outputs, axis=-1)
+        if targets.dtype.kind not in "iub":
+            targets = xp.argmax(targets, axis=-1)
+        self.total = self.total + xp.count_nonzero(pred == targets)
+        self.count += pred.size
+
+
+class BinaryAccuracy(Metric):
+    """Fraction of samples with ``(logit > 0) == (target > 0.5)``: one logit per sample,
+    targets 0/1 of the same number of elements (e.g. with a BCE-with-logits loss)."""
+
+    name = "binary_accuracy"
+
+    def update(self, outputs, targets) -> None:
+        if outputs.size != targets.size:
+            raise ValueError(
+                f"metric 'binary_accuracy' needs one logit per target, got outputs "
+                f"{tuple(outputs.shape)} and targets {tuple(targets.shape)}"
+            )
+        xp = get_array_module(outputs)
+        pred = outputs.reshape(-1) > 0
+        self.total = self.total + xp.count_nonzero(pred == (targets.reshape(-1) > 0.5))
+        self.count += pred.size
+
+
+class FunctionMetric(Metric):
+    """A user function ``fn(outputs: Tensor, targets: Tensor) -> number`` (a batch mean),
+    averaged over the epoch weighted by batch size."""
+
+    def __init__(self, fn: Callable, name: str | None = None):
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "metric")
+        super().__init__()
+
+    def update(self, outputs, targets) -> None:
+        n = targets.shape[0] if targets.ndim else 1
+        value = self.fn(Tensor._wrap(outputs), Tensor._wrap(targets))
+        if isinstance(value, Tensor):
+            value = value.data
+        self.total = self.total + value * n
+        self.count += n
+
+
+_BUILTIN = {"accuracy": Accuracy, "binary_accuracy": BinaryAccuracy}
+
+
+def _make_metrics(metrics) -> list[Metric]:
+    if isinstance(metrics, (str, Metric)) or callable(metrics) and not isinstance(metrics, type):
+        metrics = (metrics,)
+    out = []
+    for m in metrics:
+        if isinstance(m, str):
+            if m not in _BUILTIN:
+                raise ValueError(f"unknown metric {m!r}: expected one of {sorted(_BUILTIN)} "
+                                 "or a callable fn(outputs, targets)")
+            out.append(_BUILTIN[m]())
+        elif isinstance(m, Metric):
+            out.append(m)
+        elif isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], str) and callable(m[1]):
+            out.append(FunctionMetric(m[1], m[0]))
+        elif callable(m):
+            out.append(FunctionMetric(m))
+        else:
+            raise TypeError(f"metrics must be names, Metric objects or callables, got {m!r}")
+    names = [m.name for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metric names must be unique, got {names}")
+    return out
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def scheduler_kind(scheduler) -> str | None:
+    """How fit steps ``scheduler``: 'batch' (OneCycleLR, CyclicLR: after every optimizer step),
+    'metric' (ReduceLROnPlateau: on val_loss, else the train loss, per epoch) or 'epoch'.
+
+    A scheduler may also declare ``step_per_batch = True``.
+    """
+    if scheduler is None:
+        return None
+    names = {cls.__name__ for cls in type(scheduler).__mro__}
+    if names & {"OneCycleLR", "CyclicLR"} or getattr(scheduler, "step_per_batch", False):
+        return "batch"
+    if "ReduceLROnPlateau" in names:
+        return "metric"
+    return "epoch"
+
+
+def _split_batch(batch):
+    """(model inputs, targets): the last element is the target, the rest go to the model."""
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return tuple(batch[:-1]), batch[-1]
+    raise ValueError(
+        "fit expects batches of (inputs, targets) (the last element is the target), got "
+        f"{type(batch).__name__}" + (f" of length {len(batch)}" if hasattr(batch, "__len__")
+                                     else "")
+    )
+
+
+def _batch_len(targets, inputs) -> int:
+    for x in (targets, *inputs):
+        shape = getattr(x, "shape", None)
+        if shape:
+            return int(shape[0])
+    return 1
+
+
+def _lr(optimizer) -> float:
+    try:
+        return float(optimizer.param_groups[0]["lr"])
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return math.nan
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _nan_message(value: float, epoch: int, batch: int, nbatches: int, policy: str) -> str:
+    return (f"fit: the loss became {value} at epoch {epoch}, batch {batch} of {nbatches}; "
+            f"training stopped before this batch's update (nan_policy={policy!r}; 'stop' ends "
+            "training quietly, 'ignore' goes on)")
+
+
+def _drop_default_accuracy(metrics: list[Metric], outputs, targets, explicit: bool):
+    """The default 'accuracy' is dropped for targets it cannot apply to (regression)."""
+    if explicit:
+        return metrics
+    return [m for m in metrics if not (isinstance(m, Accuracy)
+                                       and not Accuracy.applies(outputs, targets))]
+
+
+def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
+                metrics: Sequence[Metric] = (), epoch: int = 1, nan_policy: str = "raise",
+                progress: ProgressBar | None = None, on_batch_end: Sequence[Callable] = (),
+                _explicit_metrics: bool = True) -> tuple[dict[str, float], bool]:
+    """One training epoch over ``loader`` (the model must already be in train mode).
+
+    Steps ``scheduler`` after every batch (pass it only for per-batch schedules).
+
+    Returns:
+        (logs, finished): the epoch's mean ``loss`` and metrics, and False when a non-finite
+        loss stopped the epoch under ``nan_policy='stop'``.
+
+    Raises:
+        FloatingPointError: a non-finite loss under ``nan_policy='raise'``, naming the epoch
+            and batch (before that batch's update).
+    """
+    metrics = list(metrics)
+    for m in metrics:
+        m.reset()
+    loss_sum, count = 0.0, 0
+    nbatches = len(loader) if hasattr(loader, "__len__") else -1
+    first = True
+
+    def postfix():
+        logs = {"loss": loss_sum / count if count else math.nan}
+        logs.update({m.name: m.compute() for m in metrics})
+        logs["lr"] = _lr(optimizer)
+        return logs
+
+    for b, batch in enumerate(loader):
+        inputs, targets = _split_batch(batch)
+        optimizer.zero_grad()
+        outputs = model(*inputs)
+        loss = loss_fn(outputs, targets)
+        value = loss.item()
+        if not math.isfinite(value) and nan_policy != "ignore":
+            msg = _nan_message(value, epoch, b + 1, nbatches, nan_policy)
+            if nan_policy == "raise":
+                raise FloatingPointError(msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            return {"loss": math.nan}, False
+        out_raw, tgt_raw = _raw(outputs), _raw(targets)
+        if first and metrics:
+            metrics = _drop_default_accuracy(metrics, out_raw, tgt_raw, _explicit_metrics)
+            first = False
+        n = _batch_len(targets, inputs)
+        for m in metrics:
+            m.update(out_raw, tgt_raw)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_sum += value * n
+        count += n
+        for fn in on_batch_end:
+            fn(b, value)
+        if progress is not None:
+            progress.update(1, postfix)
+    logs = {"loss": loss_sum / count if count else math.nan}
+    logs.update({m.name: m.compute() for m in metrics})
+    return logs, True
+
+
+def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[str, float]:
+    """Mean loss and metrics of ``model`` over ``loader``, in eval mode and under no_grad.
+
+    The model's train/eval mode is restored afterwards.
+
+    Returns:
+        ``{"loss": ..., <metric name>: ...}``.
+    """
+    explicit = tuple(metrics) != ("accuracy",) if not isinstance(metrics, str) else True
+    metrics = _make_metrics(metrics)
+    for m in metrics:
+        m.reset()
+    was_training = getattr(model, "training", False)
+    model.eval()
+    loss_sum, count, first = 0.0, 0, True
+    try:
+        with no_grad():
+            for batch in loader:
+                inputs, targets = _split_batch(batch)
+                outputs = model(*inputs)
+                loss_sum += loss_fn(outputs, targets).item() * _batch_len(targets, inputs)
+                count += _batch_len(targets, inputs)
+                out_raw, tgt_raw = _raw(outputs), _raw(targets)
+                if first:
+                    metrics = _drop_default_accuracy(metrics, out_raw, tgt_raw, explicit)
+                    first = False
+                for m in metrics:
+                    m.update(out_raw, tgt_raw)
+    finally:
+        model.train(was_training)
+    logs = {"loss": loss_sum / count if count else math.nan}
+    logs.update({m.name: m.compute() for m in metrics})
+    return logs
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def _check_args(epochs, nan_policy, initial_epoch, train_loader) -> None:
+    if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if nan_policy not in NAN_POLICIES:
+        raise ValueError(f"fit: nan_policy must be one of {NAN_POLICIES}, got {nan_policy!r}")
+    if (not isinstance(initial_epoch, numbers.Integral) or isinstance(initial_epoch, bool)
+            or not 0 <= initial_epoch <= epochs):
+        raise ValueError(
+            f"fit: initial_epoch must be an integer in [0, epochs={epochs}], got {initial_epoch!r}"
+        )
+    if hasattr(train_loader, "__len__") and len(train_loader) == 0:
+        raise ValueError("fit: train_loader yields no batches (empty dataset, or drop_last "
+                         "with fewer samples than batch_size)")
+
+
+def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int,
+        val_loader: Iterable | None = None, scheduler=None, callbacks: Iterable = (),
+        metrics=("accuracy",), progress: bool = True, nan_policy: str = "raise", *,
+        initial_epoch: int = 0, history: History | None = None,
+        resume_from=None) -> History:
+    """Train ``model`` for ``epochs`` epochs and return a :class:`History`.
+
+    Each epoch: ``model.train()``, one pass over ``train_loader`` (zero_grad, forward, loss,
+    backward, step), then, given ``val_loader``, ``model.eval()`` and a pass under no_grad;
+    then the scheduler (if its kind is per epoch), the History and the callbacks.
+
+    Args:
+        model: a callable module with ``train()``/``eval()``; called as ``model(*inputs)``
+            where a batch is ``(*inputs, targets)``.
+        loss_fn: ``loss_fn(outputs, targets)`` -> a scalar Tensor (a mean over the batch).
+        optimizer: with ``zero_grad()``, ``step()`` and ``param_groups``.
+        train_loader, val_loader: iterables of batches (e.g. :class:`minigrad.data.DataLoader`).
+        epochs: the epoch to train up to (counting from 1).
+        scheduler: an LR scheduler, stepped according to :func:`scheduler_kind`: after every
+            batch (OneCycleLR, CyclicLR), on ``val_loss`` (else the train ``loss``) for
+            ReduceLROnPlateau, else once per epoch.
+        callbacks: :class:`Callback` s and early-stopping objects (``step(metric, model)``).
+        metrics: names ('accuracy', 'binary_accuracy'), :class:`Metric` s or callables
+            ``fn(outputs, targets)``. The default 'accuracy' is skipped when the targets are
+            not classes (regression); an explicitly requested one raises instead.
+        progress: a per-epoch progress bar on a terminal (tqdm if installed).
+        nan_policy: on a nan/inf training loss, 'raise' a FloatingPointError naming the epoch
+            and batch, 'stop' training with a warning, or 'ignore' it. Either way the
+            offending batch's update is not applied unless 'ignore'.
+        initial_epoch: epochs already done (resuming); training runs epochs
+            ``initial_epoch + 1 .. epochs``.
+        history: a History to append to (resuming); a new one by default.
+        resume_from: a :class:`~minigrad.train.Checkpoint` file: restores the model,
+            optimizer, scheduler, early stopping, train loader, history and RNG state from it
+            and continues after its epoch.
+
+    Returns:
+        The History: per-epoch ``loss``, ``val_loss``, metrics and ``val_`` metrics, ``lr``
+        (of param group 0 at the epoch's start) and ``time`` (seconds).
+    """
+    explicit_metrics = not (isinstance(metrics, tuple) and metrics == ("accuracy",))
+    metric_objs = _make_metrics(metrics)
+    cbs: list[Callback] = []
+    for cb in callbacks:
+        if isinstance(cb, Callback):
+            cbs.append(cb)
+        elif is_early_stopping(cb):
+            cbs.append(EarlyStoppingCallback(cb))
+        else:
+            raise TypeError(
+                f"fit: callbacks must be Callback objects or early-stopping objects with "
+                f"step(metric, model), got {type(cb).__name__}"
+            )
+    # checkpoints last, so they save the epoch's early-stopping / scheduler updates
+    cbs.sort(key=lambda c: isinstance(c, Checkpoint))
+    history = history if history is not None else History()
+    state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler,
+                       train_loader=train_loader, val_loader=val_loader, history=history,
+                       callbacks=cbs, epochs=epochs)
+    _check_args(epochs, nan_policy, initial_epoch, train_loader)
+    if resume_from is not None:
+        from .checkpoint import load_checkpoint  # noqa: PLC0415
+
+        ck = load_checkpoint(
+            resume_from, model=model, optimizer=optimizer, scheduler=scheduler,
+            early_stopping=state.early_stopping,
+            train_loader=train_loader if callable(getattr(train_loader, "state_dict", None))
+            else None, history=history)
+        initial_epoch = int(ck["epoch"] or 0)
+        if initial_epoch > epochs:
+            raise ValueError(f"fit: the checkpoint {resume_from} is at epoch {initial_epoch}, "
+                             f"past epochs={epochs}")
+    kind = scheduler_kind(scheduler)
+    batch_hooks = [lambda b, v, cb=cb: cb.on_batch_end(state, b, v)
+                   for cb in cbs if cb._wants_batches()]
+    was_training = getattr(model, "training", True)
+    for cb in cbs:
+        cb.on_train_begin(state)
+    bar = None
+    try:
+        for epoch in range(initial_epoch + 1, epochs + 1):
+            state.epoch = epoch
+            for cb in cbs:
+                cb.on_epoch_begin(state)
+            t0 = time.perf_counter()
+            lr = _lr(optimizer)
+            bar = ProgressBar(len(train_loader) if hasattr(train_loader, "__len__") else 0,
+                              desc=f"epoch {epoch}/{epochs}", enabled=None if progress else False)
+            model.train()
+            logs, finished = train_epoch(
+                model, loss_fn, optimizer, train_loader,
+                scheduler=scheduler if kind == "batch" else None, metrics=metric_objs,
+                epoch=epoch, nan_policy=nan_policy, progress=bar, on_batch_end=batch_hooks,
+                _explicit_metrics=explicit_metrics)
+            if not finished:
+                bar.close(logs)
+                state.stop(f"non-finite loss at epoch {epoch} (nan_policy='stop')")
+                break
+            if val_loader is not None:
+                val = evaluate(model, loss_fn, val_loader,
+                               metrics if explicit_metrics else _default_like(logs))
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            if kind == "epoch":
+                scheduler.step()
+            elif kind == "metric":
+                scheduler.step(logs.get("val_loss", logs["loss"]))
+            logs["lr"] = lr
+            logs["time"] = time.perf_counter() - t0
+            history.append(epoch, logs)
+            bar.close({k: v for k, v in logs.items() if k != "time"})
+            for cb in cbs:
+                cb.on_epoch_end(state, logs)
+            if state.stop_training:
+                break
+    finally:
+        if bar is not None:
+            bar.close()  # a no-op unless an error left it open
+        model.train(was_training)
+    if state.stop_training:
+        history.stopped_early = True
+        history.stop_reason = state.stop_reason
+    for cb in cbs:
+        cb.on_train_end(state)
+    return history
+
+
+def _default_like(train_logs: dict) -> tuple:
+    """Validation measures the default accuracy only if training could."""
+    return ("accuracy",) if "accuracy" in train_logs else ()
+
+
+__all__ = ["Accuracy", "BinaryAccuracy", "FunctionMetric", "Metric", "evaluate", "fit",
+           "scheduler_kind", "train_epoch"]

@@ -1,0 +1,151 @@
+"""Shared test problems for optimizer tests: a convex quadratic and the Rosenbrock function.
+
+Usage (any optimizer class that follows the minigrad.optim.optimizer contract)::
+
+    from tests.optim.problems import QUADRATIC, ROSENBROCK, minimize
+    x = minimize(QUADRATIC, lambda params: Adam(params, lr=0.1), steps=500)
+    assert QUADRATIC.distance(x) < 1e-2
+
+Gradients are closed forms written with the array module of the data (so the same problem runs
+on NumPy and CuPy); :func:`minimize_autograd` computes them with minigrad's backward instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import minigrad
+from minigrad.backend import get_array_module
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A smooth test function with a known minimiser."""
+
+    name: str
+    x0: np.ndarray                      # float32 start
+    minimizer: np.ndarray               # float64 argmin
+    value: Callable                     # array -> scalar array
+    grad: Callable                      # array -> array (same xp, same dtype)
+    loss: Callable                      # Tensor -> 0-d Tensor (minigrad ops)
+
+    def distance(self, x) -> float:
+        """Euclidean distance from x (array or Tensor, any device) to the minimiser."""
+        x = x.data if isinstance(x, minigrad.Tensor) else x
+        x = x.get() if hasattr(x, "get") else np.asarray(x)
+        return float(np.linalg.norm(x.astype(np.float64) - self.minimizer))
+
+
+# f(x) = 1/2 sum_i a_i (x_i - c_i)^2 with curvatures a_i from 1 to 10 (condition number 10).
+_A = np.linspace(1.0, 10.0, 8).astype(np.float32)
+_C = np.linspace(-1.0, 1.0, 8).astype(np.float32)
+
+
+def _quad_value(x):
+    d = x - get_array_module(x).asarray(_C)
+    return 0.5 * (get_array_module(x).asarray(_A) * d * d).sum()
+
+
+def _quad_grad(x):
+    xp = get_array_module(x)
+    return xp.asarray(_A) * (x - xp.asarray(_C))
+
+
+def _quad_loss(x):
+    a = minigrad.Tensor(_A, device=x.device)
+    c = minigrad.Tensor(_C, device=x.device)
+    d = x - c
+    return 0.5 * (a * d * d).sum()
+
+
+QUADRATIC = Problem("quadratic", np.full(8, 3.0, np.float32), _C.astype(np.float64),
+                    _quad_value, _quad_grad, _quad_loss)
+
+
+# f(x, y) = (1 - x)^2 + 100 (y - x^2)^2, minimum at (1, 1); the classic start (-1.2, 1).
+def _rosen_value(z):
+    x, y = z[0], z[1]
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+def _rosen_grad(z):
+    x, y = z[0:1], z[1:2]
+    r = y - x * x
+    return get_array_module(z).concatenate([-2 * (1 - x) - 400 * x * r, 200 * r])
+
+
+def _rosen_loss(z):
+    x, y = z[0], z[1]
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+ROSENBROCK = Problem("rosenbrock", np.array([-1.2, 1.0], np.float32), np.ones(2),
+                     _rosen_value, _rosen_grad, _rosen_loss)
+
+
+def minimize(problem: Problem, make_optimizer: Callable, steps: int,
+             device: str = "cpu") -> minigrad.Tensor:
+    """Run ``steps`` optimizer steps from ``problem.x0`` with closed-form gradients.
+
+    Args:
+        problem: QUADRATIC, ROSENBROCK or another Problem.
+        make_optimizer: ``params -> optimizer`` (e.g. ``lambda ps: Adam(ps, lr=0.01)``).
+        steps: number of steps.
+        device: 'cpu' or 'cuda'.
+
+    Returns:
+        The parameter (a float32 Parameter on ``device``) after the last step.
+    """
+    p = minigrad.Parameter(problem.x0.copy(), device=device)
+    opt = make_optimizer([p])
+    grad = minigrad.Tensor._wrap(problem.grad(p.data))
+    for _ in range(steps):
+        grad.data = problem.grad(p.data)
+        p.grad = grad
+        opt.step()
+    return p
+
+
+def minimize_autograd(problem: Problem, make_optimizer: Callable, steps: int,
+                      device: str = "cpu") -> minigrad.Tensor:
+    """As :func:`minimize`, but each gradient comes from ``problem.loss(p).backward()``."""
+    p = minigrad.Parameter(problem.x0.copy(), device=device)
+    opt = make_optimizer([p])
+
+    def closure():
+        opt.zero_grad()
+        loss = problem.loss(p)
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        opt.step(closure)
+    return p
+
+
+def resume_matches(make_optimizer: Callable, problem: Problem = QUADRATIC,
+                   steps_before: int = 7, steps_after: int = 5) -> tuple:
+    """Run ``steps_before`` steps, save ``state_dict``, then continue the run in two ways: the
+    original optimizer, and a fresh optimizer on a copy of the parameter that loads the saved
+    state. Returns the two ``steps_after``-step trajectories (float32 arrays), which a correct
+    ``state_dict`` / ``load_state_dict`` makes identical.
+    """
+    p = minigrad.Parameter(problem.x0.copy())
+    opt = make_optimizer([p])
+    for _ in range(steps_before):
+        p.grad = minigrad.Tensor._wrap(problem.grad(p.data))
+        opt.step()
+    saved = opt.state_dict()
+    q = minigrad.Parameter(p.data.copy())
+    fresh = make_optimizer([q])
+    fresh.load_state_dict(saved)
+    a, b = [], []
+    for param, o, out in ((p, opt, a), (q, fresh, b)):
+        for _ in range(steps_after):
+            param.grad = minigrad.Tensor._wrap(problem.grad(param.data))
+            o.step()
+            out.append(param.data.copy())
+    return np.array(a), np.array(b)
