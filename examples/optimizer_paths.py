@@ -87,7 +87,7 @@ def run_path(label: str, surface: str, lr: float, steps: int, device: str) -> np
         loss = fn(p[0], p[1])
         loss.backward()
         opt.step()
-        path[k + 1] = p.numpy()
+        path[k + 1] = p.detach().numpy()
         if not np.isfinite(path[k + 1]).all():  # diverged: keep the path up to here
             path[k + 1:] = np.nan
             break

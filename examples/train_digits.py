@@ -49,6 +49,9 @@ def parse_args(argv: Sequence[str] | None):
     p.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"])
     p.add_argument("--patience", type=int, default=DEFAULTS["patience"],
                    help="early-stopping patience in epochs (on the validation loss)")
+    p.add_argument("--es-start", type=int, default=None,
+                   help="epochs before early stopping starts to watch (default: 30%% of the "
+                        "epochs with onecycle, i.e. once the learning rate decreases; else 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -80,8 +83,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
     optimizer = build_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     scheduler = C.make_scheduler(args.scheduler, optimizer, args.epochs, len(train_loader),
                                  args.lr)
+    # The 1cycle policy raises the learning rate for its first 30% of steps, and the validation
+    # loss is noisy there: early stopping only watches once the learning rate decreases.
+    es_start = args.es_start
+    if es_start is None:
+        es_start = round(0.3 * args.epochs) if args.scheduler == "onecycle" else 0
     stopper = train.EarlyStopping(mode="min", patience=args.patience,
-                                  restore_best_weights=True, monitor="val_loss")
+                                  restore_best_weights=True, start_from_epoch=es_start,
+                                  monitor="val_loss")
     print(f"{type(optimizer).__name__}(lr={args.lr:g}), scheduler {args.scheduler}, "
           f"{sum(p.size for p in model.parameters()):,} parameters")
 

@@ -67,9 +67,13 @@ class Function:
             requires_grad = x.requires_grad or y.requires_grad
             if type(arrays[0]) is not ndarray or type(arrays[1]) is not ndarray:
                 _check_devices(cls, arrays)
-        else:
-            arrays = tuple([t.data for t in inputs])
-            requires_grad = any([t.requires_grad for t in inputs])
+        else:  # one loop, no comprehensions (each costs a call in CPython 3.11)
+            arrays, needs = [], []
+            for t in inputs:
+                arrays.append(t.data)
+                needs.append(t.requires_grad)
+            arrays = tuple(arrays)
+            requires_grad = True in needs
             _check_devices(cls, arrays)
         try:
             out_data = fn.forward(*arrays, **params)
@@ -98,7 +102,7 @@ class Function:
                 if cls.saves_inputs:
                     fn.versions = (x._vc[0], y._vc[0])
             else:
-                fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+                fn.needs_input_grad = tuple(needs)
                 if cls.saves_inputs:
                     fn.versions = tuple([t._vc[0] for t in inputs])
             if cls.saves_inputs:

@@ -362,7 +362,9 @@ class Optimizer:
 
         All-or-nothing: the number of groups, the number of parameters per group and the shape of
         every state array are checked before anything changes. Arrays are copied onto each
-        parameter's device; floating arrays take the parameter's dtype.
+        parameter's device; floating arrays take the parameter's dtype; 0-d arrays where the
+        optimizer keeps a number (``step``, NAdam's ``mu_product``) become Python numbers, so a
+        state saved to ``.npz`` loads back.
 
         Raises:
             ValueError: on any mismatch.
@@ -405,7 +407,9 @@ class Optimizer:
                                      f"shape {got}, expected {tuple(ref.shape)}")
             moved = {}
             for key, value in entry.items():
-                if _is_array(value) or (isinstance(value, np.ndarray)):
+                if _is_array(value) and value.ndim == 0 and not _is_array(template.get(key)):
+                    value = value.item()  # a scalar that went through an .npz checkpoint
+                if _is_array(value):
                     arr = to_device(value, p.device)
                     if arr.dtype.kind == "f" and arr.dtype != p.dtype:
                         arr = arr.astype(p.dtype)

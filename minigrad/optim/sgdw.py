@@ -36,7 +36,7 @@ from collections.abc import Iterable
 
 from ..backend import Array
 from ..tensor import Tensor
-from .optimizer import Optimizer, decoupled_decay
+from .optimizer import Optimizer, decoupled_decay, zeros_like
 
 __all__ = ["SGDW"]
 
@@ -79,7 +79,7 @@ class SGDW(Optimizer):
                        f"dampening={hp['dampening']!r}")
 
     def init_state(self, p: Tensor, group: dict) -> dict:
-        return {"momentum_buffer": None}
+        return {"momentum_buffer": zeros_like(p) if group["momentum"] != 0 else None}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, mu = group["lr"], group["momentum"]
@@ -88,8 +88,10 @@ class SGDW(Optimizer):
         d = grad
         if mu != 0:
             b = state["momentum_buffer"]
-            if b is None:
+            if b is None:                                       # momentum turned on later
                 b = state["momentum_buffer"] = grad.copy()      # b_1 = g_1
+            elif state["step"] == 1:
+                b[...] = grad                                   # b_1 = g_1
             else:
                 b *= mu
                 b += (1.0 - group["dampening"]) * grad          # b_t = mu b + (1 - damp) g

@@ -370,12 +370,13 @@ def test_state_dict_layout_copies_and_npz_compatible(name, rng, tmp_path):
     for key in loaded.files:
         i, k = key.split("/")
         v = loaded[key]
-        restored["state"].setdefault(int(i), {})[k] = v if v.ndim else v.item()
+        restored["state"].setdefault(int(i), {})[k] = v      # scalars come back as 0-d arrays
     fresh = FACTORIES[name](_params(rng))
     fresh.load_state_dict(restored)
     for i, p in enumerate(fresh.param_groups[0]["params"]):
         for k, v in sd["state"][i].items():
             np.testing.assert_array_equal(fresh.state[p][k], v)
+            assert type(fresh.state[p][k]) is type(v)
 
 
 def test_load_state_dict_restores_hyperparameters_and_moves_to_device(rng, device):
