@@ -428,7 +428,48 @@ def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: modules kept under the keys '0', '1', ..."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def _index(self, idx) -> int:
+        n = len(self._modules)
+        i = operator.index(idx)
+        if not -n <= i < n:
+            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of length {n}")
+        return i % n
+
+    def _renumber(self, modules: list[Module]) -> None:
+        """Re-register ``modules`` under '0', '1', ... as torch does, so indices stay contiguous."""
+        for k in list(self._modules):
+            delattr(self, k)
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def __delitem__(self, idx) -> None:
+        mods = list(self._modules.values())
+        if isinstance(idx, slice):
+            del mods[idx]
+        else:
+            del mods[self._index(idx)]
+        self._renumber(mods)
+
+    def append(self, module: Module):
+        self.add_module(str(len(self._modules)), _as_module(module, len(self._modules)))
+        return self
+
+    def extend(self, modules: Iterable[Module]):
+        for m in modules:
+            self.append(m)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules called in order, each on the previous one's output.
 
     ``Sequential(Linear(2, 3), ReLU())`` or ``Sequential(OrderedDict(fc=Linear(2, 3)))``;
@@ -449,19 +490,6 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def _index(self, idx) -> int:
-        n = len(self._modules)
-        i = operator.index(idx)
-        if not -n <= i < n:
-            raise IndexError(f"index {idx} is out of range for {type(self).__name__} of length {n}")
-        return i % n
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))
@@ -471,50 +499,14 @@ class Sequential(Module):
         key = list(self._modules)[self._index(idx)]
         self.add_module(key, _as_module(module, key))
 
-    def __delitem__(self, idx) -> None:
-        keys = list(self._modules)
-        if isinstance(idx, slice):
-            for k in keys[idx]:
-                delattr(self, k)
-        else:
-            delattr(self, keys[self._index(idx)])
-        # renumber as torch does, so that indices stay contiguous
-        items = list(self._modules.items())
-        for k, _ in items:
-            delattr(self, k)
-        for i, (_, m) in enumerate(items):
-            self.add_module(str(i), m)
 
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self._modules)), _as_module(module, len(self._modules)))
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> Sequential:
-        for m in modules:
-            self.append(m)
-        return self
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, registered so that their parameters are found; no forward."""
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def _index(self, idx) -> int:
-        n = len(self._modules)
-        i = operator.index(idx)
-        if not -n <= i < n:
-            raise IndexError(f"index {idx} is out of range for ModuleList of length {n}")
-        return i % n
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
@@ -524,33 +516,10 @@ class ModuleList(Module):
     def __setitem__(self, idx, module: Module) -> None:
         self.add_module(str(self._index(idx)), _as_module(module, idx))
 
-    def __delitem__(self, idx) -> None:
-        mods = list(self._modules.values())
-        if isinstance(idx, slice):
-            del mods[idx]
-        else:
-            del mods[self._index(idx)]
-        for k in list(self._modules):
-            delattr(self, k)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self._modules)), _as_module(module, len(self._modules)))
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for m in modules:
-            self.append(m)
-        return self
-
     def insert(self, index: int, module: Module) -> None:
         mods = list(self._modules.values())
         mods.insert(index, _as_module(module, index))
-        for k in list(self._modules):
-            delattr(self, k)
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        self._renumber(mods)
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)

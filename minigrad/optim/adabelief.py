@@ -91,10 +91,7 @@ class AdaBelief(Optimizer):
                          global_clipnorm=global_clipnorm)
 
     def validate(self, hp: dict) -> None:
-        self.check_nonnegative("lr", hp["lr"])
-        self.check_betas(hp["betas"])
-        self.check_positive("eps", hp["eps"])
-        self.check_nonnegative("weight_decay", hp["weight_decay"])
+        self.check_adam_hyperparameters(hp)
         for flag in ("amsgrad", "weight_decouple", "fixed_decay", "rectify",
                      "degenerated_to_sgd"):
             self.check(isinstance(hp[flag], bool), flag, "a bool", hp[flag])

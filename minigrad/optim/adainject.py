@@ -63,10 +63,7 @@ class AdaInject(Optimizer):
                          global_clipnorm=global_clipnorm)
 
     def validate(self, hp: dict) -> None:
-        self.check_nonnegative("lr", hp["lr"])
-        self.check_betas(hp["betas"])
-        self.check_positive("eps", hp["eps"])
-        self.check_nonnegative("weight_decay", hp["weight_decay"])
+        self.check_adam_hyperparameters(hp)
         self.check_positive("k", hp["k"])
 
     def init_state(self, p: Tensor, group: dict) -> dict:

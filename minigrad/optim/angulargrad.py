@@ -82,10 +82,7 @@ class AngularGrad(Optimizer):
                          global_clipnorm=global_clipnorm)
 
     def validate(self, hp: dict) -> None:
-        self.check_nonnegative("lr", hp["lr"])
-        self.check_betas(hp["betas"])
-        self.check_positive("eps", hp["eps"])
-        self.check_nonnegative("weight_decay", hp["weight_decay"])
+        self.check_adam_hyperparameters(hp)
         self.check(hp["method"] in ("cos", "tan"), "method", "'cos' or 'tan'", hp["method"])
 
     def init_state(self, p: Tensor, group: dict) -> dict:

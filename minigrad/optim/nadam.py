@@ -54,10 +54,7 @@ class NAdam(Optimizer):
                          global_clipnorm=global_clipnorm)
 
     def validate(self, hp: dict) -> None:
-        self.check_nonnegative("lr", hp["lr"])
-        self.check_betas(hp["betas"])
-        self.check_positive("eps", hp["eps"])
-        self.check_nonnegative("weight_decay", hp["weight_decay"])
+        self.check_adam_hyperparameters(hp)
         self.check_nonnegative("momentum_decay", hp["momentum_decay"])
 
     def init_state(self, p: Tensor, group: dict) -> dict:

@@ -205,6 +205,13 @@ class Optimizer:
         self.check_unit_interval("beta2", betas[1])
 
     # ----------------------------------------------------------------- groups
+    def check_adam_hyperparameters(self, hp: dict) -> None:
+        """The checks of the Adam family: lr >= 0, betas in [0, 1), eps > 0, weight_decay >= 0."""
+        self.check_nonnegative("lr", hp["lr"])
+        self.check_betas(hp["betas"])
+        self.check_positive("eps", hp["eps"])
+        self.check_nonnegative("weight_decay", hp["weight_decay"])
+
     def add_param_group(self, param_group: dict) -> None:
         """Add a parameter group (a dict with ``'params'`` and optional hyperparameters).
 

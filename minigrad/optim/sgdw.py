@@ -32,16 +32,15 @@ Note: torch-optimizer 0.3.0's ``SGDW`` adds the constant ``-lr * wd`` to every w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ..backend import Array
 from ..tensor import Tensor
-from .optimizer import Optimizer, decoupled_decay, zeros_like
+from .optimizer import decoupled_decay, zeros_like
+from .sgd import SGD
 
 __all__ = ["SGDW"]
 
 
-class SGDW(Optimizer):
+class SGDW(SGD):
     """SGD with momentum and decoupled weight decay (Loshchilov & Hutter, 2019).
 
     Args:
@@ -56,27 +55,9 @@ class SGDW(Optimizer):
 
     References:
         I. Loshchilov, F. Hutter. Decoupled Weight Decay Regularization. ICLR 2019.
+
+    The constructor and its checks are SGD's; only the update differs (decoupled decay).
     """
-
-    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False, clipnorm: float | None = None,
-                 clipvalue: float | None = None, global_clipnorm: float | None = None):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
-        super().__init__(params, defaults, clipnorm=clipnorm, clipvalue=clipvalue,
-                         global_clipnorm=global_clipnorm)
-
-    def validate(self, hp: dict) -> None:
-        self.check_nonnegative("lr", hp["lr"])
-        self.check_nonnegative("momentum", hp["momentum"])
-        self.check_nonnegative("dampening", hp["dampening"])
-        self.check_nonnegative("weight_decay", hp["weight_decay"])
-        if hp["nesterov"]:
-            self.check(hp["momentum"] > 0 and hp["dampening"] == 0, "nesterov",
-                       "used with momentum > 0 and dampening = 0",
-                       f"nesterov=True with momentum={hp['momentum']!r}, "
-                       f"dampening={hp['dampening']!r}")
 
     def init_state(self, p: Tensor, group: dict) -> dict:
         return {"momentum_buffer": zeros_like(p) if group["momentum"] != 0 else None}

@@ -87,10 +87,7 @@ class SWATS(Optimizer):
                          global_clipnorm=global_clipnorm)
 
     def validate(self, hp: dict) -> None:
-        self.check_nonnegative("lr", hp["lr"])
-        self.check_betas(hp["betas"])
-        self.check_positive("eps", hp["eps"])
-        self.check_nonnegative("weight_decay", hp["weight_decay"])
+        self.check_adam_hyperparameters(hp)
 
     def init_state(self, p: Tensor, group: dict) -> dict:
         # the SGD buffer v exists from the start so the state has a fixed layout (checkpoints)
