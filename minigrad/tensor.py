@@ -16,6 +16,10 @@ from .backend import Array, Device, DeviceLike, device_of, get_array_module
 
 _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
+# In-place writes to any tensor so far. A node recorded after the last write needs no
+# per-input version check at backward: nothing it saved can have changed.
+_writes = [0]
+
 
 def _check_dtype(dtype: np.dtype) -> None:
     if dtype.kind not in _SUPPORTED_KINDS:
@@ -155,6 +159,7 @@ class Tensor:
     def _bump_version(self) -> None:
         """Mark the data as changed in place (backward checks this)."""
         self._vc[0] += 1
+        _writes[0] += 1
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind != "f":
@@ -417,7 +422,7 @@ class Tensor:
         xp = get_array_module(self.data)
         other = _raw(other)
         getattr(xp, ufunc)(self.data, other, out=self.data, casting="same_kind")
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def add_(self, other, alpha: float = 1.0) -> Tensor:
@@ -454,7 +459,7 @@ class Tensor:
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self.data[...] = _raw(value)
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def copy_(self, src) -> Tensor:
@@ -465,33 +470,33 @@ class Tensor:
         ) != tuple(self.data.shape):
             raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.data.shape}")
         self.data[...] = backend.to_device(src, self.device)
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
         self._check_inplace("clamp_")
         get_array_module(self.data).clip(self.data, min, max, out=self.data)
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace("normal_")
         self.data[...] = mean + std * backend.default_generator.normal(
             self.data.shape, self.data.dtype, self.device)
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def uniform_(self, low: float = 0.0, high: float = 1.0) -> Tensor:
         self._check_inplace("uniform_")
         u = backend.default_generator.random(self.data.shape, self.data.dtype, self.device)
         self.data[...] = low + (high - low) * u
-        self._vc[0] += 1
+        self._bump_version()
         return self
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
         self.data[_ops.raw_index(index)] = _raw(value)
-        self._vc[0] += 1
+        self._bump_version()
 
     # ----------------------------------------------------------------- math methods
     def exp(self):

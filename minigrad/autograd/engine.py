@@ -1,52 +1,21 @@
 """The backward engine: an iterative walk of the graph in reverse topological order.
 
-No recursion (a 100,000-op chain is fine), one pass over the nodes (time linear in the graph's
-size), gradients gathered per tensor in a dict and dropped as soon as they are passed on, and
-the graph's references released after the pass unless ``retain_graph=True``.
+No recursion (a 100,000-op chain is fine), one pass over the nodes (time O(n log n) in the
+graph's size, from the heap), gradients gathered per tensor in a dict and dropped as soon as
+they are passed on, and the graph's references released after the pass unless
+``retain_graph=True``.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from operator import attrgetter
+from heapq import heappop, heappush
 
 from ..backend import get_array_module
-from ..tensor import Tensor
+from ..tensor import Tensor, _writes
 from .function import unbroadcast
-from .grad_mode import set_grad_enabled
-
-
-def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Non-leaf tensors reachable from ``roots`` that require grad, consumers first.
-
-    Every op output gets a sequence number larger than its inputs' (it is made after them), so
-    sorting the reachable outputs by decreasing number is a topological order: no post-order
-    bookkeeping, no recursion.
-    """
-    seen: dict[int, Tensor] = {}
-    stack = [r for r in roots if r._ctx is not None]
-    while stack:
-        t = stack.pop()
-        k = id(t)
-        if k in seen:
-            continue
-        seen[k] = t
-        fn = t._ctx
-        if fn.inputs is None:
-            raise RuntimeError(
-                f"trying to backward through the graph a second time ({fn!r} was freed by "
-                "an earlier backward); call backward(retain_graph=True) the first time if "
-                "you need to backward twice"
-            )
-        for p in fn.inputs:
-            if p._ctx is not None and p.requires_grad and id(p) not in seen:
-                stack.append(p)
-    return sorted(seen.values(), key=_by_sequence, reverse=True)
-
-
-_by_sequence = attrgetter("_ctx.sequence")
-
+from .grad_mode import _GradMode
 
 # References to a view's base when only that view holds it: the view, the local name `base`
 # below, and getrefcount's own argument.
@@ -84,29 +53,47 @@ def run_backward(
 ):
     """Backpropagate ``root_grads`` from ``roots``.
 
+    Nodes are visited in decreasing creation sequence, from a heap that is fed as gradients
+    reach them: every consumer of a tensor was created after it, so a tensor is processed
+    only once all the gradient flowing into it has been summed (Chainer orders its backward
+    the same way, by generation). Leaves are accumulated at the end.
+
     Without ``inputs``, gradients accumulate into the ``.grad`` of every leaf that requires
     grad (and of non-leaves that called ``retain_grad``). With ``inputs``, nothing is
     accumulated and the gradients of ``inputs`` are returned (None where unreachable).
     ``root_grads`` are arrays, or Tensors under ``create_graph``.
     """
-    order = _topological_order(roots)
     grads: dict[int, object] = {}
+    heap: list = []
+    leaves: dict[int, Tensor] = {}
     for r, g in zip(roots, root_grads):
         k = id(r)
-        grads[k] = g if k not in grads else grads[k] + g
+        if k in grads:
+            grads[k] = grads[k] + g
+            continue
+        grads[k] = g
+        if r._ctx is None:
+            leaves[k] = r
+        else:
+            heappush(heap, (-r._ctx.sequence, r))
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     results: list = [None] * (len(inputs) if inputs is not None else 0)
     handed: set[int] = {id(g) for g in root_grads}
-    leaves: dict[int, Tensor] = {}
-    with set_grad_enabled(create_graph):
-        for r in roots:
-            if r._ctx is None:
-                leaves[id(r)] = r
-        pop, get = grads.pop, grads.get
-        for t in order:
-            g = pop(id(t), None)
-            if g is None:
-                continue
+    pop, get = grads.pop, grads.get
+    previous_mode = _GradMode.enabled
+    _GradMode.enabled = create_graph
+    try:
+        while heap:
+            t = heappop(heap)[1]
+            g = pop(id(t))
+            fn = t._ctx
+            inputs_of_fn = fn.inputs
+            if inputs_of_fn is None:
+                raise RuntimeError(
+                    f"trying to backward through the graph a second time ({fn!r} was freed by "
+                    "an earlier backward); call backward(retain_graph=True) the first time if "
+                    "you need to backward twice"
+                )
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
             if wanted is not None:
@@ -114,34 +101,31 @@ def run_backward(
                     results[wanted[id(t)]] = g if create_graph else Tensor._wrap(g)
             elif t._retains_grad:
                 _accumulate(t, g, create_graph, handed)
-            fn = t._ctx
-            inputs = fn.inputs
-            if fn.saves_inputs:
-                for p, v in zip(inputs, fn.versions):
-                    if p._vc[0] != v:
-                        fn.check_versions(t)  # raises, naming the input
-            if fn.saves_output and t._vc[0] != fn.out_version:
+            if fn.writes != _writes[0]:  # an in-place write happened since: check versions
                 fn.check_versions(t)
             if create_graph:
-                in_grads = fn.backward(g, inputs, t)
+                in_grads = fn.backward(g, inputs_of_fn, t)
             else:
                 in_grads = fn.backward(g, fn.arrays if fn.saves_inputs else None, t.data)
-            for p, need, ig in zip(inputs, fn.needs_input_grad, in_grads):
+            for p, need, ig in zip(inputs_of_fn, fn.needs_input_grad, in_grads):
                 if need and ig is not None:
                     if ig.shape != p.data.shape:
                         ig = unbroadcast(ig, p.data.shape)
                     k = id(p)
                     prev = get(k)
-                    grads[k] = ig if prev is None else prev + ig
-                    if p._ctx is None:
-                        leaves[k] = p
+                    if prev is not None:
+                        grads[k] = prev + ig
+                    else:
+                        grads[k] = ig
+                        if p._ctx is None:
+                            leaves[k] = p
+                        else:
+                            heappush(heap, (-p._ctx.sequence, p))
             if not retain_graph:
                 fn.inputs = None
         g = in_grads = ig = prev = None  # drop stray references: _owned counts them
         for k, t in leaves.items():  # every consumer is done: leaves' sums are complete
-            g = grads.pop(k, None)
-            if g is None:
-                continue
+            g = pop(k)
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
             if wanted is not None:
@@ -149,6 +133,8 @@ def run_backward(
                     results[wanted[k]] = g if create_graph else Tensor._wrap(g)
             else:
                 _accumulate(t, g, create_graph, handed)
+    finally:
+        _GradMode.enabled = previous_mode
     return results
 
 

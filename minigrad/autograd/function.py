@@ -22,7 +22,7 @@ import itertools
 import numpy as np
 
 from ..backend import device_of
-from ..tensor import Tensor
+from ..tensor import Tensor, _writes
 from .grad_mode import _GradMode
 
 ndarray = np.ndarray
@@ -92,6 +92,7 @@ class Function:
             out.requires_grad = True
             out._ctx = fn
             fn.sequence = next(_sequence)
+            fn.writes = _writes[0]
             fn.inputs = inputs
             if n == 1:
                 fn.needs_input_grad = (True,)
@@ -116,6 +117,11 @@ class Function:
 
     def check_versions(self, out: Tensor) -> None:
         """Raise if a value backward needs was changed in place after it was recorded."""
+        if self.writes == _writes[0]:
+            return  # no in-place write anywhere since this node was recorded
+        self._check_each_version(out)
+
+    def _check_each_version(self, out: Tensor) -> None:
         if self.saves_inputs:
             for i, (t, v) in enumerate(zip(self.inputs, self.versions)):
                 if t._vc[0] != v:
