@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 # run from a checkout without installing: put the repository root on the path
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,43 +27,21 @@ matplotlib.use("Agg")  # scripts only write PNGs; never open a window
 import numpy as np  # noqa: E402
 
 import minigrad  # noqa: E402
-import minigrad.optim  # noqa: E402
-from minigrad import nn  # noqa: E402
+from minigrad import nn, optim  # noqa: E402
 from minigrad.data import DataLoader, TensorDataset  # noqa: E402
 from minigrad.optim import lr_scheduler  # noqa: E402
 
-# --------------------------------------------------------------------------- public names
-# The optimizers are looked up on minigrad.optim by class name. While a class is not yet
-# re-exported there, it is found in its own module (minigrad/optim/<name>.py).
-_OPTIM_MODULES = ("sgd", "sgdw", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax",
-                  "nadam", "radam", "adabelief", "diffgrad", "swats", "ftrl", "lion",
-                  "angulargrad", "adainject")
-
-
-def _optimizer_base() -> type:
-    base = getattr(minigrad.optim, "Optimizer", None)
-    if base is None:
-        from minigrad.optim.optimizer import Optimizer as base  # noqa: N813, PLC0415
-    return base
+# --------------------------------------------------------------------------- look-up by name
 
 
 def optimizer_classes() -> dict[str, type]:
-    """Every optimizer class of minigrad.optim, by class name (AMSGrad included)."""
-    import importlib  # noqa: PLC0415
-
-    base = _optimizer_base()
+    """Every optimizer class of minigrad.optim, by class name (AMSGrad included, aliases such
+    as ``diffGrad`` once)."""
     found: dict[str, type] = {}
-    namespaces = [minigrad.optim]
-    for mod in _OPTIM_MODULES:
-        try:
-            namespaces.append(importlib.import_module(f"minigrad.optim.{mod}"))
-        except ImportError:
-            pass
-    for ns in namespaces:
-        for name, obj in vars(ns).items():
-            if (inspect.isclass(obj) and issubclass(obj, base) and obj is not base
-                    and not name.startswith("_")):
-                found.setdefault(name, obj)
+    for obj in vars(optim).values():
+        if (inspect.isclass(obj) and issubclass(obj, optim.Optimizer)
+                and obj is not optim.Optimizer):
+            found[obj.__name__] = obj
     return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
 
 
@@ -76,22 +54,6 @@ def optimizer_class(name: str) -> type:
     except KeyError:
         raise SystemExit(f"unknown optimizer {name!r}: expected one of "
                          f"{', '.join(classes)}") from None
-
-
-def save(obj, path: str) -> None:
-    """``minigrad.save`` (found in minigrad.serialization until it is re-exported)."""
-    fn = getattr(minigrad, "save", None)
-    if fn is None:
-        from minigrad.serialization import save as fn  # noqa: PLC0415
-    fn(obj, path)
-
-
-def load(path: str, map_location=None):
-    """``minigrad.load`` (found in minigrad.serialization until it is re-exported)."""
-    fn = getattr(minigrad, "load", None)
-    if fn is None:
-        from minigrad.serialization import load as fn  # noqa: PLC0415
-    return fn(path, map_location=map_location)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -178,20 +140,6 @@ def mlp(sizes: Sequence[int], batchnorm: bool = False, dropout: float = 0.0) -> 
     return nn.Sequential(*layers)
 
 
-def accuracy(model: nn.Module, split: tuple[np.ndarray, np.ndarray], device: str) -> float:
-    """Fraction of ``split`` classified correctly, in eval mode under no_grad."""
-    x, y = split
-    was_training = model.training
-    model.eval()
-    try:
-        with minigrad.no_grad():
-            logits = model(minigrad.tensor(x, device=device))
-        pred = logits.numpy().argmax(axis=1)
-    finally:
-        model.train(was_training)
-    return float((pred == y).mean())
-
-
 # --------------------------------------------------------------------------- schedulers
 
 SCHEDULERS = ("none", "onecycle", "cosine", "step", "exponential", "plateau", "cyclic",
@@ -206,10 +154,14 @@ def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: 
     """
     name = name.lower()
     S = lr_scheduler  # noqa: N806
+    # cycling momentum (or Adam's beta1) needs an optimizer that has one (not Adagrad, FTRL)
+    group = optimizer.param_groups[0]
+    cycle = "momentum" in group or "betas" in group
     if name == "none":
         return None
     if name == "onecycle":
-        return S.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
+        return S.OneCycleLR(optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                            cycle_momentum=cycle)
     if name == "cosine":
         return S.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=lr * 1e-2)
     if name == "step":
@@ -220,10 +172,11 @@ def make_scheduler(name: str, optimizer, epochs: int, steps_per_epoch: int, lr: 
         return S.ReduceLROnPlateau(optimizer, mode="min", factor=0.3, patience=3)
     if name == "cyclic":
         return S.CyclicLR(optimizer, base_lr=lr / 10, max_lr=lr,
-                          step_size_up=max(1, 2 * steps_per_epoch))
-    if name == "warmup_cosine":
-        return S.WarmupLR(S.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=lr * 1e-2),
-                          warmup_steps=max(1, epochs // 10))
+                          step_size_up=max(1, 2 * steps_per_epoch), cycle_momentum=cycle)
+    if name == "warmup_cosine":              # 10% linear warm-up, then a cosine to lr / 100
+        warmup = max(1, epochs // 10)
+        cosine = S.CosineAnnealingLR(optimizer, T_max=max(1, epochs - warmup), eta_min=lr * 1e-2)
+        return S.WarmupLR(cosine, warmup_steps=warmup)
     raise SystemExit(f"unknown scheduler {name!r}: expected one of {', '.join(SCHEDULERS)}")
 
 
@@ -276,7 +229,3 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._t0
 
-
-def run_main(main: Callable[[Sequence[str] | None], object]) -> None:
-    """Entry point of a script: run ``main`` and exit with status 0."""
-    main(None)

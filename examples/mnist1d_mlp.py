@@ -35,11 +35,11 @@ def make_mnist1d() -> dict[str, np.ndarray] | None:
         from mnist1d.data import get_dataset_args, make_dataset  # noqa: PLC0415
     except ImportError:
         return None
-    state = np.random.get_state()       # make_dataset seeds NumPy's global generator
+    state = np.random.get_state()  # noqa: NPY002 (make_dataset reseeds NumPy's global one)
     try:
         data = make_dataset(get_dataset_args())
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
     return {"x": data["x"].astype(np.float32), "y": data["y"].astype(np.int64),
             "x_test": data["x_test"].astype(np.float32),
             "y_test": data["y_test"].astype(np.int64)}
@@ -75,14 +75,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
         acc = history["val_accuracy"][-1]
         results[label] = {"test_accuracy": acc, "train_accuracy": history["accuracy"][-1],
                           "seconds": sum(history["time"])}
-        rows.append([label, history["accuracy"][-1], acc, PAPER[label], sum(history["time"])])
+        best = max(history["val_accuracy"])
+        rows.append([label, history["accuracy"][-1], acc, best, PAPER[label],
+                     sum(history["time"])])
         axes[0][0].plot(history.epochs, history["loss"], label=f"{label} train")
         axes[0][0].plot(history.epochs, history["val_loss"], ls="--", label=f"{label} test")
         axes[0][1].plot(history.epochs, history["val_accuracy"], label=label)
         axes[0][1].axhline(PAPER[label], color=axes[0][1].lines[-1].get_color(), ls=":",
                            lw=1)
-    print(C.table(rows, ["model", "train accuracy", "test accuracy", "paper (test)",
-                         "time (s)"]))
+    print(C.table(rows, ["model", "train accuracy", "test accuracy", "best epoch's test acc.",
+                         "paper (test)", "time (s)"]))
+    print("(the best epoch's test accuracy peeks at the test set; it is shown only because the "
+          "MLP overfits after ~40 epochs and the paper's figure is read off such curves)")
     axes[0][0].set_title("loss")
     axes[0][1].set_title("test accuracy (dotted: the paper)")
     for ax in axes[0]:

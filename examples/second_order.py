@@ -82,9 +82,8 @@ def check_hvp(x, y, device: str) -> dict[str, float]:
         t = minigrad.tensor(t_np, dtype=minigrad.float64, device=device, requires_grad=True)
         return grad(loss_fn(t, x, y), [t])[0].numpy()
 
-    eps = 1e-5
-    fd = (gradient_at(theta.detach().numpy() + eps * v_np) - gradient_at(theta.detach().numpy() - eps * v_np))
-    fd /= 2 * eps
+    eps, t0 = 1e-5, theta.detach().numpy()
+    fd = (gradient_at(t0 + eps * v_np) - gradient_at(t0 - eps * v_np)) / (2 * eps)
     rel = lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(b))  # noqa: E731
     return {"vs_closed_form": rel(hv, exact), "vs_finite_differences": rel(hv, fd)}
 

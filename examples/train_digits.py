@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import _common as C
 
+import minigrad
 from minigrad import nn, train
 
 DEFAULTS = dict(epochs=40, batch_size=32, lr=1e-2, hidden=128, dropout=0.2, patience=10,
@@ -68,6 +69,7 @@ def build_optimizer(name: str, params, lr: float, weight_decay: float):
 def main(argv: Sequence[str] | None = None) -> dict:
     """Train, evaluate, plot and checkpoint; returns the numbers it printed."""
     args = parse_args(argv)
+    C.optimizer_class(args.optimizer)           # an unknown name fails before any work
     device = C.setup(args)
     t_start = time.perf_counter()
 
@@ -98,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
                         epochs=args.epochs, val_loader=val_loader, scheduler=scheduler,
                         callbacks=[stopper], progress=not args.no_progress)
     train_seconds = sum(history["time"])
+    # when patience never ran out, put the best epoch's weights back ourselves (a no-op after
+    # an early stop, which has restored them already)
+    stopper.restore(model)
 
     test = train.evaluate(model, nn.CrossEntropyLoss(), test_loader)
     best_epoch = stopper.best_epoch + 1 if stopper.best_epoch is not None else len(history)
@@ -115,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     curves = os.path.join(args.out_dir, "curves.png")
     history.plot(curves)
     checkpoint = os.path.join(args.out_dir, "checkpoint.npz")
-    C.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+    minigrad.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "history": history.state_dict(), "args": vars(args),
             "test_accuracy": test["accuracy"]}, checkpoint)
     total = time.perf_counter() - t_start
