@@ -1,8 +1,14 @@
 """Training-epoch benchmark: minigrad against hand-written NumPy (and optional peers), same run.
 
-Workloads W1, W2, W3 of ../shared/PEERS.md (see workloads.py). Each variant runs in its own
-process (so peak RSS is its own), single-threaded BLAS, 1 untimed warm-up epoch then timed epochs;
-rounds alternate the variants so that machine noise hits them alike.
+Workloads W1, W2, W3 of ../shared/PEERS.md (see workloads.py), single-threaded BLAS.
+
+Timing: each round is one process that builds every variant, runs 1 untimed warm-up epoch of
+each, then alternates the variants epoch by epoch, so that each epoch of minigrad is timed on
+the same core, moments away from the hand-written NumPy epoch it is compared with (on these
+shared virtual machines a core's speed drifts by 30% or more between processes). The ratio of
+each variant to NumPy is taken per round and the median over rounds is reported, with the
+median epoch time. Peak RSS comes from separate processes, one per variant (1 warm-up and 1
+timed epoch), so that each figure is the variant's own.
 
 Every process runs with glibc's malloc thresholds raised (MALLOC_MMAP_THRESHOLD_ and
 MALLOC_TRIM_THRESHOLD_ at 1 GiB) unless --default-malloc is given: with the defaults, whether a
@@ -292,7 +298,7 @@ VARIANTS = {
 
 
 def run_one(variant: str, name: str, epochs: int) -> dict:
-    """Warm-up epoch, then ``epochs`` timed epochs, in this process."""
+    """Warm-up epoch, then ``epochs`` timed epochs of one variant, alone in this process."""
     import gc
     import resource
 
@@ -313,20 +319,58 @@ def run_one(variant: str, name: str, epochs: int) -> dict:
     return {"times": times, "rss_mib": rss, "steps": len(batches[0])}
 
 
+def run_interleaved(variants: list[str], name: str, epochs: int) -> dict:
+    """Every variant in this process, epochs alternating between them; per-variant times."""
+    import gc
+
+    x, y = load_data(name)
+    batches = batch_order(name, epochs + 1, x.shape[0])
+    fns = {v: VARIANTS[v](name, x, y) for v in variants}
+    fns = {v: f for v, f in fns.items() if f is not None}
+    for f in fns.values():
+        f(batches[0])
+    times: dict[str, list[float]] = {v: [] for v in fns}
+    for b in batches[1:]:
+        for v, f in fns.items():
+            if v == "minigrad_nogc":
+                gc.disable()
+            t0 = time.perf_counter()
+            f(b)
+            times[v].append(time.perf_counter() - t0)
+            gc.enable()
+    return {"times": times, "steps": len(batches[0])}
+
+
+def _subprocess(args: list[str], env: dict) -> dict | None:
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                         env=env)
+    if out.returncode != 0:
+        print(f"failed: {' '.join(args)}\n{out.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--workloads", nargs="+", default=["W1", "W2", "W3"])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    ap.add_argument("--rounds", type=int, default=3, help="processes per variant, interleaved")
-    ap.add_argument("--epochs", type=int, default=3, help="timed epochs per process")
+    ap.add_argument("--rounds", type=int, default=5, help="processes, each timing every variant")
+    ap.add_argument("--epochs", type=int, default=3, help="timed epochs per variant per round")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc's malloc thresholds at their defaults")
+    ap.add_argument("--no-rss", action="store_true", help="skip the peak-RSS processes")
     ap.add_argument("--run-one", nargs=2, metavar=("VARIANT", "WORKLOAD"), help=argparse.SUPPRESS)
+    ap.add_argument("--run-interleaved", metavar="WORKLOAD", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.run_one:
         print(json.dumps(run_one(args.run_one[0], args.run_one[1], args.epochs)))
         return
+    if args.run_interleaved:
+        print(json.dumps(run_interleaved(args.variants, args.run_interleaved, args.epochs)))
+        return
+    if "numpy" not in args.variants:
+        args.variants.insert(0, "numpy")
 
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  {platform.processor() or platform.machine()}  "
           f"{os.cpu_count()} cores  python {platform.python_version()}  numpy {np.__version__}  "
@@ -334,49 +378,47 @@ def main() -> None:
     env = dict(os.environ)
     if not args.default_malloc:
         env.update(MALLOC_MMAP_THRESHOLD_=str(2**30), MALLOC_TRIM_THRESHOLD_=str(2**30))
-    print(f"# malloc thresholds: {'default' if args.default_malloc else 'pinned at 1 GiB'}")
+    print(f"# malloc thresholds: {'default' if args.default_malloc else 'pinned at 1 GiB'}; "
+          f"{args.rounds} rounds x {args.epochs} timed epochs per variant")
     results: dict = {}
     for name in args.workloads:
-        per: dict[str, list] = {v: [] for v in args.variants}
-        rss: dict[str, float] = {}
+        times: dict[str, list[float]] = {}
+        ratios: dict[str, list[float]] = {}
         steps = None
         for _ in range(args.rounds):
-            for v in args.variants:
-                if per[v] is None:
-                    continue
-                cmd = [sys.executable, __file__, "--run-one", v, name, "--epochs", str(args.epochs)]
-                out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-                if out.returncode != 0:
-                    print(f"{name} {v}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
-                    per[v] = None
-                    continue
-                res = json.loads(out.stdout.strip().splitlines()[-1])
-                if res.get("skipped"):
-                    per[v] = None
-                    continue
-                per[v].extend(res["times"])
-                rss[v] = max(rss.get(v, 0.0), res["rss_mib"])
-                steps = res["steps"]
-        base = statistics.median(per["numpy"]) if per.get("numpy") else None
-        torch = statistics.median(per["torch"]) if per.get("torch") else None
+            res = _subprocess(["--run-interleaved", name, "--epochs", str(args.epochs),
+                               "--variants", *args.variants], env)
+            if res is None:
+                continue
+            steps = res["steps"]
+            base = statistics.median(res["times"]["numpy"])
+            for v, ts in res["times"].items():
+                times.setdefault(v, []).extend(ts)
+                ratios.setdefault(v, []).append(statistics.median(ts) / base)
+        rss = {}
+        if not args.no_rss:
+            for v in times:
+                r = _subprocess(["--run-one", v, name, "--epochs", "1"], env)
+                rss[v] = r["rss_mib"] if r else float("nan")
         batch = WORKLOADS[name]["batch"]
-        print(f"\n{name} (batch {batch}, {steps} steps/epoch; median of {args.rounds} x "
-              f"{args.epochs} epochs)")
+        print(f"\n{name} (batch {batch}, {steps} steps/epoch)")
         print(f"{'variant':<15} {'s/epoch':>9} {'ms/step':>8} {'x numpy':>8} {'x torch':>8} "
               f"{'peak RSS MiB':>13}")
         results[name] = {}
+        torch_ratio = statistics.median(ratios["torch"]) if "torch" in ratios else None
         for v in args.variants:
-            if not per[v]:
+            if v not in times:
                 note = "torch not installed" if v == "torch" else "not available"
                 print(f"{v:<15} skipped ({note})")
                 continue
-            med = statistics.median(per[v])
-            ratio = med / base if base else float("nan")
-            vs_torch = med / torch if torch else float("nan")
+            med = statistics.median(times[v])
+            ratio = statistics.median(ratios[v])
+            vs_torch = ratio / torch_ratio if torch_ratio else float("nan")
             print(f"{v:<15} {med:9.4f} {1e3 * med / steps:8.3f} {ratio:8.2f} {vs_torch:8.2f} "
-                  f"{rss[v]:13.0f}")
+                  f"{rss.get(v, float('nan')):13.0f}")
             results[name][v] = {"median_s": med, "ratio": ratio, "ratio_to_torch": vs_torch,
-                                "rss_mib": rss[v], "ms_per_step": 1e3 * med / steps}
+                                "ratios_per_round": ratios[v], "rss_mib": rss.get(v),
+                                "ms_per_step": 1e3 * med / steps}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
