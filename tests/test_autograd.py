@@ -159,6 +159,29 @@ def test_no_grad_records_nothing_and_restores():
     assert mg.is_grad_enabled()
 
 
+def test_grad_mode_decorators_apply_inside_only():
+    x = mg.tensor([1.0], requires_grad=True)
+
+    @mg.set_grad_enabled(False)
+    def off(t):
+        return t * 2
+
+    assert mg.is_grad_enabled()  # decorating changed nothing outside
+    assert not off(x).requires_grad and mg.is_grad_enabled()
+
+    @mg.enable_grad()
+    def on(t):
+        return t * 2
+
+    with mg.no_grad():
+        assert on(x).requires_grad
+        assert not mg.is_grad_enabled()
+    prev = mg.set_grad_enabled(False)  # a plain call switches the mode, as torch's does
+    assert not mg.is_grad_enabled()
+    prev.__exit__(None, None, None)
+    assert mg.is_grad_enabled()
+
+
 def test_no_grad_restores_mode_after_exception():
     with pytest.raises(ValueError):
         with mg.no_grad():

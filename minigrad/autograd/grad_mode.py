@@ -30,9 +30,14 @@ class set_grad_enabled:
         return False
 
     def __call__(self, fn):
+        """Use as a decorator: the mode applies inside ``fn`` only."""
+        if type(self) is set_grad_enabled:
+            _GradMode.enabled = self.prev  # __init__ already switched it: undo, as torch does
+        mode = self.mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)(self.mode) if type(self) is set_grad_enabled else type(self)():
+            with set_grad_enabled(mode):
                 return fn(*args, **kwargs)
 
         return wrapper
