@@ -43,6 +43,7 @@ import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import minigrad  # noqa: E402
@@ -50,7 +51,8 @@ import minigrad.optim  # noqa: E402
 from minigrad.optim.optimizer import Optimizer  # noqa: E402
 
 SHAPES = [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,), (1024, 1024), (1024,)]
-LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-8
+from workloads import BETA1, BETA2, EPS, LR, HandAdam  # noqa: E402
+
 SKIP_MODULES = {"optimizer", "clip", "lr_scheduler"}
 
 
@@ -73,34 +75,6 @@ def discover() -> list[type]:
 
 
 # ----------------------------------------------------------------------------- baselines
-
-class NumpyAdam:
-    """In-place Adam on raw arrays, the way a careful hand-written loop does it (the same code
-    as benchmarks/bench_training.py)."""
-
-    def __init__(self, params, xp):
-        self.params, self.xp = params, xp
-        self.m = [xp.zeros_like(p) for p in params]
-        self.v = [xp.zeros_like(p) for p in params]
-        self.t = 0
-
-    def step(self, grads):
-        self.t += 1
-        bc1, bc2 = 1 - BETA1**self.t, 1 - BETA2**self.t
-        step_size = LR / bc1
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m *= BETA1
-            m += (1 - BETA1) * g
-            v *= BETA2
-            v += (1 - BETA2) * (g * g)
-            denom = self.xp.sqrt(v)
-            denom /= math.sqrt(bc2)
-            denom += EPS
-            p -= step_size * (m / denom)
-
-    def state_bytes(self):
-        return sum(a.nbytes for a in self.m + self.v)
-
 
 def make_fused_adam(cp):
     """Adam as one CUDA kernel per parameter, two ways: ``cupy.fuse`` over the same equations,
@@ -163,7 +137,7 @@ def build_variants(device: str, only: list[str] | None):
 
     raw_p = [xp.asarray(a.copy()) for a in init]
     raw_g = [xp.asarray(g) for g in grads]
-    hand = NumpyAdam(raw_p, xp)
+    hand = HandAdam(raw_p, xp)
     variants.append(Variant("hand-written Adam", lambda: hand.step(raw_g), hand.state_bytes))
 
     if device != "cpu":

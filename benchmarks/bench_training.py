@@ -38,7 +38,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -50,37 +49,22 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from workloads import WORKLOADS, batch_order, init_weights, load_data  # noqa: E402
+from workloads import (  # noqa: E402
+    BETA1,
+    BETA2,
+    EPS,
+    LR,
+    WORKLOADS,
+    HandAdam,
+    batch_order,
+    init_weights,
+    load_data,
+)
 
-LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-8
 P_DROP, BN_EPS, BN_MOMENTUM = 0.2, 1e-5, 0.1
 
 
 # ----------------------------------------------------------------------------- hand NumPy
-
-
-class NumpyAdam:
-    """In-place Adam on a list of arrays, the way a careful hand-written loop does it."""
-
-    def __init__(self, params):
-        self.params = params
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self.t = 0
-
-    def step(self, grads):
-        self.t += 1
-        bc1, bc2 = 1 - BETA1**self.t, 1 - BETA2**self.t
-        step_size = LR / bc1
-        for p, g, m, v in zip(self.params, grads, self.m, self.v):
-            m *= BETA1
-            m += (1 - BETA1) * g
-            v *= BETA2
-            v += (1 - BETA2) * (g * g)
-            denom = np.sqrt(v)
-            denom /= math.sqrt(bc2)  # a Python float: np.sqrt would give a float64 scalar
-            denom += EPS
-            p -= step_size * (m / denom)
 
 
 def numpy_epoch_fn(name, x, y):
@@ -94,7 +78,7 @@ def numpy_epoch_fn(name, x, y):
         params += [a for gb in bn_params for a in gb]
     running = [[np.zeros(w.shape[0], np.float32), np.ones(w.shape[0], np.float32)]
                for w, _ in layers[:-1]]
-    opt = NumpyAdam(params)
+    opt = HandAdam(params)
     rng = np.random.default_rng(3)
     nl = len(layers)
 
@@ -182,7 +166,7 @@ def minigrad_raw_epoch_fn(name, x, y):
     params = []
     for w, b in init_weights(name):
         params += [mg.tensor(w, requires_grad=True), mg.tensor(b, requires_grad=True)]
-    opt = NumpyAdam([p.data for p in params])
+    opt = HandAdam([p.data for p in params])
     layers = list(zip(params[::2], params[1::2]))
 
     def train_step(xb, yb):

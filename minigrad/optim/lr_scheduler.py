@@ -1014,7 +1014,25 @@ def _check_parts(who: str, schedulers: Sequence[LRScheduler], optimizer: Optimiz
             )
 
 
-class SequentialLR(LRScheduler):
+class _CompositeScheduler(LRScheduler):
+    """A scheduler made of others (``self._schedulers``): checkpoints include theirs."""
+
+    _schedulers: list[LRScheduler]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = LRScheduler.state_dict(self)
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        parts = state.pop("_schedulers")
+        for s, sd in zip(self._schedulers, parts):
+            s.load_state_dict(sd)
+        LRScheduler.load_state_dict(self, state)
+
+
+class SequentialLR(_CompositeScheduler):
     """Run ``schedulers[k]`` from milestone k - 1 to milestone k, each from its own step 0::
 
         k    = number of milestones <= t
@@ -1068,20 +1086,9 @@ class SequentialLR(LRScheduler):
         s._step_to(t_s)  # also cycles momentum where s does
         self._apply(s.get_last_lr())
 
-    def state_dict(self) -> dict[str, Any]:
-        state = LRScheduler.state_dict(self)
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        parts = state.pop("_schedulers")
-        for s, sd in zip(self._schedulers, parts):
-            s.load_state_dict(sd)
-        LRScheduler.load_state_dict(self, state)
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_CompositeScheduler):
     """Apply several schedulers at once; their factors multiply::
 
         lr_t = base_lr * prod_j (schedulers[j].lr_at(t) / schedulers[j].base_lr)
@@ -1146,17 +1153,6 @@ class ChainedScheduler(LRScheduler):
             s.step()
         self._apply(self._product([s.get_last_lr() for s in self._schedulers]))
 
-    def state_dict(self) -> dict[str, Any]:
-        state = LRScheduler.state_dict(self)
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        parts = state.pop("_schedulers")
-        for s, sd in zip(self._schedulers, parts):
-            s.load_state_dict(sd)
-        LRScheduler.load_state_dict(self, state)
 
 
 class WarmupLR(LRScheduler):
