@@ -44,7 +44,12 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
     if xp is np:
         if isinstance(data, (str, bytes)):
             raise TypeError(f"unsupported data {data!r}: expected numbers, not a string")
-        arr = np.array(data, copy=copy) if isinstance(data, np.ndarray) else np.asarray(data)
+        try:
+            arr = np.array(data, copy=copy) if isinstance(data, np.ndarray) else np.asarray(data)
+        except ValueError as err:  # ragged nesting
+            raise ValueError(
+                f"tensor(): data must be a rectangular nested sequence of numbers ({err})"
+            ) from None
         if arr.dtype.kind in "OSUV":
             raise TypeError(
                 f"unsupported dtype {arr.dtype} for data of type {type(data).__name__}: "

@@ -155,7 +155,12 @@ def test_no_grad_records_nothing_and_restores():
     def f(t):
         return t * 2
 
-    assert not f(x).requires_grad
+    @mg.no_grad
+    def g(t):
+        return t * 2
+
+    assert not f(x).requires_grad and not g(x).requires_grad
+    assert g.__name__ == "g"
     assert mg.is_grad_enabled()
 
 

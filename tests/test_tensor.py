@@ -181,6 +181,11 @@ def test_unsupported_data_raise_type_error(data):
         mg.tensor(data)
 
 
+def test_ragged_data_raises_value_error():
+    with pytest.raises(ValueError, match="rectangular"):
+        mg.tensor([[1.0, 2.0], [3.0]])
+
+
 def test_unsupported_dtype_raises():
     with pytest.raises(TypeError, match="unsupported dtype"):
         mg.tensor([1.0], dtype=np.complex64)

@@ -43,10 +43,22 @@ class set_grad_enabled:
         return wrapper
 
 
-class no_grad(set_grad_enabled):
-    """Record no graph inside: ``with minigrad.no_grad(): ...`` or ``@minigrad.no_grad()``."""
+class _NoArgDecorator:
+    """Lets ``@no_grad`` (without parentheses) decorate as ``@no_grad()`` does, as in torch."""
 
-    def __init__(self):
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        if fn is None:
+            return self
+        self.__init__()
+        return self(fn)
+
+
+class no_grad(_NoArgDecorator, set_grad_enabled):
+    """Record no graph inside: ``with minigrad.no_grad(): ...``, ``@minigrad.no_grad()`` or
+    ``@minigrad.no_grad``."""
+
+    def __init__(self, fn=None):
         self.mode = False
 
     def __enter__(self):
@@ -55,10 +67,10 @@ class no_grad(set_grad_enabled):
         return self
 
 
-class enable_grad(set_grad_enabled):
-    """Record the graph inside, even within ``no_grad``."""
+class enable_grad(_NoArgDecorator, set_grad_enabled):
+    """Record the graph inside, even within ``no_grad`` (also ``@enable_grad``)."""
 
-    def __init__(self):
+    def __init__(self, fn=None):
         self.mode = True
 
     def __enter__(self):
