@@ -116,12 +116,10 @@ class Function:
         return out
 
     def check_versions(self, out: Tensor) -> None:
-        """Raise if a value backward needs was changed in place after it was recorded."""
-        if self.writes == _writes[0]:
-            return  # no in-place write anywhere since this node was recorded
-        self._check_each_version(out)
+        """Raise if a value backward needs was changed in place after it was recorded.
 
-    def _check_each_version(self, out: Tensor) -> None:
+        The engine calls this only when some in-place write happened after the node was
+        recorded (``self.writes`` differs from the global write clock)."""
         if self.saves_inputs:
             for i, (t, v) in enumerate(zip(self.inputs, self.versions)):
                 if t._vc[0] != v:

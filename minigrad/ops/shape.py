@@ -175,11 +175,6 @@ def _is_basic(index) -> bool:
     )
 
 
-def _is_mask_only(index) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return any(getattr(i, "dtype", None) == np.bool_ for i in items)
-
-
 # ----------------------------------------------------------------------------- public entries
 
 
