@@ -14,6 +14,7 @@ import pytest
 import minigrad
 from minigrad.optim import lr_scheduler as S
 from minigrad.optim.optimizer import Optimizer
+from tests.optim.fixtures.sched_specs import build
 
 try:
     from minigrad.optim.adam import Adam
@@ -28,15 +29,6 @@ with open(os.path.join(FIX, "sched_torch.json")) as _f:
 REF = dict(np.load(os.path.join(FIX, "sched_torch.npz")))
 STEPS = CONFIG["steps"]
 BASE_LRS = CONFIG["base_lrs"]
-
-# the same functions as in make_torch_schedules.py
-LAMBDAS = {
-    "pow095": lambda t: 0.95 ** t,
-    "inv1p": lambda t: 1.0 / (1.0 + t),
-    "mul097": lambda t: 0.97,
-    "mul_saw": lambda t: 0.9 if t % 3 == 0 else 0.99,
-    "sin_scale": lambda x: 0.5 * (1.0 + math.sin(x * math.pi / 2.0)),
-}
 
 # torch's recursive forms and our closed forms agree to round-off: relative 1e-12 is ~5000 ulp
 # of accumulated products over 120 steps; absolute 1e-15 covers values that cross 0
@@ -70,23 +62,6 @@ def make_optimizer(kind="sgd", lrs=BASE_LRS):
 pytestmark = pytest.mark.skipif(SGD is None, reason="minigrad.optim.sgd / adam not written yet")
 
 
-def resolve(value):
-    if isinstance(value, str) and value.startswith("@"):
-        return LAMBDAS[value[1:]]
-    if isinstance(value, list):
-        return [resolve(v) for v in value]
-    return value
-
-
-def build(spec, opt):
-    cls = getattr(S, spec["cls"])
-    kwargs = {k: resolve(v) for k, v in spec.get("kwargs", {}).items()}
-    if spec["cls"] in ("SequentialLR", "ChainedScheduler"):
-        parts = [build(p, opt) for p in spec["parts"]]
-        if spec["cls"] == "SequentialLR":
-            return cls(opt, parts, **kwargs)
-        return cls(parts)
-    return cls(opt, **kwargs)
 
 
 def momenta(opt):
@@ -117,7 +92,7 @@ CASES = CONFIG["cases"]
 def test_sequence_matches_torch(name):
     spec = CASES[name]
     opt = make_optimizer(spec.get("optimizer", "sgd"))
-    sched = build(spec, opt)
+    sched = build(spec, opt, S)
     lrs, moms = run(spec, sched, opt, 0, STEPS)
     lrs = np.array(lrs, dtype=np.float64)
     ref_lr, ref_mom = REF[f"{name}/lr"], REF[f"{name}/momentum"]
@@ -132,7 +107,7 @@ def test_sequence_matches_torch(name):
 def test_initial_step_matches_torch(name):
     spec = CASES[name]
     opt = make_optimizer(spec.get("optimizer", "sgd"))
-    sched = build(spec, opt)
+    sched = build(spec, opt, S)
     np.testing.assert_allclose(sched.get_last_lr(), REF[f"{name}/lr"][0], rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(momenta(opt), REF[f"{name}/momentum"][0], rtol=RTOL, atol=ATOL)
     assert sched.last_epoch == 0
@@ -159,14 +134,14 @@ def test_state_dict_round_trip_continues_identically(name):
     spec = CASES[name]
     mid = 47
     opt = make_optimizer(spec.get("optimizer", "sgd"))
-    sched = build(spec, opt)
+    sched = build(spec, opt, S)
     run(spec, sched, opt, 0, mid)
     saved_epoch = sched.last_epoch
     state = pickle.loads(pickle.dumps(sched.state_dict()))  # plain data, no functions
     expected = run(spec, sched, opt, mid, STEPS)
 
     opt2 = make_optimizer(spec.get("optimizer", "sgd"))
-    sched2 = build(spec, opt2)
+    sched2 = build(spec, opt2, S)
     sched2.step()  # state that must be overwritten
     sched2.load_state_dict(state)
     # the optimizer's lr (and momentum) are back at the saved step without its own state
@@ -335,7 +310,7 @@ def test_lr_at_is_the_sequence(name):
     spec = CASES[name]
     frac = spec.get("fractional") or 1
     opt = make_optimizer(spec.get("optimizer", "sgd"))
-    sched = build(spec, opt)
+    sched = build(spec, opt, S)
     ref = REF[f"{name}/lr"]
     for k in (100, 3, 57, 0, 120, 1):
         got = [sched.lr_at(k / frac, b, i) for i, b in enumerate(sched.base_lrs)]
@@ -348,7 +323,7 @@ def test_lr_at_is_the_sequence(name):
 def test_step_epoch_jump_equals_stepping(name):
     spec = CASES[name]
     opt = make_optimizer()
-    sched = build(spec, opt)
+    sched = build(spec, opt, S)
     ref = REF[f"{name}/lr"]
     for t in (37, 5, 90):
         sched.step(t)
