@@ -89,8 +89,8 @@ def minigrad_step_fn(cp, sizes, batch):
     for i, (w, b) in enumerate(weights):
         lin = nn.Linear(w.shape[1], w.shape[0]).to("cuda")
         with mg.no_grad():
-            lin.weight.data[...] = w
-            lin.bias.data[...] = b
+            lin.weight.array[...] = w
+            lin.bias.array[...] = b
         layers.append(lin)
         if i < len(weights) - 1:
             layers.append(nn.ReLU())

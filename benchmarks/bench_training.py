@@ -166,7 +166,7 @@ def minigrad_raw_epoch_fn(name, x, y):
     params = []
     for w, b in init_weights(name):
         params += [mg.tensor(w, requires_grad=True), mg.tensor(b, requires_grad=True)]
-    opt = HandAdam([p.data for p in params])
+    opt = HandAdam([p.array for p in params])
     layers = list(zip(params[::2], params[1::2]))
 
     def train_step(xb, yb):
@@ -179,7 +179,7 @@ def minigrad_raw_epoch_fn(name, x, y):
         for p in params:
             p.grad = None
         loss.backward()
-        opt.step([p.grad.data for p in params])
+        opt.step([p.grad.array for p in params])
         return loss.item()
 
     def epoch(batches):
@@ -199,8 +199,8 @@ def build_minigrad_model(name):
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
         lin = nn.Linear(fan_in, fan_out)
         with mg.no_grad():
-            lin.weight.data[...] = weights[i][0]
-            lin.bias.data[...] = weights[i][1]
+            lin.weight.array[...] = weights[i][0]
+            lin.bias.array[...] = weights[i][1]
         layers.append(lin)
         if i < len(sizes) - 2:
             if bn:

@@ -37,7 +37,7 @@ def f_t(t: int, x):
 
 def run(name: str, steps: int, device: str) -> np.ndarray:
     """x after each of ``steps`` projected steps of optimizer ``name`` from x = 0."""
-    x = minigrad.Parameter(minigrad.zeros(1, device=device).data)
+    x = minigrad.Parameter(minigrad.zeros(1, device=device).array)
     opt = C.optimizer_class(name)([x], lr=0.1, betas=(0.9, 0.99))
     sched = lr_scheduler.InverseTimeLR(opt, decay=1.0, power=0.5)   # 0.1 / sqrt(t)
     xs = np.empty(steps)

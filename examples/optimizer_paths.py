@@ -82,7 +82,7 @@ def make_optimizer(label: str, params, lr: float):
 def run_path(label: str, surface: str, lr: float, steps: int, device: str) -> np.ndarray:
     """The (steps + 1, 2) positions of ``label`` minimising ``surface`` from its start."""
     fn, start, _, _, _, _ = SURFACES[surface]
-    p = minigrad.Parameter(minigrad.tensor(start, dtype=minigrad.float64, device=device).data)
+    p = minigrad.Parameter(minigrad.tensor(start, dtype=minigrad.float64, device=device).array)
     opt = make_optimizer(label, [p], lr)
     path = np.empty((steps + 1, 2))
     path[0] = start

@@ -74,8 +74,8 @@ class _Encoder:
             # JSON has no nan/inf: those travel as their repr
             return float(obj) if np.isfinite(obj) else {"$": "float", "v": repr(obj)}
         if isinstance(obj, Tensor):
-            self._check_dtype(obj.data, where)
-            node = {"$": "tensor", "k": self._store(obj.data), "dev": str(obj.device),
+            self._check_dtype(obj.array, where)
+            node = {"$": "tensor", "k": self._store(obj.array), "dev": str(obj.device),
                     "rg": bool(obj.requires_grad)}
             if isinstance(obj, Parameter):
                 node["param"] = True

@@ -35,7 +35,7 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
     says otherwise; integers stay int64, bools stay bool.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     dev = Device(device) if device is not None else None
     if dtype is not None:
         dtype = np.dtype(dtype)
@@ -78,12 +78,12 @@ class Tensor:
         device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``; by default where ``data`` lives.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device: DeviceLike = None):
-        self.data = _as_array(data, dtype, device)
+        self.array = _as_array(data, dtype, device)
         self.grad: Tensor | None = None
         self._ctx = None
         self._vc = [0]
@@ -100,7 +100,7 @@ class Tensor:
         if type(array) is not np.ndarray and isinstance(array, np.generic):
             array = np.asarray(array)
         t = object.__new__(cls)
-        t.data = array
+        t.array = array
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = None
@@ -111,35 +111,61 @@ class Tensor:
 
     # ----------------------------------------------------------------- attributes
     @property
+    def data(self) -> Tensor:
+        """A tensor sharing this tensor's storage, outside the graph (torch's ``.data``).
+
+        In-place methods on it (``p.data.normal_()``, ``p.data.mul_(0.5)``) change this tensor
+        and are not recorded by autograd; it has a version counter of its own, so they are not
+        seen by backward's in-place checks either (as in torch). ``p.data = t`` replaces the
+        storage. The raw backend array (``numpy.ndarray`` or ``cupy.ndarray``) is ``.array``:
+        that is what the library's own code reads and writes.
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"data must be set to a Tensor, got {type(value).__name__} "
+                "(use minigrad.tensor(...) to make one)"
+            )
+        if self.requires_grad and value.array.dtype.kind != "f":
+            raise TypeError(
+                f"data set to a tensor of dtype {value.array.dtype}, but this tensor requires "
+                "grad: only floating-point data can require grad"
+            )
+        self.array = value.array
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self.array.size
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     @property
     def device(self) -> Device:
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -151,7 +177,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return _ops.permute(self, tuple(range(self.data.ndim - 1, -1, -1)))
+        return _ops.permute(self, tuple(range(self.array.ndim - 1, -1, -1)))
 
     @property
     def mT(self) -> Tensor:
@@ -167,9 +193,9 @@ class Tensor:
         _writes[0] += 1
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self.array.dtype.kind != "f":
             raise TypeError(
-                f"only floating-point tensors can require grad, got dtype {self.data.dtype}"
+                f"only floating-point tensors can require grad, got dtype {self.array.dtype}"
             )
         if not requires_grad and self._ctx is not None:
             raise RuntimeError(
@@ -222,7 +248,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (shares memory and the version counter)."""
-        t = Tensor._wrap(self.data)
+        t = Tensor._wrap(self.array)
         t._vc = self._vc
         return t
 
@@ -232,11 +258,11 @@ class Tensor:
         return self
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
-                f"item() needs a tensor with one element, got shape {tuple(self.data.shape)}"
+                f"item() needs a tensor with one element, got shape {tuple(self.array.shape)}"
             )
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -247,10 +273,10 @@ class Tensor:
             raise RuntimeError(
                 "numpy() on a tensor that requires grad: call .detach().numpy() instead"
             )
-        return backend.to_device(self.data, backend.CPU)
+        return backend.to_device(self.array, backend.CPU)
 
     def __array__(self, dtype=None, copy=None):
-        arr = backend.to_device(self.data, backend.CPU)
+        arr = backend.to_device(self.array, backend.CPU)
         return arr if dtype is None else arr.astype(dtype)
 
     # ----------------------------------------------------------------- devices and dtypes
@@ -267,7 +293,7 @@ class Tensor:
             else:
                 dtype = a
         out = self
-        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+        if dtype is not None and np.dtype(dtype) != self.array.dtype:
             out = _ops.cast(out, np.dtype(dtype))
         if device is not None and Device(device) != out.device:
             out = _ops.to_device(out, Device(device))
@@ -281,7 +307,7 @@ class Tensor:
 
     def astype(self, dtype) -> Tensor:
         dtype = np.dtype(dtype)
-        return self if dtype == self.data.dtype else _ops.cast(self, dtype)
+        return self if dtype == self.array.dtype else _ops.cast(self, dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -301,14 +327,14 @@ class Tensor:
     # ----------------------------------------------------------------- representation
     def __repr__(self) -> str:
         body = np.array2string(
-            backend.to_device(self.data, backend.CPU), separator=", ", precision=4,
+            backend.to_device(self.array, backend.CPU), separator=", ", precision=4,
             prefix="tensor(",
         )
         extras = []
-        if self.data.dtype != backend.get_default_dtype() and self.data.dtype.kind == "f" or (
-            self.data.dtype.kind != "f" and self.data.dtype != np.int64
+        if self.array.dtype != backend.get_default_dtype() and self.array.dtype.kind == "f" or (
+            self.array.dtype.kind != "f" and self.array.dtype != np.int64
         ):
-            extras.append(f"dtype={self.data.dtype}")
+            extras.append(f"dtype={self.array.dtype}")
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
         if self._ctx is not None:
@@ -318,11 +344,11 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous"
             )
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -331,7 +357,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of one element can be used as an index")
         return int(self.item())
 
@@ -403,15 +429,15 @@ class Tensor:
         return _ops.compare(self, other, "not_equal")
 
     def __invert__(self):
-        if self.data.dtype != np.bool_:
-            raise TypeError(f"~ needs a bool tensor, got dtype {self.data.dtype}")
-        return Tensor._wrap(~self.data)
+        if self.array.dtype != np.bool_:
+            raise TypeError(f"~ needs a bool tensor, got dtype {self.array.dtype}")
+        return Tensor._wrap(~self.array)
 
     def __and__(self, other):
-        return Tensor._wrap(self.data & _raw(other))
+        return Tensor._wrap(self.array & _raw(other))
 
     def __or__(self, other):
-        return Tensor._wrap(self.data | _raw(other))
+        return Tensor._wrap(self.array | _raw(other))
 
     # ----------------------------------------------------------------- in place
     def _check_inplace(self, name: str) -> None:
@@ -424,9 +450,9 @@ class Tensor:
 
     def _inplace(self, name: str, ufunc: str, other) -> Tensor:
         self._check_inplace(name)
-        xp = get_array_module(self.data)
+        xp = get_array_module(self.array)
         other = _raw(other)
-        getattr(xp, ufunc)(self.data, other, out=self.data, casting="same_kind")
+        getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
         self._bump_version()
         return self
 
@@ -463,44 +489,44 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = _raw(value)
+        self.array[...] = _raw(value)
         self._bump_version()
         return self
 
     def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
         src = _raw(src)
-        if tuple(src.shape) != tuple(self.data.shape) and np.broadcast_shapes(
-            src.shape, self.data.shape
-        ) != tuple(self.data.shape):
-            raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.data.shape}")
-        self.data[...] = backend.to_device(src, self.device)
+        if tuple(src.shape) != tuple(self.array.shape) and np.broadcast_shapes(
+            src.shape, self.array.shape
+        ) != tuple(self.array.shape):
+            raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.array.shape}")
+        self.array[...] = backend.to_device(src, self.device)
         self._bump_version()
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
         self._check_inplace("clamp_")
-        get_array_module(self.data).clip(self.data, min, max, out=self.data)
+        get_array_module(self.array).clip(self.array, min, max, out=self.array)
         self._bump_version()
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace("normal_")
-        self.data[...] = mean + std * backend.default_generator.normal(
-            self.data.shape, self.data.dtype, self.device)
+        self.array[...] = mean + std * backend.default_generator.normal(
+            self.array.shape, self.array.dtype, self.device)
         self._bump_version()
         return self
 
     def uniform_(self, low: float = 0.0, high: float = 1.0) -> Tensor:
         self._check_inplace("uniform_")
-        u = backend.default_generator.random(self.data.shape, self.data.dtype, self.device)
-        self.data[...] = low + (high - low) * u
+        u = backend.default_generator.random(self.array.shape, self.array.dtype, self.device)
+        self.array[...] = low + (high - low) * u
         self._bump_version()
         return self
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
-        self.data[_ops.raw_index(index)] = _raw(value)
+        self.array[_ops.raw_index(index)] = _raw(value)
         self._bump_version()
 
     # ----------------------------------------------------------------- math methods
@@ -643,32 +669,32 @@ def _shape_args(shape) -> tuple:
 
 def _raw(x):
     """The array inside a Tensor; anything else unchanged."""
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def _initial_grad(t: Tensor, grad, create_graph: bool):
     """The upstream gradient for ``t.backward(grad)``, checked and in t's dtype and device."""
     if grad is None:
-        if t.data.size != 1:
+        if t.array.size != 1:
             raise RuntimeError(
-                f"backward() of a non-scalar tensor of shape {tuple(t.data.shape)} needs a "
+                f"backward() of a non-scalar tensor of shape {tuple(t.array.shape)} needs a "
                 "`grad` of that shape (grad can be implicitly created only for scalar outputs)"
             )
-        xp = get_array_module(t.data)
-        g = xp.ones_like(t.data)
+        xp = get_array_module(t.array)
+        g = xp.ones_like(t.array)
         return Tensor._wrap(g) if create_graph else g
-    g_t = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=t.data.dtype, device=t.device)
-    if tuple(g_t.shape) != tuple(t.data.shape):
+    g_t = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=t.array.dtype, device=t.device)
+    if tuple(g_t.shape) != tuple(t.array.shape):
         raise RuntimeError(
             f"backward(): grad has shape {tuple(g_t.shape)} but the tensor has shape "
-            f"{tuple(t.data.shape)}"
+            f"{tuple(t.array.shape)}"
         )
     if g_t.device != t.device:
         raise RuntimeError(f"backward(): grad is on {g_t.device} but the tensor on {t.device}")
     if create_graph:
         return g_t
-    g = g_t.data
-    return g if g.dtype == t.data.dtype else g.astype(t.data.dtype)
+    g = g_t.array
+    return g if g.dtype == t.array.dtype else g.astype(t.array.dtype)
 
 
 from . import ops as _ops  # noqa: E402  (ops build on Tensor; methods look them up at call time)

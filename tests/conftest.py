@@ -35,5 +35,5 @@ def rng():
 def to_numpy(x):
     """A tensor's or array's values as a NumPy array."""
     if isinstance(x, minigrad.Tensor):
-        x = x.detach().data
+        x = x.detach().array
     return x.get() if hasattr(x, "get") else np.asarray(x)

@@ -32,7 +32,7 @@ def test_leaf_grads_never_alias(device):
     b = mg.randn(3, 2, requires_grad=True, device=device)
     c = mg.randn(2, 3, requires_grad=True, device=device)
     (a.T + b.T + c).backward(mg.ones(2, 3, device=device))
-    a.grad.data += 1  # in place, as clipping does: must not leak into the others
+    a.grad.array += 1  # in place, as clipping does: must not leak into the others
     np.testing.assert_array_equal(to_numpy(b.grad), np.ones((3, 2)))
     np.testing.assert_array_equal(to_numpy(c.grad), np.ones((2, 3)))
 
@@ -41,7 +41,7 @@ def test_user_grad_is_not_aliased(device):
     x = mg.randn(3, requires_grad=True, device=device)
     g = mg.ones(3, device=device)
     (x + 0).backward(g)
-    x.grad.data *= 5
+    x.grad.array *= 5
     np.testing.assert_array_equal(to_numpy(g), np.ones(3))
 
 

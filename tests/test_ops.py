@@ -142,7 +142,7 @@ def test_matmul_with_transposed_weight_gives_contiguous_grad(rng):
     g = rng.standard_normal((5, 4))
     (x @ w.T).backward(g)
     np.testing.assert_allclose(w.grad.numpy(), g.T @ x.numpy(), rtol=1e-12)
-    assert w.grad.data.flags.c_contiguous
+    assert w.grad.array.flags.c_contiguous
 
 
 @pytest.mark.parametrize(

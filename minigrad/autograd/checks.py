@@ -51,12 +51,12 @@ def gradcheck(
     outs = _outputs(fn, inputs)
     weights = []
     for o in outs:
-        xp = get_array_module(o.data)
+        xp = get_array_module(o.array)
         weights.append(xp.asarray(rng.standard_normal(o.shape)).astype(o.dtype))
 
     def objective() -> float:  # with grad enabled: gradgradcheck's fn takes a gradient itself
         vals = _outputs(fn, inputs)
-        return float(sum((v.data * w).sum() for v, w in zip(vals, weights)))
+        return float(sum((v.array * w).sum() for v, w in zip(vals, weights)))
 
     analytic = autograd_grad(
         [o for o in outs if o.requires_grad],
@@ -65,10 +65,10 @@ def gradcheck(
         allow_unused=True,
     )
     for k, (t, g) in enumerate(zip(diff, analytic)):
-        a = np.zeros(t.shape) if g is None else np.asarray(g.data.get() if hasattr(
-            g.data, "get") else g.data, dtype=np.float64)
+        a = np.zeros(t.shape) if g is None else np.asarray(g.array.get() if hasattr(
+            g.array, "get") else g.array, dtype=np.float64)
         num = np.zeros(t.shape)
-        flat = t.data.reshape(-1)  # a view: perturb in place
+        flat = t.array.reshape(-1)  # a view: perturb in place
         for i in range(flat.size):
             orig = float(flat[i])
             flat[i] = orig + eps

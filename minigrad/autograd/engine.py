@@ -106,11 +106,11 @@ def run_backward(
             if create_graph:
                 in_grads = fn.backward(g, inputs_of_fn, t)
             else:
-                in_grads = fn.backward(g, fn.arrays if fn.saves_inputs else None, t.data)
+                in_grads = fn.backward(g, fn.arrays if fn.saves_inputs else None, t.array)
             for p, need, ig in zip(inputs_of_fn, fn.needs_input_grad, in_grads):
                 if need and ig is not None:
-                    if ig.shape != p.data.shape:
-                        ig = unbroadcast(ig, p.data.shape)
+                    if ig.shape != p.array.shape:
+                        ig = unbroadcast(ig, p.array.shape)
                     k = id(p)
                     prev = get(k)
                     if prev is not None:
@@ -142,7 +142,7 @@ def _run_hooks(t: Tensor, g, create_graph: bool):
     for hook in t._hooks:
         new = hook(g if create_graph else Tensor._wrap(g))
         if new is not None:
-            g = new if create_graph else new.data
+            g = new if create_graph else new.array
     return g
 
 
@@ -150,8 +150,8 @@ def _accumulate(t: Tensor, g, create_graph: bool, handed: set[int]) -> None:
     if create_graph:
         t.grad = g if t.grad is None else t.grad + g
     elif t.grad is None:
-        t.grad = Tensor._wrap(_owned(g, t.data, handed))
+        t.grad = Tensor._wrap(_owned(g, t.array, handed))
     elif t.grad.requires_grad:  # a grad recorded by an earlier create_graph backward
-        t.grad = Tensor._wrap(t.grad.data + g)
+        t.grad = Tensor._wrap(t.grad.array + g)
     else:
-        t.grad.data += g
+        t.grad.array += g

@@ -59,18 +59,18 @@ class Function:
         fn = cls.__new__(cls)
         n = len(inputs)
         if n == 1:
-            arrays = (inputs[0].data,)
+            arrays = (inputs[0].array,)
             requires_grad = inputs[0].requires_grad
         elif n == 2:  # most ops: no comprehensions on the hot path
             x, y = inputs
-            arrays = (x.data, y.data)
+            arrays = (x.array, y.array)
             requires_grad = x.requires_grad or y.requires_grad
             if type(arrays[0]) is not ndarray or type(arrays[1]) is not ndarray:
                 _check_devices(cls, arrays)
         else:  # one loop, no comprehensions (each costs a call in CPython 3.11)
             arrays, needs = [], []
             for t in inputs:
-                arrays.append(t.data)
+                arrays.append(t.array)
                 needs.append(t.requires_grad)
             arrays = tuple(arrays)
             requires_grad = True in needs
@@ -83,7 +83,7 @@ class Function:
         if type(out_data) is not ndarray and isinstance(out_data, np.generic):
             out_data = np.asarray(out_data)  # NumPy gives scalars for 0-d results
         out = _new_tensor(Tensor)
-        out.data = out_data
+        out.array = out_data
         out.grad = None
         out._hooks = None
         out._retains_grad = False

@@ -58,7 +58,7 @@ def default_collate(batch: list):
     if isinstance(elem, Tensor):
         if not all(isinstance(b, Tensor) for b in batch):
             raise TypeError("default_collate: a batch mixes Tensors with other types")
-        return Tensor._wrap(_stack_arrays([b.data for b in batch], "tensors"))
+        return Tensor._wrap(_stack_arrays([b.array for b in batch], "tensors"))
     if isinstance(elem, (str, bytes)) or elem is None:
         return list(batch)
     if isinstance(elem, bool):
@@ -113,9 +113,9 @@ def _rebuild_mapping(elem, out: dict):
 def _move(batch, device: Device):
     """Move every Tensor in a (nested) batch to ``device``."""
     if isinstance(batch, Tensor):
-        if device_of(batch.data) == device:
+        if device_of(batch.array) == device:
             return batch
-        return Tensor._wrap(backend.to_device(batch.data, device))
+        return Tensor._wrap(backend.to_device(batch.array, device))
     if isinstance(batch, dict):
         return {k: _move(v, device) for k, v in batch.items()}
     if isinstance(batch, tuple) and hasattr(batch, "_fields"):

@@ -41,7 +41,7 @@ def _check_index(index, n: int, who: str) -> int:
 def _to_array(x, device: Device | None) -> Array:
     """The raw array of a tensor, array or nested list; float data in the default float dtype."""
     if isinstance(x, Tensor):
-        arr = x.data  # a tensor already has the dtype its maker chose
+        arr = x.array  # a tensor already has the dtype its maker chose
     else:
         if isinstance(x, (str, bytes)) or x is None or np.isscalar(x):
             raise TypeError(

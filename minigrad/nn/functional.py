@@ -39,7 +39,7 @@ def _check_tensor(x, name: str, what: str = "input") -> None:
 
 
 def _check_float(x: Tensor, name: str, what: str = "input") -> None:
-    if x.data.dtype.kind != "f":
+    if x.array.dtype.kind != "f":
         raise TypeError(f"{name}: {what} must be a floating-point tensor, got dtype {x.dtype}")
 
 
@@ -103,12 +103,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         weight: (out_features, in_features).
         bias: (out_features,) or None.
     """
-    if input.data.shape[-1:] != weight.data.shape[1:]:
+    if input.array.shape[-1:] != weight.array.shape[1:]:
         raise ValueError(
             f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
             f"{tuple(weight.shape)} (expected input (*, {weight.shape[1]}))"
         )
-    if input.data.dtype != weight.data.dtype:
+    if input.array.dtype != weight.array.dtype:
         raise TypeError(
             f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
             "cast one of them (.float() or .double())"
@@ -429,7 +429,7 @@ def _affine_inputs(weight, bias, shape, name):
     if weight is None and bias is None:
         return ()
     if weight is None:
-        weight = Tensor._wrap(get_array_module(bias.data).ones_like(bias.data))
+        weight = Tensor._wrap(get_array_module(bias.array).ones_like(bias.array))
     return (weight,) if bias is None else (weight, bias)
 
 
@@ -459,7 +459,7 @@ def batch_norm(
     """
     _check_tensor(input, "batch_norm")
     _check_float(input, "batch_norm")
-    x = input.data
+    x = input.array
     if x.ndim < 2:
         raise ValueError(
             f"batch_norm: expected input of shape (N, C, ...), got shape {tuple(x.shape)}"
@@ -489,13 +489,13 @@ def batch_norm(
                 if num_batches_tracked is None:
                     raise ValueError("batch_norm: momentum=None (cumulative average) needs "
                                      "num_batches_tracked")
-                num_batches_tracked.data += 1
-                factor = 1.0 / float(num_batches_tracked.data)
+                num_batches_tracked.array += 1
+                factor = 1.0 / float(num_batches_tracked.array)
             else:
                 if num_batches_tracked is not None:
-                    num_batches_tracked.data += 1
+                    num_batches_tracked.array += 1
                 factor = float(momentum)
-            rm, rv = running_mean.data, running_var.data
+            rm, rv = running_mean.array, running_var.array
             rm *= 1.0 - factor
             rm += factor * mean.reshape(c)
             rv *= 1.0 - factor
@@ -505,8 +505,8 @@ def batch_norm(
             if num_batches_tracked is not None:
                 num_batches_tracked._bump_version()
     else:
-        mean = running_mean.data.reshape(pshape)
-        var = running_var.data.reshape(pshape)
+        mean = running_mean.array.reshape(pshape)
+        var = running_var.array.reshape(pshape)
         centered = None
     invstd = var + eps
     xp.sqrt(invstd, out=invstd)
@@ -533,7 +533,7 @@ def layer_norm(
     _check_tensor(input, "layer_norm")
     _check_float(input, "layer_norm")
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    x = input.data
+    x = input.array
     k = len(shape)
     if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k:]) != shape:
         raise ValueError(
@@ -587,7 +587,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input``; output shape
     ``input.shape + (dim,)``. Rows at ``padding_idx`` receive no gradient."""
     _check_tensor(input, "embedding")
-    idx = input.data
+    idx = input.array
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got dtype {idx.dtype}")
     n = weight.shape[0]
@@ -601,7 +601,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """(..., num_classes) int64 one-hot encoding of an integer tensor."""
-    idx = tensor.data
+    idx = tensor.array
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor, got dtype {idx.dtype}")
     xp = get_array_module(idx)
@@ -671,18 +671,18 @@ def _pointwise_loss(name, input, target, kind, reduction, delta=0.0):
         raise TypeError(f"{name}: target must be a minigrad Tensor, got {type(target).__name__}")
     _check_reduction(reduction, name)
     _check_float(input, name)
-    if input.data.shape != target.data.shape:
+    if input.array.shape != target.array.shape:
         raise ValueError(
             f"{name}: target shape {tuple(target.shape)} does not match input shape "
             f"{tuple(input.shape)} (expected equal shapes; broadcasting a loss is almost "
             "always a bug)"
         )
-    if target.data.dtype != input.data.dtype:
-        if target.data.dtype.kind == "f" and target.requires_grad:
+    if target.array.dtype != input.array.dtype:
+        if target.array.dtype.kind == "f" and target.requires_grad:
             raise TypeError(
                 f"{name}: input has dtype {input.dtype} but target has dtype {target.dtype}"
             )
-        target = Tensor._wrap(target.data.astype(input.data.dtype))
+        target = Tensor._wrap(target.array.astype(input.array.dtype))
     return _PointwiseLoss.apply(input, target, kind=kind, reduction=reduction, delta=delta)
 
 
@@ -890,7 +890,7 @@ def _rows(x: Tensor, name: str):
 def _class_weight(weight, x: Tensor, name: str):
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else weight
+    w = weight.array if isinstance(weight, Tensor) else weight
     c = x.shape[1] if x.ndim > 1 else x.shape[0]
     if tuple(w.shape) != (c,):
         raise ValueError(f"{name}: weight must have shape ({c},) (one per class), got "
@@ -908,7 +908,7 @@ def _class_targets(target: Tensor, x: Tensor, name: str):
             + (f" or class probabilities of shape {tuple(x.shape)}" if name == "cross_entropy"
                else "")
         )
-    t = target.data
+    t = target.array
     if x.ndim > 2:
         t = t.reshape(-1)
     elif x.ndim == 1:
@@ -943,11 +943,11 @@ def _check_classes(t, c: int, ignore_index: int):
 
 def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing, log_input):
     if (weight is None and not smoothing and type(target) is Tensor and type(input) is Tensor
-            and input.data.ndim == 2 and target.data.dtype == np.int64
-            and input.data.dtype.kind == "f" and target.data.shape == input.data.shape[:1]
-            and reduction in _REDUCTIONS and type(target.data) is type(input.data)):
+            and input.array.ndim == 2 and target.array.dtype == np.int64
+            and input.array.dtype.kind == "f" and target.array.shape == input.array.shape[:1]
+            and reduction in _REDUCTIONS and type(target.array) is type(input.array)):
         # the common case (N, C) logits and (N,) int64 targets, without the general checks
-        safe, valid = _check_classes(target.data, input.data.shape[1], int(ignore_index))
+        safe, valid = _check_classes(target.array, input.array.shape[1], int(ignore_index))
         return _ClassLoss.apply(input, safe=safe, valid=valid, weight=None,
                                 reduction=reduction, smoothing=0.0, log_input=log_input)
     _check_tensor(input, name)
@@ -963,7 +963,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {smoothing!r}")
     w = _class_weight(weight, input, name)
-    kind = target.data.dtype.kind
+    kind = target.array.dtype.kind
     if kind == "f":
         if name != "cross_entropy" or tuple(target.shape) != tuple(input.shape):
             exp = (input.shape[0],) + tuple(input.shape[2:]) if input.ndim > 1 else ()
@@ -1073,13 +1073,13 @@ def _binary_targets(name, input, target, weight):
             f"{name}: target shape {tuple(target.shape)} does not match input shape "
             f"{tuple(input.shape)} (expected equal shapes)"
         )
-    if target.data.dtype != input.data.dtype:
+    if target.array.dtype != input.array.dtype:
         if target.requires_grad:
             raise TypeError(f"{name}: input has dtype {input.dtype}, target {target.dtype}")
-        target = Tensor._wrap(target.data.astype(input.data.dtype))
+        target = Tensor._wrap(target.array.astype(input.array.dtype))
     w = None
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else weight
+        w = weight.array if isinstance(weight, Tensor) else weight
         w = backend.to_device(w, input.device)
         w = w if w.dtype == input.dtype else w.astype(input.dtype)
         try:
@@ -1103,7 +1103,7 @@ def binary_cross_entropy(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy")
     target, w = _binary_targets("binary_cross_entropy", input, target, weight)
-    p = input.data
+    p = input.array
     if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
         raise ValueError(
             "binary_cross_entropy: input must hold probabilities in [0, 1], got values in "
@@ -1172,7 +1172,7 @@ def binary_cross_entropy_with_logits(
     target, w = _binary_targets("binary_cross_entropy_with_logits", input, target, weight)
     pw = None
     if pos_weight is not None:
-        pw = pos_weight.data if isinstance(pos_weight, Tensor) else pos_weight
+        pw = pos_weight.array if isinstance(pos_weight, Tensor) else pos_weight
         pw = backend.to_device(pw, input.device)
         pw = pw if pw.dtype == input.dtype else pw.astype(input.dtype)
         try:

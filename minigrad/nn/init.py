@@ -56,7 +56,7 @@ def _check(tensor, name: str) -> None:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     with no_grad():
-        tensor.data[...] = values
+        tensor.array[...] = values
         tensor._bump_version()
     return tensor
 
@@ -111,7 +111,7 @@ def eye_(tensor: Tensor) -> Tensor:
     _check(tensor, "eye_")
     if tensor.ndim != 2:
         raise ValueError(f"init.eye_: expected a 2-D tensor, got shape {tuple(tensor.shape)}")
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     return _fill(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype))
 
 

@@ -58,7 +58,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.data.shape[-1:] != (self.in_features,):
+        if input.array.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear(in_features={self.in_features}) got input of shape "
                 f"{tuple(input.shape)}"

@@ -263,7 +263,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
                 p.grad._bump_version()
 
     # ----------------------------------------------------------------- devices and dtypes
@@ -301,12 +301,12 @@ class Module:
             return arr
 
         for t in list(self.parameters()) + list(self.buffers()):
-            new = convert(t.data)
-            if new is not t.data:
-                t.data = new
+            new = convert(t.array)
+            if new is not t.array:
+                t.array = new
                 t._bump_version()
             if t.grad is not None:
-                t.grad.data = convert(t.grad.data)
+                t.grad.array = convert(t.grad.array)
         return self
 
     def cpu(self) -> Module:
@@ -368,7 +368,7 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else v
+            arr = v.array if isinstance(v, Tensor) else v
             if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
                 problems.append(f"'{k}': expected a Tensor or array, got {type(v).__name__}")
                 continue
@@ -394,7 +394,7 @@ class Module:
         with no_grad():
             for k, arr in moved.items():
                 t = targets[k]
-                t.data[...] = arr
+                t.array[...] = arr
                 t._bump_version()
         return _IncompatibleKeys(missing, unexpected)
 

@@ -42,7 +42,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     i = 0
     for p in params:
         n = p.size
-        p.data[...] = vec.data[i:i + n].reshape(p.shape)
+        p.array[...] = vec.array[i:i + n].reshape(p.shape)
         p._bump_version()
         i += n
 

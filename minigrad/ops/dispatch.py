@@ -27,13 +27,13 @@ def log(x):
 def sign(x):
     """sign(x), a constant: its derivative is zero almost everywhere."""
     if isinstance(x, Tensor):
-        return Tensor._wrap(get_array_module(x.data).sign(x.data))
+        return Tensor._wrap(get_array_module(x.array).sign(x.array))
     return get_array_module(x).sign(x)
 
 
 def constant(x):
     """x as a value that carries no gradient (a mask, a count)."""
-    return Tensor._wrap(x.data) if isinstance(x, Tensor) else x
+    return Tensor._wrap(x.array) if isinstance(x, Tensor) else x
 
 
 def where(cond, a, b):
@@ -41,7 +41,7 @@ def where(cond, a, b):
         from .elementwise import where as tensor_where
 
         return tensor_where(cond, a, b)
-    return get_array_module(a).where(cond.data if isinstance(cond, Tensor) else cond, a, b)
+    return get_array_module(a).where(cond.array if isinstance(cond, Tensor) else cond, a, b)
 
 
 def broadcast_to(x, shape):
@@ -62,5 +62,5 @@ def sigmoid(x):
 
 def zeros_like(x):
     if isinstance(x, Tensor):
-        return Tensor._wrap(get_array_module(x.data).zeros_like(x.data))
+        return Tensor._wrap(get_array_module(x.array).zeros_like(x.array))
     return get_array_module(x).zeros_like(x)

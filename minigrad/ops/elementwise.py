@@ -25,7 +25,7 @@ def as_tensor_like(x, like: Tensor) -> Tensor:
     beside an integer tensor)."""
     if isinstance(x, Tensor):
         return x
-    dtype = like.data.dtype
+    dtype = like.array.dtype
     kind = type(x)
     if kind is float or (kind is not bool and isinstance(x, numbers.Real)
                          and not isinstance(x, numbers.Integral)):
@@ -38,7 +38,7 @@ def as_tensor_like(x, like: Tensor) -> Tensor:
         pass
     else:
         return Tensor(x, device=like.device)
-    return Tensor._wrap(get_array_module(like.data).asarray(x, dtype=dtype))
+    return Tensor._wrap(get_array_module(like.array).asarray(x, dtype=dtype))
 
 
 def operands(a, b) -> tuple[Tensor, Tensor]:
@@ -51,7 +51,7 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
         a = as_tensor_like(a, b)
     elif not isinstance(b, Tensor):
         b = as_tensor_like(b, a)
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da != db:
         if da.kind == "f" and db.kind != "f":
             b = cast(b, da)
@@ -311,7 +311,7 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     a, b = operands(a, b)
-    if a.data.dtype.kind != "f":  # true division of integers gives floats
+    if a.array.dtype.kind != "f":  # true division of integers gives floats
         a, b = cast(a, backend.get_default_dtype()), cast(b, backend.get_default_dtype())
     return Div.apply(a, b)
 
@@ -322,7 +322,7 @@ def neg(x: Tensor) -> Tensor:
 
 def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
     if isinstance(a, Tensor) and isinstance(b, numbers.Real) and not isinstance(b, bool):
-        if a.data.dtype.kind != "f" and (b < 0 or not float(b).is_integer()):
+        if a.array.dtype.kind != "f" and (b < 0 or not float(b).is_integer()):
             a = cast(a, backend.get_default_dtype())
         return PowScalar.apply(a, p=b)
     return Pow.apply(*operands(a, b))
@@ -330,10 +330,10 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the op's name
 
 def cast(x: Tensor, dtype) -> Tensor:
     dtype = np.dtype(dtype)
-    if dtype == x.data.dtype:
+    if dtype == x.array.dtype:
         return x
     if x.requires_grad and dtype.kind != "f":
-        return Tensor._wrap(x.data.astype(dtype))  # integer results carry no gradient
+        return Tensor._wrap(x.array.astype(dtype))  # integer results carry no gradient
     return Cast.apply(x, dtype=dtype)
 
 
@@ -383,7 +383,7 @@ def where(cond, a, b) -> Tensor:
     if not isinstance(like, Tensor):
         like = Tensor(a)
     a, b = operands(as_tensor_like(a, like), as_tensor_like(b, like))
-    cond = cond.data if isinstance(cond, Tensor) else get_array_module(a.data).asarray(cond)
+    cond = cond.array if isinstance(cond, Tensor) else get_array_module(a.array).asarray(cond)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: cond must be a bool tensor, got dtype {cond.dtype}")
     return Where.apply(a, b, cond=cond)
@@ -392,8 +392,8 @@ def where(cond, a, b) -> Tensor:
 def compare(a, b, how: str) -> Tensor:
     """Elementwise comparison: a bool tensor, no gradient."""
     a, b = operands(a, b)
-    return Tensor._wrap(getattr(get_array_module(a.data), how)(a.data, b.data))
+    return Tensor._wrap(getattr(get_array_module(a.array), how)(a.array, b.array))
 
 
 def _float(x: Tensor) -> Tensor:
-    return x if x.data.dtype.kind == "f" else cast(x, backend.get_default_dtype())
+    return x if x.array.dtype.kind == "f" else cast(x, backend.get_default_dtype())

@@ -56,7 +56,7 @@ def _is_transposed(a) -> bool:
 
 def matmul(a, b) -> Tensor:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a.data.dtype, b.data.dtype
+        da, db = a.array.dtype, b.array.dtype
         if da != db and da.kind == "f" and db.kind == "f":
             raise TypeError(
                 f"matmul: operands have dtypes {da} and {db}; cast one of them "

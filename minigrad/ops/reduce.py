@@ -123,8 +123,8 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    if x.data.dtype.kind != "f":
-        raise TypeError(f"mean needs a floating tensor, got dtype {x.data.dtype}")
+    if x.array.dtype.kind != "f":
+        raise TypeError(f"mean needs a floating tensor, got dtype {x.array.dtype}")
     return Mean.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim)
 
 
@@ -155,9 +155,9 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def _arg(x: Tensor, dim, keepdim: bool, how: str) -> Tensor:
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     if dim is None:
-        return Tensor._wrap(xp.asarray(getattr(x.data, how)()))
+        return Tensor._wrap(xp.asarray(getattr(x.array, how)()))
     axis = normalize_axis(dim, x.ndim, single=True)
-    out = getattr(x.data, how)(axis=axis)
+    out = getattr(x.array, how)(axis=axis)
     return Tensor._wrap(xp.expand_dims(out, axis) if keepdim else out)

@@ -155,9 +155,9 @@ def raw_index(index):
 
 def _raw_index_item(i):
     if isinstance(i, Tensor):
-        if i.data.dtype.kind not in "biu":
+        if i.array.dtype.kind not in "biu":
             raise IndexError(f"tensors used as indices must be integer or bool, got {i.dtype}")
-        return i.data
+        return i.array
     if isinstance(i, list):
         arr = np.asarray(i)
         if arr.dtype.kind not in "biu":
@@ -283,5 +283,5 @@ def _check_sequence(tensors, name):
 def _same_dtype(tensors):
     from .elementwise import cast  # noqa: PLC0415
 
-    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    dtype = np.result_type(*[t.array.dtype for t in tensors])
     return [cast(t, dtype) for t in tensors]

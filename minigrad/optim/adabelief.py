@@ -106,7 +106,7 @@ class AdaBelief(Optimizer):
         xp = get_array_module(grad)
         t, lr, eps, wd = state["step"], group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        m, s, theta = state["exp_avg"], state["exp_avg_var"], p.data
+        m, s, theta = state["exp_avg"], state["exp_avg_var"], p.array
         g = grad
         if not group["weight_decouple"]:
             g = l2_penalty(grad, theta, wd)                 # g <- g + wd * theta

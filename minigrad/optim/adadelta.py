@@ -55,7 +55,7 @@ class Adadelta(Optimizer):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         rho, eps = group["rho"], group["eps"]
-        theta, v, u = p.data, state["square_avg"], state["acc_delta"]
+        theta, v, u = p.array, state["square_avg"], state["acc_delta"]
         xp = get_array_module(theta)
         grad = l2_penalty(grad, theta, group["weight_decay"])
         v *= rho

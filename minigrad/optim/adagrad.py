@@ -55,11 +55,11 @@ class Adagrad(Optimizer):
         self.check_positive("eps", hp["eps"])
 
     def init_state(self, p: Tensor, group: dict) -> dict:
-        xp = get_array_module(p.data)
-        return {"sum": xp.full_like(p.data, group["initial_accumulator_value"])}
+        xp = get_array_module(p.array)
+        return {"sum": xp.full_like(p.array, group["initial_accumulator_value"])}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        theta, G, t = p.data, state["sum"], state["step"]
+        theta, G, t = p.array, state["sum"], state["step"]
         xp = get_array_module(theta)
         grad = l2_penalty(grad, theta, group["weight_decay"])
         lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])    # gamma_t

@@ -75,7 +75,7 @@ class AdaInject(Optimizer):
         t, lr, eps = state["step"], group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         m, v, theta_prev = state["exp_avg"], state["exp_avg_sq"], state["previous_param"]
-        theta = p.data
+        theta = p.array
         g = l2_penalty(grad, theta, group["weight_decay"])    # g <- g + wd * theta
         if t == 1:
             injected = g

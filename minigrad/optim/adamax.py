@@ -53,7 +53,7 @@ class Adamax(Optimizer):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         beta1, beta2 = group["betas"]
-        theta, m, u, t = p.data, state["exp_avg"], state["exp_inf"], state["step"]
+        theta, m, u, t = p.array, state["exp_avg"], state["exp_inf"], state["step"]
         xp = get_array_module(theta)
         grad = l2_penalty(grad, theta, group["weight_decay"])
         m *= beta1

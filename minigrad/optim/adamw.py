@@ -53,7 +53,7 @@ class AdamW(Adam):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        theta, m, v, t = p.data, state["exp_avg"], state["exp_avg_sq"], state["step"]
+        theta, m, v, t = p.array, state["exp_avg"], state["exp_avg_sq"], state["step"]
         xp = get_array_module(theta)
         decoupled_decay(theta, lr, group["weight_decay"])   # theta <- theta - alpha lambda theta
         m *= beta1

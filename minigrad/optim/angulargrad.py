@@ -86,10 +86,10 @@ class AngularGrad(Optimizer):
         self.check(hp["method"] in ("cos", "tan"), "method", "'cos' or 'tan'", hp["method"])
 
     def init_state(self, p: Tensor, group: dict) -> dict:
-        xp = get_array_module(p.data)
+        xp = get_array_module(p.array)
         return {"exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p),
                 "previous_grad": zeros_like(p),
-                "min_angle": xp.full_like(p.data, math.pi / 2)}
+                "min_angle": xp.full_like(p.array, math.pi / 2)}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         xp = get_array_module(grad)
@@ -97,7 +97,7 @@ class AngularGrad(Optimizer):
         beta1, beta2 = group["betas"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
         g_prev, a_min = state["previous_grad"], state["min_angle"]
-        g = l2_penalty(grad, p.data, group["weight_decay"])    # g <- g + wd * theta
+        g = l2_penalty(grad, p.array, group["weight_decay"])    # g <- g + wd * theta
         m *= beta1
         m += (1.0 - beta1) * g                                  # m_t = beta1 m + (1 - beta1) g
         v *= beta2
@@ -114,4 +114,4 @@ class AngularGrad(Optimizer):
         denom += eps                                            # sqrt(v^_t) + eps
         phi *= m
         phi /= denom                                            # phi_t m_t / (sqrt(v^_t) + eps)
-        p.data -= (lr / (1.0 - beta1**t)) * phi                 # theta -= alpha phi m^ / (...)
+        p.array -= (lr / (1.0 - beta1**t)) * phi                 # theta -= alpha phi m^ / (...)

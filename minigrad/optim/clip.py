@@ -75,7 +75,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     if not grads:
         return Tensor(0.0)
     device = grads[0].device
-    norms = [to_device(_vector_norm(g.data, norm_type), device) for g in grads]
+    norms = [to_device(_vector_norm(g.array, norm_type), device) for g in grads]
     xp = get_array_module(norms[0])
     total = _vector_norm(xp.stack(norms), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
@@ -85,7 +85,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         )
     coef = xp.minimum(max_norm / (total + 1e-6), 1.0)  # 0-d array of the grads' dtype
     for g in grads:
-        g.data *= to_device(coef, g.device)
+        g.array *= to_device(coef, g.device)
         g._bump_version()
     return Tensor._wrap(total)
 
@@ -100,8 +100,8 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for g in _grads(parameters):
-        xp = get_array_module(g.data)
-        xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        xp = get_array_module(g.array)
+        xp.clip(g.array, -clip_value, clip_value, out=g.array)
         g._bump_version()
 
 

@@ -72,7 +72,7 @@ class DiffGrad(Optimizer):
         t, lr, eps = state["step"], group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         m, v, g_prev = state["exp_avg"], state["exp_avg_sq"], state["previous_grad"]
-        g = l2_penalty(grad, p.data, group["weight_decay"])   # g <- g + wd * theta
+        g = l2_penalty(grad, p.array, group["weight_decay"])   # g <- g + wd * theta
         m *= beta1
         m += (1.0 - beta1) * g                                 # m_t = beta1 m + (1 - beta1) g
         v *= beta2
@@ -85,4 +85,4 @@ class DiffGrad(Optimizer):
         denom += eps                                           # sqrt(v^_t) + eps
         xi *= m
         xi /= denom                                            # xi_t m_t / (sqrt(v^_t) + eps)
-        p.data -= (lr / (1.0 - beta1**t)) * xi                 # theta -= alpha xi m^ / (...)
+        p.array -= (lr / (1.0 - beta1**t)) * xi                 # theta -= alpha xi m^ / (...)

@@ -87,15 +87,15 @@ class FTRL(Optimizer):
             self.check_nonnegative(arg, hp[arg])
 
     def init_state(self, p: Tensor, group: dict) -> dict:
-        xp = get_array_module(p.data)
-        return {"accumulator": xp.full_like(p.data, group["initial_accumulator_value"]),
+        xp = get_array_module(p.array)
+        return {"accumulator": xp.full_like(p.array, group["initial_accumulator_value"]),
                 "linear": zeros_like(p)}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         xp = get_array_module(grad)
         lr, c = group["lr"], -group["learning_rate_power"]
         l1 = group["l1_regularization_strength"]
-        n, z, w = state["accumulator"], state["linear"], p.data
+        n, z, w = state["accumulator"], state["linear"], p.array
         shrink = group["l2_shrinkage_regularization_strength"]
         sigma = n**c                                             # n_{t-1}^c
         n += grad * grad                                         # n_t = n_{t-1} + g^2

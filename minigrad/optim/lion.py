@@ -59,7 +59,7 @@ class Lion(Optimizer):
         xp = get_array_module(grad)
         lr = group["lr"]
         beta1, beta2 = group["betas"]
-        m, theta = state["exp_avg"], p.data
+        m, theta = state["exp_avg"], p.array
         decoupled_decay(theta, lr, group["weight_decay"])   # theta -= eta * lambda * theta_{t-1}
         c = beta1 * m
         c += (1.0 - beta1) * grad                           # c_t = beta1 m + (1 - beta1) g

@@ -14,9 +14,9 @@ Contract for subclasses (kept stable; other optimizers and the schedulers rely o
   ``"Adam: beta2 must be in [0, 1), got 1.5"``.
 * ``init_state(self, p, group) -> dict``: the per-parameter state, created lazily at the
   parameter's first step, on the parameter's own device
-  (``xp.zeros_like(p.data)`` with ``xp = get_array_module(p.data)``, or :func:`zeros_like`).
+  (``xp.zeros_like(p.array)`` with ``xp = get_array_module(p.array)``, or :func:`zeros_like`).
   The base adds ``state['step'] = 0``.
-* ``update(self, p, grad, state, group) -> None``: update ONE parameter's raw array ``p.data``
+* ``update(self, p, grad, state, group) -> None``: update ONE parameter's raw array ``p.array``
   IN PLACE. ``grad`` is the raw gradient array, already negated when ``group['maximize']`` is
   true and already clipped when the optimizer has ``clipvalue`` / ``clipnorm`` /
   ``global_clipnorm``; it may be the array of ``p.grad`` itself, so never modify it in place.
@@ -93,7 +93,7 @@ def decoupled_decay(theta: Array, lr: float, weight_decay: float) -> None:
 
 def zeros_like(p: Tensor) -> Array:
     """A zero array with the shape, dtype and device of parameter ``p`` (for ``init_state``)."""
-    return get_array_module(p.data).zeros_like(p.data)
+    return get_array_module(p.array).zeros_like(p.array)
 
 
 # --------------------------------------------------------------------------- base class
@@ -269,7 +269,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data.fill(0)
+                    p.grad.array.fill(0)
 
     # ----------------------------------------------------------------- the step
     def init_state(self, p: Tensor, group: dict) -> dict:
@@ -277,7 +277,7 @@ class Optimizer:
         return {}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        """Update ``p.data`` in place from ``grad`` (subclasses override)."""
+        """Update ``p.array`` in place from ``grad`` (subclasses override)."""
         raise NotImplementedError(f"{type(self).__name__} does not define update()")
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
@@ -304,7 +304,7 @@ class Optimizer:
                     g = p.grad
                     if g is None:
                         continue
-                    grad = g.data
+                    grad = g.array
                     if maximize:
                         grad = -grad
                     if clip:
@@ -329,7 +329,7 @@ class Optimizer:
     def _global_scale(self) -> float:
         """``c / max(||g||, c)`` with ``||g||`` the L2 norm over every gradient (TF's
         ``clip_by_global_norm``)."""
-        grads = [p.grad.data for group in self.param_groups for p in group["params"]
+        grads = [p.grad.array for group in self.param_groups for p in group["params"]
                  if p.grad is not None]
         if not grads:
             return 1.0

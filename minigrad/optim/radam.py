@@ -64,7 +64,7 @@ class RAdam(Optimizer):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, (beta1, beta2) = group["lr"], group["betas"]
-        theta, m, v, t = p.data, state["exp_avg"], state["exp_avg_sq"], state["step"]
+        theta, m, v, t = p.array, state["exp_avg"], state["exp_avg_sq"], state["step"]
         xp = get_array_module(theta)
         if group["decoupled_weight_decay"]:
             decoupled_decay(theta, lr, group["weight_decay"])

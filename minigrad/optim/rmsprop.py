@@ -67,7 +67,7 @@ class RMSprop(Optimizer):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         alpha, mu = group["alpha"], group["momentum"]
-        theta, v = p.data, state["square_avg"]
+        theta, v = p.array, state["square_avg"]
         xp = get_array_module(theta)
         grad = l2_penalty(grad, theta, group["weight_decay"])
         v *= alpha

@@ -63,7 +63,7 @@ class SGD(Optimizer):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
-        theta = p.data
+        theta = p.array
         grad = l2_penalty(grad, theta, group["weight_decay"])
         if mu != 0:
             b = state.get("momentum_buffer")

@@ -27,7 +27,7 @@ Conventions used here (and why):
 * The decay uses ``theta_{t-1}``, the parameter before this step's gradient update.
 
 Note: torch-optimizer 0.3.0's ``SGDW`` adds the constant ``-lr * wd`` to every weight instead of
-``-lr * wd * theta`` (``p.data.add_(weight_decay, alpha=-lr)``); it is not a reference for this.
+``-lr * wd * theta`` (``p.array.add_(weight_decay, alpha=-lr)``); it is not a reference for this.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class SGDW(SGD):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, mu = group["lr"], group["momentum"]
-        theta = p.data
+        theta = p.array
         decoupled_decay(theta, lr, group["weight_decay"])      # theta -= lr * wd * theta_{t-1}
         d = grad
         if mu != 0:

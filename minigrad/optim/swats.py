@@ -98,7 +98,7 @@ class SWATS(Optimizer):
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         k, lr = state["step"], group["lr"]
         beta1, beta2 = group["betas"]
-        g = l2_penalty(grad, p.data, group["weight_decay"])     # g <- g + wd * x
+        g = l2_penalty(grad, p.array, group["weight_decay"])     # g <- g + wd * x
         if state["phase"] == "sgd":
             self._sgd_step(p, g, state, lr, beta1)
         else:
@@ -112,7 +112,7 @@ class SWATS(Optimizer):
         rate = state["sgd_lr"]
         if state["switch_lr"]:
             rate *= lr / state["switch_lr"]                      # follow the group's schedule
-        p.data -= ((1.0 - beta1) * rate) * v                     # x_k = x - (1-beta1) Lambda v
+        p.array -= ((1.0 - beta1) * rate) * v                     # x_k = x - (1-beta1) Lambda v
 
     @staticmethod
     def _adam_step(p: Tensor, g: Array, state: dict, k: int, lr: float, beta1: float,
@@ -128,7 +128,7 @@ class SWATS(Optimizer):
         step += eps
         xp.divide(m, step, out=step)
         step *= -lr * math.sqrt(bias2) / (1.0 - beta1**k)        # p_k
-        p.data += step                                           # x_k = x_{k-1} + p_k
+        p.array += step                                           # x_k = x_{k-1} + p_k
         p_flat = step.ravel()
         ptg = float(xp.dot(p_flat, g.ravel()))
         if ptg == 0.0:

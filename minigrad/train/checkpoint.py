@@ -27,7 +27,7 @@ _COMPONENTS = ("model", "optimizer", "scheduler", "early_stopping", "train_loade
 def _snapshot(obj):
     """A copy of a state dict that later in-place updates of the live objects cannot change."""
     if isinstance(obj, Tensor):
-        return Tensor._wrap(obj.data.copy())
+        return Tensor._wrap(obj.array.copy())
     if hasattr(obj, "shape") and hasattr(obj, "copy") and not isinstance(obj, np.generic):
         return obj.copy()
     if isinstance(obj, dict):

@@ -121,7 +121,7 @@ class FunctionMetric(Metric):
         n = targets.shape[0] if targets.ndim else 1
         value = self.fn(Tensor._wrap(outputs), Tensor._wrap(targets))
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         self.total = self.total + value * n
         self.count += n
 
@@ -199,7 +199,7 @@ def _lr(optimizer) -> float:
 
 
 def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def _nan_message(value: float, epoch: int, batch: int, nbatches: int, policy: str) -> str:

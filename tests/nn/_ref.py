@@ -34,5 +34,5 @@ def check_against_reference(name, fn, device="cpu", rtol=1e-10, atol=1e-12):
 
 
 def _np(x):
-    x = x.detach().data
+    x = x.detach().array
     return x.get() if hasattr(x, "get") else np.asarray(x)

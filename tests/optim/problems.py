@@ -34,7 +34,7 @@ class Problem:
 
     def distance(self, x) -> float:
         """Euclidean distance from x (array or Tensor, any device) to the minimiser."""
-        x = x.data if isinstance(x, minigrad.Tensor) else x
+        x = x.array if isinstance(x, minigrad.Tensor) else x
         x = x.get() if hasattr(x, "get") else np.asarray(x)
         return float(np.linalg.norm(x.astype(np.float64) - self.minimizer))
 
@@ -101,9 +101,9 @@ def minimize(problem: Problem, make_optimizer: Callable, steps: int,
     """
     p = minigrad.Parameter(problem.x0.copy(), device=device)
     opt = make_optimizer([p])
-    grad = minigrad.Tensor._wrap(problem.grad(p.data))
+    grad = minigrad.Tensor._wrap(problem.grad(p.array))
     for _ in range(steps):
-        grad.data = problem.grad(p.data)
+        grad.array = problem.grad(p.array)
         p.grad = grad
         opt.step()
     return p
@@ -136,16 +136,16 @@ def resume_matches(make_optimizer: Callable, problem: Problem = QUADRATIC,
     p = minigrad.Parameter(problem.x0.copy())
     opt = make_optimizer([p])
     for _ in range(steps_before):
-        p.grad = minigrad.Tensor._wrap(problem.grad(p.data))
+        p.grad = minigrad.Tensor._wrap(problem.grad(p.array))
         opt.step()
     saved = opt.state_dict()
-    q = minigrad.Parameter(p.data.copy())
+    q = minigrad.Parameter(p.array.copy())
     fresh = make_optimizer([q])
     fresh.load_state_dict(saved)
     a, b = [], []
     for param, o, out in ((p, opt, a), (q, fresh, b)):
         for _ in range(steps_after):
-            param.grad = minigrad.Tensor._wrap(problem.grad(param.data))
+            param.grad = minigrad.Tensor._wrap(problem.grad(param.array))
             o.step()
-            out.append(param.data.copy())
+            out.append(param.array.copy())
     return np.array(a), np.array(b)

@@ -53,7 +53,7 @@ def _set_grads(params, rng):
 def test_step_updates_in_place_bumps_version_and_counts_steps(name, rng, device):
     params = _params(rng, device)
     opt = FACTORIES[name](params)
-    arrays = [p.data for p in params]
+    arrays = [p.array for p in params]
     before = [to_numpy(p).copy() for p in params]
     versions = [p._version for p in params]
     for _ in range(3):
@@ -63,7 +63,7 @@ def test_step_updates_in_place_bumps_version_and_counts_steps(name, rng, device)
         for p, g in zip(params, grads):  # the optimizer never writes into .grad
             np.testing.assert_array_equal(to_numpy(p.grad), g)
     for p, a, b, v in zip(params, arrays, before, versions):
-        assert p.data is a                       # in place: the same array object
+        assert p.array is a                       # in place: the same array object
         assert not np.array_equal(to_numpy(p), b)
         assert p._version == v + 3
         assert opt.state[p]["step"] == 3
@@ -79,10 +79,10 @@ def test_params_without_grad_are_skipped(cls, rng):
     params = _params(rng)
     opt = cls(params, lr=0.1)
     params[0].grad = minigrad.Tensor(np.ones((3, 4), np.float32))
-    frozen = params[1].data.copy()
+    frozen = params[1].array.copy()
     opt.step()
     assert params[1] not in opt.state and params[1]._version == 0
-    np.testing.assert_array_equal(params[1].data, frozen)
+    np.testing.assert_array_equal(params[1].array, frozen)
     assert params[0] in opt.state
 
 
@@ -114,7 +114,7 @@ def test_step_runs_closure_with_grad_enabled_and_returns_its_loss():
         assert not minigrad.is_grad_enabled()   # the caller's mode is restored
     assert minigrad.is_grad_enabled()
     assert float(loss.item()) == 9.0
-    np.testing.assert_allclose(p.data, [3.0 - 0.25 * 6.0])  # theta - lr * 2 theta
+    np.testing.assert_allclose(p.array, [3.0 - 0.25 * 6.0])  # theta - lr * 2 theta
 
 
 def test_step_records_no_graph():
@@ -131,7 +131,7 @@ def test_zero_grad(rng):
     _set_grads(params, rng)
     g = params[0].grad
     opt.zero_grad(set_to_none=False)
-    assert params[0].grad is g and not np.any(g.data)
+    assert params[0].grad is g and not np.any(g.array)
     opt.zero_grad()
     assert all(p.grad is None for p in params)
 
@@ -161,9 +161,9 @@ def test_per_group_hyperparameters_apply_to_their_group_only(cls, rng):
             p.grad = minigrad.Tensor(g)
         opt.step()
         solo.step()
-    np.testing.assert_array_equal(b.data, a0)
-    np.testing.assert_array_equal(a.data, ref.data)
-    assert not np.array_equal(a.data, a0)
+    np.testing.assert_array_equal(b.array, a0)
+    np.testing.assert_array_equal(a.array, ref.array)
+    assert not np.array_equal(a.array, a0)
 
 
 def test_add_param_group_validates_and_changes_nothing_on_error(rng):
@@ -293,7 +293,7 @@ def test_adamw_first_step_closed_form():
     p.grad = minigrad.Tensor(g)
     AdamW([p], lr=0.1, weight_decay=0.5).step()
     expected = theta0 * (1 - 0.1 * 0.5) - 0.1 * g / (np.abs(g) + 1e-8)
-    np.testing.assert_allclose(p.data, expected, rtol=1e-6)
+    np.testing.assert_allclose(p.array, expected, rtol=1e-6)
 
 
 # ----------------------------------------------------------------------------- clipping
@@ -301,8 +301,8 @@ def _one_sgd_step(grad, **clip):
     p = minigrad.Parameter(np.zeros_like(grad))
     p.grad = minigrad.Tensor(grad.copy())
     SGD([p], lr=1.0, **clip).step()
-    np.testing.assert_array_equal(p.grad.data, grad)   # clipping leaves .grad alone
-    return -p.data                                     # with lr = 1 the step is the gradient
+    np.testing.assert_array_equal(p.grad.array, grad)   # clipping leaves .grad alone
+    return -p.array                                     # with lr = 1 the step is the gradient
 
 
 def test_keras_clipvalue_clipnorm():
@@ -323,8 +323,8 @@ def test_keras_clipnorm_is_per_parameter_and_global_clipnorm_is_joint():
             np.zeros(2, np.float32))
         p.grad, q.grad = minigrad.Tensor(a), minigrad.Tensor(b)
         SGD([p, q], lr=1.0, **clip).step()
-        np.testing.assert_allclose(-p.data, a * scale_a, rtol=1e-6)
-        np.testing.assert_allclose(-q.data, b * scale_b, rtol=1e-6)
+        np.testing.assert_allclose(-p.array, a * scale_a, rtol=1e-6)
+        np.testing.assert_allclose(-q.array, b * scale_b, rtol=1e-6)
 
 
 def test_clip_arguments_validated():
@@ -452,13 +452,13 @@ def test_subclass_contract_minimal_optimizer():
             self.check_nonnegative("lr", hp["lr"])
 
         def update(self, p, grad, state, group):
-            p.data -= group["lr"] * np.sign(grad)
+            p.array -= group["lr"] * np.sign(grad)
 
     p = minigrad.Parameter(np.array([1.0, -1.0, 0.0], np.float32))
     opt = SignSGD([p])
     p.grad = minigrad.Tensor(np.array([2.0, -3.0, 0.0], np.float32))
     opt.step()
-    np.testing.assert_allclose(p.data, [0.9, -0.9, 0.0])
+    np.testing.assert_allclose(p.array, [0.9, -0.9, 0.0])
     assert opt.state[p] == {"step": 1}
     with pytest.raises(ValueError, match="SignSGD: lr must be >= 0, got -1"):
         SignSGD([p], lr=-1)

@@ -46,8 +46,8 @@ def test_clip_grad_norm_under_the_limit_leaves_grads_unchanged():
     params = _with_grads([[3.0, 4.0], [12.0]])
     total = clip_grad_norm_(params, max_norm=20.0)
     assert float(total.item()) == pytest.approx(13.0)
-    np.testing.assert_array_equal(params[0].grad.data, [3.0, 4.0])
-    np.testing.assert_array_equal(params[1].grad.data, [12.0])
+    np.testing.assert_array_equal(params[0].grad.array, [3.0, 4.0])
+    np.testing.assert_array_equal(params[1].grad.array, [12.0])
 
 
 @pytest.mark.parametrize(("norm_type", "expected"), [
@@ -67,7 +67,7 @@ def test_clip_grad_norm_skips_missing_grads_and_accepts_a_single_tensor():
     q.grad = None
     total = clip_grad_norm_(p, 5.0)
     assert float(total.item()) == pytest.approx(10.0)
-    np.testing.assert_allclose(p.grad.data, [3.0, 4.0], rtol=1e-6)
+    np.testing.assert_allclose(p.grad.array, [3.0, 4.0], rtol=1e-6)
     assert float(clip_grad_norm_([q], 1.0).item()) == 0.0
 
 
@@ -75,11 +75,11 @@ def test_clip_grad_norm_nonfinite():
     params = _with_grads([[1.0, np.inf], [2.0]])
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
-    np.testing.assert_array_equal(params[1].grad.data, [2.0])   # nothing changed
+    np.testing.assert_array_equal(params[1].grad.array, [2.0])   # nothing changed
     with np.errstate(invalid="ignore"):                         # inf * 0 in the first grad
         total = clip_grad_norm_(params, 1.0)                    # as torch: clips anyway
     assert math.isinf(float(total.item()))
-    np.testing.assert_array_equal(params[1].grad.data, [0.0])  # scale 1 / inf = 0
+    np.testing.assert_array_equal(params[1].grad.array, [0.0])  # scale 1 / inf = 0
     nan = _with_grads([[np.nan]])
     assert math.isnan(float(clip_grad_norm_(nan, 1.0).item()))
     with pytest.raises(RuntimeError, match="non-finite"):
@@ -97,7 +97,7 @@ def test_clip_grad_norm_property(shapes, max_norm, seed):
     total = float(clip_grad_norm_(params, max_norm).item())
     flat = np.concatenate([g.ravel() for g in grads]).astype(np.float64)
     assert total == pytest.approx(np.linalg.norm(flat), rel=1e-5)
-    after = np.concatenate([p.grad.data.ravel() for p in params]).astype(np.float64)
+    after = np.concatenate([p.grad.array.ravel() for p in params]).astype(np.float64)
     assert np.linalg.norm(after) <= max(max_norm, np.linalg.norm(flat)) * (1 + 1e-5)
     scale = min(1.0, max_norm / (total + 1e-6))
     np.testing.assert_allclose(after, flat * scale, rtol=1e-5, atol=1e-6)   # same direction

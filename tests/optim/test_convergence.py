@@ -82,7 +82,7 @@ def test_converges_with_autograd_gradients(name, device):
 def test_adamw_converges_to_the_decayed_fixed_point():
     # decoupled decay: the fixed point solves a_i (x - c_i) / (sqrt(v_hat) + eps) = -wd x_i,
     # so x ends strictly between 0 and c (shrunk towards 0), unlike weight_decay=0
-    x = minimize(QUADRATIC, lambda ps: AdamW(ps, lr=0.05, weight_decay=0.5), 2000).data
+    x = minimize(QUADRATIC, lambda ps: AdamW(ps, lr=0.05, weight_decay=0.5), 2000).array
     c = QUADRATIC.minimizer
     assert np.all(np.abs(x) < np.abs(c) - 1e-3)
     assert np.all(np.sign(x) == np.sign(c))
@@ -95,7 +95,7 @@ def _reddi(cls, steps=20_000):
     opt = cls([p], lr=0.1, betas=(0.9, 0.99))
     group = opt.param_groups[0]
     grad = minigrad.Tensor(np.zeros(1, np.float32))
-    g, x = grad.data, p.data
+    g, x = grad.array, p.array
     for t in range(1, steps + 1):
         g[0] = 1010.0 if t % 101 == 1 else -10.0
         p.grad = grad

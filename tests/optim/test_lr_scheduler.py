@@ -45,7 +45,7 @@ class _LrOnly(Optimizer):
         return {}
 
     def update(self, p, grad, state, group):
-        p.data -= group["lr"] * grad
+        p.array -= group["lr"] * grad
 
 
 def make_optimizer(kind="sgd", lrs=BASE_LRS):

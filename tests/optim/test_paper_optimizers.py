@@ -432,7 +432,7 @@ def _ftrl_on_least_squares(l1):
     w = minigrad.Parameter(np.zeros(40, np.float32))
     opt = FTRL([w], lr=0.5, l1_regularization_strength=l1)
     for _ in range(200):
-        w.grad = minigrad.Tensor((w.data - target).astype(np.float32))
+        w.grad = minigrad.Tensor((w.array - target).astype(np.float32))
         opt.step()
     return to_numpy(w), to_numpy(opt.state[w]["linear"])
 
@@ -556,7 +556,7 @@ def test_state_dict_round_trip_gives_identical_next_steps(cls, kwargs):
     sd = opt.state_dict()
     ps2, opt2 = make()
     for p2, p in zip(ps2, ps):
-        p2.data[...] = p.data
+        p2.array[...] = p.array
     opt2.load_state_dict(sd)
     for t in range(40, 100):
         step(ps, opt, t)

@@ -61,7 +61,7 @@ def replay(cfg: dict, cls=None) -> np.ndarray:
     opt = cls(spec, **kwargs)
     T = G.shape[0]
     traj = np.empty((T + 1, G.shape[1]), np.float32)
-    traj[0] = np.concatenate([p.data.ravel() for p in params])
+    traj[0] = np.concatenate([p.array.ravel() for p in params])
     for t in range(1, T + 1):
         change = cfg["lr_change"]
         if change is not None and t == change["step"]:
@@ -75,7 +75,7 @@ def replay(cfg: dict, cls=None) -> np.ndarray:
             p.grad = minigrad.Tensor(grad[offset:offset + p.size].reshape(p.shape))
             offset += p.size
         opt.step()
-        traj[t] = np.concatenate([p.data.ravel() for p in params])
+        traj[t] = np.concatenate([p.array.ravel() for p in params])
     assert all(p.dtype == np.float32 for p in params)  # never silently upcast
     return traj
 

@@ -52,7 +52,7 @@ def run(mode: str, checkpoint: str) -> tuple[list[np.ndarray], list[float]]:
         kw["resume_from"] = checkpoint
     hist = fit(model, nn.CrossEntropyLoss(), opt, train, epochs, val_loader=val,
                scheduler=sched, callbacks=callbacks, progress=False, **kw)
-    return [p.data.copy() for p in model.parameters()], list(hist["loss"])
+    return [p.array.copy() for p in model.parameters()], list(hist["loss"])
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def test_round_trip_nested_structures_and_dtypes(tmp_path, rng):
 def test_tensors_round_trip_between_devices(tmp_path, device):
     t = minigrad.tensor([[1.0, 2.0], [3.0, 4.0]], device=device, requires_grad=True)
     path = tmp_path / "t.npz"
-    save({"t": t, "raw": t.data}, path)
+    save({"t": t, "raw": t.array}, path)
     on_cpu = load(path, map_location="cpu")
     assert on_cpu["t"].device == "cpu" and isinstance(on_cpu["raw"], np.ndarray)
     np.testing.assert_array_equal(to_numpy(on_cpu["t"]), to_numpy(t))

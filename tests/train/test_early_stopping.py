@@ -184,12 +184,12 @@ def test_restores_best_weights_exactly_stand_in(rng):
 
 def test_restores_best_weights_exactly_linear(rng):
     model = nn.Linear(4, 3)
-    params = [model.weight.data, model.bias.data]
+    params = [model.weight.array, model.bias.array]
     metrics = [0.1, 0.3, 0.5, 0.4, 0.45, 0.2]
     stopper, snaps = _train_and_watch(model, params, metrics, rng, mode="max", patience=2)
     assert stopper.stopped_epoch == 4 and stopper.best_epoch == 2
-    np.testing.assert_array_equal(model.weight.data, snaps[2][0])
-    np.testing.assert_array_equal(model.bias.data, snaps[2][1])
+    np.testing.assert_array_equal(model.weight.array, snaps[2][0])
+    np.testing.assert_array_equal(model.bias.array, snaps[2][1])
     assert model.weight.dtype == np.float32
 
 
@@ -209,9 +209,9 @@ def test_snapshot_is_a_copy_not_a_view(rng):
     model = nn.Linear(2, 2)
     stopper = EarlyStopping(mode="min", restore_best_weights=True, patience=3)
     stopper.step(1.0, model)
-    kept = model.weight.data.copy()
+    kept = model.weight.array.copy()
     with minigrad.no_grad():
-        model.weight.data[...] = 7.0
+        model.weight.array[...] = 7.0
     np.testing.assert_array_equal(stopper.best_weights["weight"], kept)
 
 
