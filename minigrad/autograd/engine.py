@@ -21,6 +21,18 @@ from .grad_mode import _GradMode
 # below, and getrefcount's own argument.
 _SOLE_VIEW_REFS = 3
 
+# Callbacks queued during the running backward passes (innermost last), run when it ends.
+_queued_callbacks: list[list] = []
+
+
+def queue_callback(fn) -> None:
+    """Call ``fn()`` once the backward pass now running has finished (torch's
+    ``Variable._execution_engine.queue_callback``): e.g. DistributedDataParallel waits there
+    for its gradient all-reduces. Only valid inside a backward pass (from a hook)."""
+    if not _queued_callbacks:
+        raise RuntimeError("queue_callback: no backward pass is running (call it from a hook)")
+    _queued_callbacks[-1].append(fn)
+
 
 def _owned(g, like, handed: set[int]):
     """A gradient array safe to keep as a leaf's ``.grad`` and to update in place later.
@@ -82,6 +94,7 @@ def run_backward(
     pop, get = grads.pop, grads.get
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
+    _queued_callbacks.append([])
     try:
         while heap:
             t = heappop(heap)[1]
@@ -135,6 +148,9 @@ def run_backward(
                 _accumulate(t, g, create_graph, handed)
     finally:
         _GradMode.enabled = previous_mode
+        callbacks = _queued_callbacks.pop()
+    for fn in callbacks:
+        fn()
     return results
 
 
