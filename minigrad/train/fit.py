@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from ..autograd import no_grad
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import ddp
 from .callbacks import Callback, Checkpoint, EarlyStoppingCallback, TrainState, is_early_stopping
 from .history import History
 from .progress import ProgressBar
@@ -418,8 +419,10 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
                 cb.on_epoch_begin(state)
             t0 = time.perf_counter()
             lr = _lr(optimizer)
+            ddp.set_sampler_epoch(train_loader, epoch)
             bar = ProgressBar(len(train_loader) if hasattr(train_loader, "__len__") else 0,
-                              desc=f"epoch {epoch}/{epochs}", enabled=None if progress else False)
+                              desc=f"epoch {epoch}/{epochs}",
+                              enabled=None if progress and ddp.is_main_process() else False)
             model.train()
             logs, finished = train_epoch(
                 model, loss_fn, optimizer, train_loader,
@@ -434,6 +437,7 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
                 val = evaluate(model, loss_fn, val_loader,
                                metrics if explicit_metrics else _default_like(logs))
                 logs.update({f"val_{k}": v for k, v in val.items()})
+            logs = ddp.average_logs(logs)  # under DDP: the ranks' mean, the same on every rank
             if kind == "epoch":
                 scheduler.step()
             elif kind == "metric":
