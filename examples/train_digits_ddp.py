@@ -13,8 +13,9 @@ before each step, so all processes hold the same model::
 per step, and with SyncBatchNorm (BatchNorm layers whose statistics are all-reduced) every
 step is, up to float32 round-off, the step one process takes on the same 64 samples. (Runs
 with different N still differ a little: when N does not divide the training set,
-DistributedSampler pads each epoch with a few repeated samples, as torch's does.) A checkpoint written by
-rank 0 after every epoch resumes the run with the same or another number of processes. Needs
+DistributedSampler pads each epoch with a few repeated samples, as torch's does.) A
+checkpoint written by rank 0 after every epoch resumes the run with the same or another
+number of processes. Needs
 ``pip install 'minigrad[mpi,examples]'`` (mpi4py and the mpich wheel, which brings mpiexec);
 without mpi4py it still runs as one process.
 """

@@ -143,6 +143,8 @@ class DistributedDataParallel(Module):
             t._bump_version()
 
     def forward(self, *args, **kwargs):
+        if self._started:  # a backward that raised midway left its buckets half-filled
+            self._reset()
         if self.training and self.broadcast_buffers and self._group.size > 1:
             self._sync_states(self._buffers_to_sync())
         self._sync_this_backward = self._require_sync and is_grad_enabled()
@@ -225,12 +227,15 @@ class DistributedDataParallel(Module):
                     else:
                         p.grad.array[...] = bucket.slot(i)
         finally:
-            for bucket in self._buckets:
-                bucket.ready.clear()
-                bucket.request = None
-            self._next_bucket = 0
-            self._started = False
-            self._sync_this_backward = False
+            self._reset()
+
+    def _reset(self) -> None:
+        for bucket in self._buckets:
+            bucket.ready.clear()
+            bucket.request = None
+        self._next_bucket = 0
+        self._started = False
+        self._sync_this_backward = False
 
     @property
     def num_buckets(self) -> int:

@@ -319,3 +319,26 @@ def test_example_runs_under_mpiexec_and_alone(tmp_path):
     assert "epochs 1-3" in one.stdout  # the history resumed from the 2-process checkpoint
     acc = float(one.stdout.split("test accuracy ")[1].split()[0])
     assert acc > 0.8  # 3 epochs of this MLP on the digits: typically about 0.95
+
+
+def test_without_mpi4py_a_plain_run_is_a_world_of_one(monkeypatch):
+    if dist.is_initialized():
+        pytest.skip("a process group is already initialised in this process")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now raises ImportError
+    for var in dist._LAUNCHER_VARS:
+        monkeypatch.delenv(var, raising=False)
+    try:
+        dist.init_process_group("mpi")
+        assert (dist.get_rank(), dist.get_world_size(), dist.get_backend()) == (0, 1, "local")
+        t = minigrad.tensor([1.0, 2.0])
+        dist.all_reduce(t, dist.ReduceOp.AVG)
+        dist.broadcast(t, 0)
+        np.testing.assert_array_equal(t.array, [1.0, 2.0])
+        with pytest.raises(RuntimeError, match="already initialised"):
+            dist.init_process_group("mpi")
+    finally:
+        dist.destroy_process_group()
+    monkeypatch.setenv("PMI_RANK", "0")  # started by mpiexec, but no mpi4py: say so
+    with pytest.raises(ImportError, match=r"minigrad\[mpi\]"):
+        dist.init_process_group("mpi")
+    assert not dist.is_initialized()
