@@ -369,6 +369,11 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
             optimizer, scheduler, early stopping, train loader, history and RNG state from it
             and continues after its epoch.
 
+    Under data parallelism (``minigrad.distributed`` with several processes, the model in
+    ``nn.parallel.DistributedDataParallel``) the same call runs on every rank: see
+    :mod:`minigrad.train.ddp` for what changes (rank-0 progress and checkpoints, logs averaged
+    over the ranks, the DistributedSampler's epoch set before each epoch).
+
     Returns:
         The History: per-epoch ``loss``, ``val_loss``, metrics and ``val_`` metrics, ``lr``
         (of param group 0 at the epoch's start) and ``time`` (seconds).

@@ -10,6 +10,8 @@ Tasks (each rank writes OUT_DIR/<task>_<world>_<rank>.npz):
   fit_first    fit under DDP for epochs 1-2 of 4, checkpointing to OUT_DIR/fit.npz
   fit_resume   fit under DDP resuming from OUT_DIR/fit.npz up to epoch 4
   raise        rank 1 raises while rank 0 waits in a collective (the test expects an abort)
+  cuda         (backend nccl) CuPy collectives over NCCL and over MPI (host-staged), and DDP
+               gradients on the GPU against the module's own; one GPU per process
 The global batch is GLOBAL_BATCH samples, split evenly over the N processes.
 """
 
@@ -204,6 +206,31 @@ def task_accumulate(rank: int, world: int) -> dict:
             "buckets": np.int64(ddp.num_buckets)}
 
 
+def task_cuda(rank: int, world: int) -> dict:
+    from minigrad.distributed.group import MPIGroup
+
+    out = {}
+    for name, group in (("nccl", dist.default_group_or_none()), ("mpi", MPIGroup())):
+        t = minigrad.tensor(np.arange(4, dtype=np.float32) + rank, device="cuda")
+        group.allreduce(t.array, dist.ReduceOp.AVG)
+        out[f"{name}_avg"] = t.array.get()
+        b = minigrad.tensor(np.full(3, rank, dtype=np.float32), device="cuda")
+        group.broadcast(b.array, world - 1)
+        out[f"{name}_bcast"] = b.array.get()
+        x, y = data()
+        xb = minigrad.tensor(x[:8], device="cuda")
+        yb = minigrad.tensor(y[:8], device="cuda")
+        model = make_model("mlp", 100).to("cuda")
+        ddp = DistributedDataParallel(model, bucket_cap_mb=TINY_BUCKETS_MB, process_group=group)
+        nn.CrossEntropyLoss()(ddp(xb), yb).backward()
+        got = [p.grad.array.get() for p in model.parameters()]
+        model.zero_grad()
+        nn.CrossEntropyLoss()(model(xb), yb).backward()  # every rank has the same batch
+        out[f"{name}_err"] = np.float64(max(
+            float(np.abs(g - p.grad.array.get()).max()) for g, p in zip(got, model.parameters())))
+    return out
+
+
 def task_raise(rank: int, world: int) -> dict:
     if rank == 1:
         raise ValueError("boom from rank 1")
@@ -213,7 +240,7 @@ def task_raise(rank: int, world: int) -> dict:
 
 def main(argv) -> None:
     tasks, out_dir = argv[0].split(","), argv[1]
-    dist.init_process_group("mpi")
+    dist.init_process_group("nccl" if tasks == ["cuda"] else "mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     ckpt = os.path.join(out_dir, "fit.npz")
     for task in tasks:

@@ -26,6 +26,7 @@ from minigrad.data import DistributedSampler
 from minigrad.distributed.group import LocalGroup
 from minigrad.nn.parallel import DistributedDataParallel
 
+from ..conftest import CUDA
 from . import mpi_worker as W
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -342,3 +343,24 @@ def test_without_mpi4py_a_plain_run_is_a_world_of_one(monkeypatch):
     with pytest.raises(ImportError, match=r"minigrad\[mpi\]"):
         dist.init_process_group("mpi")
     assert not dist.is_initialized()
+
+
+@pytest.mark.skipif(not CUDA, reason="CUDA device not available (needs CuPy and a GPU: "
+                                     "minigrad[cuda12])")
+def test_cuda_collectives_and_ddp_over_nccl_and_mpi(tmp_path):
+    """One process per GPU (all of them, at most 2): NCCL and host-staged MPI on CuPy arrays."""
+    reason = _mpi_unavailable()
+    if reason:
+        pytest.skip(reason)
+    import cupy
+
+    world = min(2, cupy.cuda.runtime.getDeviceCount())
+    res = _run(world, ["-m", "tests.distributed.mpi_worker", "cuda", str(tmp_path)])
+    assert res.returncode == 0, res.stderr[-4000:]
+    for r in range(world):
+        got = np.load(tmp_path / f"cuda_{world}_{r}.npz")
+        for name in ("nccl", "mpi"):
+            mean = np.arange(4, dtype=np.float32) + (world - 1) / 2
+            np.testing.assert_allclose(got[f"{name}_avg"], mean, rtol=1e-6)
+            np.testing.assert_array_equal(got[f"{name}_bcast"], np.full(3, world - 1))
+            assert float(got[f"{name}_err"]) < 1e-6
