@@ -226,6 +226,15 @@ class Tensor:
 
         return remove
 
+    def register_post_accumulate_grad_hook(
+            self, hook: Callable[[Tensor], None]) -> Callable[[], None]:
+        """Call ``hook(self)`` after backward has accumulated this leaf's gradient into
+        ``self.grad`` (as torch's); see :func:`minigrad.autograd.engine.
+        register_post_accumulate_grad_hook`. Returns a function that removes the hook."""
+        from .autograd.engine import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     # ----------------------------------------------------------------- autograd
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.

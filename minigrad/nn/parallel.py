@@ -16,10 +16,13 @@ the order in which backward produces their gradients), into *buckets* of at most
 gradient into its bucket's buffer; when a bucket is full (and every earlier bucket has been
 started: the non-blocking collectives must be issued in the same order on every rank) one
 non-blocking all-reduce (``MPI_Iallreduce`` or NCCL) starts on it, while backward goes on with
-the remaining gradients. When the backward pass ends, the requests are waited on, divided by
-N and written back into ``p.grad``. Parameters that received no gradient on a rank in this
-backward contribute zeros (or their gradient accumulated so far): every rank reduces the same
-buffers in the same order, so no rank waits for a bucket that another never sends.
+the rest of the graph: the hook is a post-accumulate-grad hook, which the engine runs as soon
+as the parameter's last use has been differentiated (so the last layer's bucket is on the
+wire while the first layers' gradients are still being computed). When the backward pass
+ends, the requests are waited on, divided by N and written back into ``p.grad``. Parameters
+that received no gradient on a rank in this backward contribute zeros (or their gradient
+accumulated so far): every rank reduces the same buffers in the same order, so no rank waits
+for a bucket that another never sends.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ class DistributedDataParallel(Module):
         for b, bucket in enumerate(self._buckets):
             for i, p in enumerate(bucket.params):
                 self._where[id(p)] = (b, i)
-                p.register_hook(self._make_hook(b, i))
+                p.register_post_accumulate_grad_hook(self._make_hook(b, i))
         self._require_sync = True       # False inside no_sync()
         self._sync_this_backward = False  # set by a forward that records a graph
         self._started = False           # this backward's hooks have queued the finish
@@ -172,25 +175,19 @@ class DistributedDataParallel(Module):
 
     # ----------------------------------------------------------------- backward
     def _make_hook(self, b: int, i: int):
-        def hook(grad: Tensor):
+        def hook(param: Tensor) -> None:
             if self._sync_this_backward:
-                self._mark_ready(b, i, grad.array)
-            return None
+                self._mark_ready(b, i)
 
         return hook
 
-    def _mark_ready(self, b: int, i: int, g) -> None:
-        """Copy this gradient (plus any accumulated one) into its slot; start full buckets."""
+    def _mark_ready(self, b: int, i: int) -> None:
+        """Copy this parameter's accumulated gradient into its slot; start full buckets."""
         if not self._started:
             self._started = True
             queue_callback(self._finish)
         bucket = self._buckets[b]
-        p = bucket.params[i]
-        slot = bucket.slot(i)
-        if p.grad is None:
-            slot[...] = g
-        else:
-            get_array_module(g).add(p.grad.array, g, out=slot)
+        bucket.slot(i)[...] = bucket.params[i].grad.array
         bucket.ready.add(i)
         self._launch_ready()
 

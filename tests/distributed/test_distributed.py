@@ -364,3 +364,45 @@ def test_cuda_collectives_and_ddp_over_nccl_and_mpi(tmp_path):
             np.testing.assert_allclose(got[f"{name}_avg"], mean, rtol=1e-6)
             np.testing.assert_array_equal(got[f"{name}_bcast"], np.full(3, world - 1))
             assert float(got[f"{name}_err"]) < 1e-6
+
+
+def test_post_accumulate_grad_hooks_fire_as_soon_as_a_leaf_is_complete():
+    """The engine runs a leaf's post-accumulate hooks once its last use is differentiated:
+    here W2's before the graph below it is walked, W1's (used twice) once, with the total."""
+    from minigrad.autograd import grad
+
+    rng = np.random.default_rng(0)
+    x = minigrad.tensor(rng.standard_normal((4, 3)).astype(np.float32))
+    w1 = minigrad.tensor(rng.standard_normal((3, 3)).astype(np.float32), requires_grad=True)
+    w2 = minigrad.tensor(rng.standard_normal((3, 2)).astype(np.float32), requires_grad=True)
+    events = []
+
+    def loss_fn():
+        h = (x @ w1).tanh() @ w1       # w1 used twice
+        h.register_hook(lambda g: events.append("h") or None)
+        return (h @ w2).sum()
+
+    loss_fn().backward()
+    want = {"w1": w1.grad.array.copy(), "w2": w2.grad.array.copy()}
+    w1.grad = w2.grad = None
+    seen = {}
+    removers = [
+        w.register_post_accumulate_grad_hook(
+            lambda t, n=n: (events.append(n), seen.__setitem__(n, t.grad.array.copy())))
+        for n, w in (("w1", w1), ("w2", w2))]
+    events.clear()
+    loss_fn().backward()
+    assert events == ["w2", "h", "w1"]
+    for n in ("w1", "w2"):
+        np.testing.assert_array_equal(seen[n], want[n])
+    np.testing.assert_array_equal(w1.grad.array, want["w1"])
+    events.clear()
+    grad(loss_fn(), [w1])  # autograd.grad accumulates nothing: no post-accumulate hooks
+    assert events == ["h"]
+    for remove in removers:
+        remove()
+    events.clear()
+    loss_fn().backward()
+    assert events == ["h"]
+    with pytest.raises(RuntimeError, match="leaf"):
+        (w1 * 2).register_post_accumulate_grad_hook(lambda t: None)
