@@ -69,7 +69,7 @@ def _time_allreduce(group, nbytes: int, reps: int) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
-def worker(mode: str, steps: int) -> None:
+def worker(mode: str, steps: int, bucket_cap_mb: float) -> None:
     """One mpiexec job: prints a JSON line (rank 0)."""
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -84,7 +84,7 @@ def worker(mode: str, steps: int) -> None:
     layers = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.ReLU()]
-    model = DistributedDataParallel(nn.Sequential(*layers[:-1]))
+    model = DistributedDataParallel(nn.Sequential(*layers[:-1]), bucket_cap_mb=bucket_cap_mb)
     opt = optim.Adam(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
     finish_time = [0.0]
@@ -141,19 +141,19 @@ def _mpiexec() -> str:
     return str(beside) if beside.exists() else "mpiexec"
 
 
-def driver(rounds: int, steps: int) -> None:
+def driver(rounds: int, steps: int, bucket_cap_mb: float) -> None:
     results: dict[tuple, list[dict]] = {}
     for _ in range(rounds):
         for mode in ("global", "per-process"):
             for world in (1, 2):
                 cmd = [_mpiexec(), "-n", str(world), sys.executable, __file__, "--worker",
-                       mode, "--steps", str(steps)]
+                       mode, "--steps", str(steps), "--bucket-cap-mb", str(bucket_cap_mb)]
                 out = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                                      check=True).stdout
                 res = json.loads(out.strip().splitlines()[-1])
                 results.setdefault((mode, world), []).append(res)
     print(f"W1, Adam, one BLAS thread per process, {steps} timed steps, median of {rounds} "
-          "rounds")
+          f"rounds, bucket_cap_mb={bucket_cap_mb:g}")
     print("| batch | processes | per process | step ms | samples/s | x 1 process | "
           "all-reduce wait share | step without sync ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -196,11 +196,13 @@ def main() -> None:
     p.add_argument("--worker", choices=("global", "per-process"), default=None)
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--bucket-cap-mb", type=float, default=25.0,
+                   help="DDP's bucket size (25: W1's 0.94 MB gradient in one bucket)")
     args = p.parse_args()
     if args.worker:
-        worker(args.worker, args.steps)
+        worker(args.worker, args.steps, args.bucket_cap_mb)
     else:
-        driver(args.rounds, args.steps)
+        driver(args.rounds, args.steps, args.bucket_cap_mb)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ def register_post_accumulate_grad_hook(t: Tensor, hook: Callable[[Tensor], None]
     While such hooks exist, backward first counts each hooked leaf's uses in the graph, so a
     hooked leaf is accumulated, and its hooks run, as soon as its last use has been
     differentiated, while the rest of the graph is still being walked (DistributedDataParallel
-    starts its all-reduces there). Returns a function that removes the hook.
+    starts its all-reduces there). The engine holds ``hook`` until it is removed or ``t`` dies:
+    a hook should not capture ``t`` (it receives it) or what holds ``t``, or neither is freed.
+    Returns a function that removes the hook.
     """
     if t._ctx is not None or not t.requires_grad:
         raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require "

@@ -28,6 +28,7 @@ for a bucket that another never sends.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator
 
 from .. import distributed as dist
@@ -77,6 +78,11 @@ def _make_buckets(params: list[Tensor], cap_bytes: int) -> list[_Bucket]:
     return buckets
 
 
+def _remove_all(removers) -> None:
+    for remove in removers:
+        remove()
+
+
 class DistributedDataParallel(Module):
     """Wrap ``module`` so that backward averages its gradients across the processes.
 
@@ -119,11 +125,12 @@ class DistributedDataParallel(Module):
         params = [p for p in module.parameters() if p.requires_grad]
         self._sync_states(list(module.parameters()) + self._buffers_to_sync())
         object.__setattr__(self, "_buckets", _make_buckets(params, int(bucket_cap_mb * 2**20)))
-        self._where = {}  # id(param) -> (bucket index, slot index)
+        removers = []
         for b, bucket in enumerate(self._buckets):
             for i, p in enumerate(bucket.params):
-                self._where[id(p)] = (b, i)
-                p.register_post_accumulate_grad_hook(self._make_hook(b, i))
+                removers.append(p.register_post_accumulate_grad_hook(self._make_hook(b, i)))
+        # the engine holds the hooks; they hold this wrapper weakly, and go with it
+        weakref.finalize(self, _remove_all, removers)
         self._require_sync = True       # False inside no_sync()
         self._sync_this_backward = False  # set by a forward that records a graph
         self._started = False           # this backward's hooks have queued the finish
@@ -175,9 +182,12 @@ class DistributedDataParallel(Module):
 
     # ----------------------------------------------------------------- backward
     def _make_hook(self, b: int, i: int):
+        ddp = weakref.ref(self)
+
         def hook(param: Tensor) -> None:
-            if self._sync_this_backward:
-                self._mark_ready(b, i)
+            wrapper = ddp()
+            if wrapper is not None and wrapper._sync_this_backward:
+                wrapper._mark_ready(b, i)
 
         return hook
 

@@ -406,3 +406,22 @@ def test_post_accumulate_grad_hooks_fire_as_soon_as_a_leaf_is_complete():
     assert events == ["h"]
     with pytest.raises(RuntimeError, match="leaf"):
         (w1 * 2).register_post_accumulate_grad_hook(lambda t: None)
+
+
+def test_ddp_leaves_no_hooks_behind():
+    """The engine's post-accumulate hooks go when the wrapper does (no leak, no pre-pass)."""
+    import gc
+
+    from minigrad.autograd import engine
+
+    before = len(engine._post_hooks)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    ddp = DistributedDataParallel(model, process_group=LocalGroup())
+    assert len(engine._post_hooks) == before + 4
+    del ddp
+    gc.collect()
+    assert len(engine._post_hooks) == before
+    ddp = DistributedDataParallel(model, process_group=LocalGroup())
+    del model, ddp
+    gc.collect()
+    assert len(engine._post_hooks) == before
