@@ -69,22 +69,28 @@ def _time_allreduce(group, nbytes: int, reps: int) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
+def _w1(per_process: int, bucket_cap_mb: float):
+    """W1's sharded loader and DDP-wrapped MLP."""
+    x, y = load_data("W1")
+    ds = TensorDataset(x, y)
+    loader = DataLoader(ds, batch_size=per_process, sampler=DistributedSampler(ds, seed=0),
+                        drop_last=True)
+    minigrad.manual_seed(0)
+    sizes = WORKLOADS["W1"]["sizes"]
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = DistributedDataParallel(nn.Sequential(*layers[:-1]), bucket_cap_mb=bucket_cap_mb)
+    return loader, model
+
+
 def worker(mode: str, steps: int, bucket_cap_mb: float) -> None:
     """One mpiexec job: prints a JSON line (rank 0)."""
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     spec = WORKLOADS["W1"]
     per = spec["batch"] // world if mode == "global" else spec["batch"]
-    x, y = load_data("W1")
-    ds = TensorDataset(x, y)
-    loader = DataLoader(ds, batch_size=per, sampler=DistributedSampler(ds, seed=0),
-                        drop_last=True)
-    minigrad.manual_seed(0)
-    sizes = spec["sizes"]
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    model = DistributedDataParallel(nn.Sequential(*layers[:-1]), bucket_cap_mb=bucket_cap_mb)
+    loader, model = _w1(per, bucket_cap_mb)
     opt = optim.Adam(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
     finish_time = [0.0]
