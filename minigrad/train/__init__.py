@@ -26,6 +26,7 @@ from .fit import (
     train_epoch,
 )
 from .history import History
+from .lr_find import LRFinderResult, lr_find
 from .progress import ProgressBar
 
 try:  # early_stopping.py is the scheduler helper's; tolerate its absence, nothing else
