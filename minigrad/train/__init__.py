@@ -15,6 +15,7 @@ from .callbacks import (
     TrainState,
 )
 from .checkpoint import load_checkpoint, save_checkpoint
+from .diagnostics import Diagnostics, plot_diagnostics
 from .fit import (
     Accuracy,
     BinaryAccuracy,
