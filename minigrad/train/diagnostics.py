@@ -159,18 +159,14 @@ class Diagnostics(Callback):
         self._epoch_values.update(values)
 
     # ----------------------------------------------------------------- plotting
-    def plot(self, path: str | os.PathLike | None = None, stats=None, x: str = "step"):
-        """All measurements in one grid: a row per statistic, a line per layer.
-
-        Args:
-            path: save there (Agg, pyplot untouched); None makes the figure with pyplot.
-            stats: which statistics (default: every one recorded).
-            x: 'step' or 'epoch' on the horizontal axis.
+    def plot(self, path: str | os.PathLike | None = None, stats=None, x: str = "step",
+             biases: bool = False):
+        """All measurements in one grid of small plots (see :func:`plot_diagnostics`).
 
         Returns:
             The matplotlib Figure.
         """
-        return plot_diagnostics(self.records, path, stats, x)
+        return plot_diagnostics(self.records, path, stats, x, biases)
 
 
 def _named_parameters(model, optimizer) -> list[tuple[str, Tensor]]:
@@ -210,9 +206,19 @@ def activation_stats(y, kind: str, saturation: float) -> dict[str, float]:
     return stats
 
 
-def plot_diagnostics(records: dict[str, list[float]], path=None, stats=None, x: str = "step"):
-    """A grid of small plots of :attr:`Diagnostics.records` (or a History's diag columns with
-    ``x='epoch'``): one panel per statistic, one line per layer; norms and ratios on log axes.
+def plot_diagnostics(records: dict[str, list[float]], path=None, stats=None, x: str = "step",
+                     biases: bool = False):
+    """A grid of small plots of :attr:`Diagnostics.records`: one panel per statistic, one line
+    per layer, coloured from dark (first layer) to light (last); norms and ratios on log axes,
+    the update ratio with the 1e-3 guide.
+
+    Args:
+        records: ``Diagnostics.records`` (or ``History.history`` with ``x='epoch'``, whose
+            epoch numbers are then taken as 1, 2, ...).
+        path: save there (Agg, pyplot untouched); None makes the figure with pyplot.
+        stats: which statistics (default: every one recorded).
+        x: 'step' or 'epoch' on the horizontal axis.
+        biases: also draw the parameters whose name ends in 'bias' (off: they crowd the plot).
     """
     if x not in ("step", "epoch"):
         raise ValueError(f"plot_diagnostics: x must be 'step' or 'epoch', got {x!r}")
@@ -220,7 +226,8 @@ def plot_diagnostics(records: dict[str, list[float]], path=None, stats=None, x: 
     for key, col in records.items():
         if key.startswith("diag/"):
             name, stat = key[5:].rsplit("/", 1)
-            by_stat.setdefault(stat, {})[name] = col
+            if biases or not (stat in STATS_PARAM and name.endswith("bias")):
+                by_stat.setdefault(stat, {})[name] = col
     order = [s for s in (*STATS_PARAM, *STATS_ACT) if s in by_stat]
     stats = order if stats is None else list(stats)
     missing = [s for s in stats if s not in by_stat]
@@ -229,28 +236,40 @@ def plot_diagnostics(records: dict[str, list[float]], path=None, stats=None, x: 
                          f"recorded: {order}")
     fig = _figure(len(stats), path)
     cols = min(3, len(stats))
-    rows = math.ceil(len(stats) / cols)
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    xs = records[x] if x in records else list(range(1, len(next(iter(records.values()))) + 1))
+    axes = fig.subplots(math.ceil(len(stats) / cols), cols, squeeze=False).ravel()
+    n = len(next(v for k, v in records.items() if k.startswith("diag/")))
+    xs = records[x] if x in records else list(range(1, n + 1))
+    cmap = _viridis()
     for ax, stat in zip(axes, stats):
-        for name, col in by_stat[stat].items():
-            ax.plot(xs, col, marker="o", ms=2, lw=1, label=name)
-        if stat in STATS_PARAM and all(v > 0 for c in by_stat[stat].values() for v in c
+        series = by_stat[stat]
+        for i, (name, col) in enumerate(series.items()):
+            color = cmap(0.9 * i / max(1, len(series) - 1))
+            ax.plot(xs, col, marker="o", ms=2, lw=1, color=color, label=name)
+        if stat in STATS_PARAM and all(v > 0 for c in series.values() for v in c
                                        if not math.isnan(v)):
             ax.set_yscale("log")
         if stat == "update_ratio":
             ax.axhline(1e-3, color="gray", ls="--", lw=0.8)
-        ax.set_title(stat, fontsize=9)
+        names = list(series)
+        ax.set_title(stat if len(names) <= 6 else f"{stat} ({names[0]} dark ... {names[-1]} "
+                     "light)", fontsize=8)
         ax.set_xlabel(x, fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        if len(names) <= 6:
+            ax.legend(fontsize=6)
     for ax in axes[len(stats):]:
         ax.set_visible(False)
     fig.tight_layout()
     if path is not None:
         fig.savefig(os.fspath(path), dpi=100)
     return fig
+
+
+def _viridis():
+    import matplotlib  # noqa: PLC0415
+
+    return matplotlib.colormaps["viridis"]
 
 
 def _figure(n: int, path):
