@@ -32,9 +32,9 @@ def _graph(d: Dot) -> tuple[list[str], set[tuple[str, str]], list[tuple[str, str
     return sorted(first.values()), {(first[a], first[b]) for a, b in d.edges}, d.edges
 
 
-def test_small_graph_exact_nodes_and_edges():
-    a = mg.randn(2, 3, requires_grad=True)
-    b = mg.randn(3, requires_grad=True)
+def test_small_graph_exact_nodes_and_edges(device):
+    a = mg.randn(2, 3, requires_grad=True, device=device)
+    b = mg.randn(3, requires_grad=True, device=device)
     c = a * b
     d = c.sum()
     dot = make_dot(d, params={"a": a, "b": b})

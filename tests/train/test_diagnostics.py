@@ -20,16 +20,17 @@ def _data(n=8, seed=0):
     return rng.standard_normal((n, 4)), rng.standard_normal((n, 3))
 
 
-def _one_layer(activation):
+def _one_layer(activation, device="cpu"):
     model = nn.Sequential(nn.Linear(4, 3), activation)
     model[0].weight.array[...] = W0
     model[0].bias.array[...] = B0
-    return model
+    return model.to(device)
 
 
-def _fit(model, optimizer, x, y, epochs=1, batch=None, **kw):
+def _fit(model, optimizer, x, y, epochs=1, batch=None, device="cpu", **kw):
     diag = Diagnostics(**kw)
-    ds = TensorDataset(minigrad.tensor(x.astype(np.float32)), minigrad.tensor(y.astype(np.float32)))
+    ds = TensorDataset(minigrad.tensor(x.astype(np.float32), device=device),
+                       minigrad.tensor(y.astype(np.float32), device=device))
     loader = DataLoader(ds, batch_size=batch or len(x))
     history = fit(model, nn.MSELoss(), optimizer, loader, epochs=epochs, callbacks=[diag],
                   metrics=(), progress=False)
@@ -44,11 +45,11 @@ def _hand_relu_grads(x, y):
     return z, r, d.T @ x, d.sum(0)
 
 
-def test_sgd_ratios_and_relu_stats_by_hand():
+def test_sgd_ratios_and_relu_stats_by_hand(device):
     x, y = _data()
-    model = _one_layer(nn.ReLU())
+    model = _one_layer(nn.ReLU(), device)
     lr = 0.1
-    diag, history = _fit(model, SGD(model.parameters(), lr=lr), x, y)
+    diag, history = _fit(model, SGD(model.parameters(), lr=lr), x, y, device=device)
     z, r, gw, gb = _hand_relu_grads(x, y)
     rec = {k: v[0] for k, v in diag.records.items()}
     for name, g, p in (("0.weight", gw, W0), ("0.bias", gb, B0)):
@@ -71,13 +72,13 @@ def test_sgd_ratios_and_relu_stats_by_hand():
     assert all("forward" not in m.__dict__ for m in model.modules())
 
 
-def test_adam_first_step_ratio_by_hand():
+def test_adam_first_step_ratio_by_hand(device):
     """Adam's first step is lr * g / (|g| + eps) elementwise (the bias corrections cancel):
     lr times the sign of g, so ||update|| = lr * sqrt(#nonzero g)."""
     x, y = _data()
-    model = _one_layer(nn.ReLU())
+    model = _one_layer(nn.ReLU(), device)
     lr = 1e-3
-    diag, _ = _fit(model, Adam(model.parameters(), lr=lr, eps=1e-12), x, y)
+    diag, _ = _fit(model, Adam(model.parameters(), lr=lr, eps=1e-12), x, y, device=device)
     _, _, gw, gb = _hand_relu_grads(x, y)
     for name, g, p in (("0.weight", gw, W0), ("0.bias", gb, B0)):
         expected = lr * math.sqrt(np.count_nonzero(g)) / np.linalg.norm(p)
@@ -110,7 +111,8 @@ def test_every_k_steps_and_history_per_epoch():
 
     before[0] = W0.astype(np.float32).astype(np.float64)
     diag = Diagnostics(every=3)
-    ds = TensorDataset(minigrad.tensor(x.astype(np.float32)), minigrad.tensor(y.astype(np.float32)))
+    ds = TensorDataset(minigrad.tensor(x.astype(np.float32)),
+                       minigrad.tensor(y.astype(np.float32)))
     history = fit(model, nn.MSELoss(), SGD(model.parameters(), lr=0.1),
                   DataLoader(ds, batch_size=8), epochs=2, callbacks=[diag, Spy()], metrics=(),
                   progress=False)

@@ -12,17 +12,18 @@ from minigrad.data import DataLoader, TensorDataset
 from minigrad.optim import SGD, Adam
 from minigrad.train import LRFinderResult, lr_find
 from minigrad.train.lr_find import lr_schedule, suggest
+from tests.conftest import to_numpy
 
 
-def _classifier_setup(seed):
+def _classifier_setup(seed, device="cpu"):
     """A model with BatchNorm (buffers) and Dropout (random draws), Adam with state, and a
     shuffling loader, after two training steps."""
     minigrad.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    x = minigrad.tensor(rng.standard_normal((64, 6)).astype(np.float32))
-    y = minigrad.tensor(rng.integers(0, 3, 64))
+    x = minigrad.tensor(rng.standard_normal((64, 6)).astype(np.float32), device=device)
+    y = minigrad.tensor(rng.integers(0, 3, 64), device=device)
     model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.3),
-                          nn.Linear(16, 3))
+                          nn.Linear(16, 3)).to(device)
     opt = Adam(model.parameters(), lr=1e-3)
     loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
     loss_fn = nn.CrossEntropyLoss()
@@ -43,10 +44,11 @@ def _train(model, loss_fn, opt, loader, steps):
 
 
 def _everything(model, opt):
-    arrays = [t.array.copy() for t in (*model.parameters(), *model.buffers())]
-    grads = [None if p.grad is None else p.grad.array.copy() for p in model.parameters()]
+    arrays = [to_numpy(t.array).copy() for t in (*model.parameters(), *model.buffers())]
+    grads = [None if p.grad is None else to_numpy(p.grad.array).copy()
+             for p in model.parameters()]
     sd = opt.state_dict()
-    state = [(i, k, np.asarray(v).copy()) for i, st in sorted(sd["state"].items())
+    state = [(i, k, to_numpy(v).copy()) for i, st in sorted(sd["state"].items())
              for k, v in sorted(st.items())]
     return arrays, grads, state, sd["param_groups"], minigrad.get_rng_state()
 
@@ -64,8 +66,8 @@ def _assert_same(a, b):
     assert rng_a == rng_b
 
 
-def test_state_restored_bit_for_bit():
-    model, loss_fn, opt, loader = _classifier_setup(0)
+def test_state_restored_bit_for_bit(device):
+    model, loss_fn, opt, loader = _classifier_setup(0, device)
     model.eval()  # lr_find trains in train mode; the eval flag must come back
     groups = opt.param_groups
     group0 = groups[0]
@@ -80,7 +82,7 @@ def test_state_restored_bit_for_bit():
 
     # and training goes on exactly as in a twin that never ran the test
     rng = minigrad.get_rng_state()
-    twin, _, twin_opt, twin_loader = _classifier_setup(0)  # reseeds the shared generator
+    twin, _, twin_opt, twin_loader = _classifier_setup(0, device)  # reseeds the shared generator
     assert minigrad.get_rng_state() == rng
     model.train()
     _train(model, loss_fn, opt, loader, 6)
@@ -105,7 +107,7 @@ def test_restored_when_the_model_raises():
     _assert_same(before, _everything(model, opt))
 
 
-def _least_squares(curvature=1.0, noise=0.1, n=64, d=4, seed=0):
+def _least_squares(curvature=1.0, noise=0.1, n=64, d=4, seed=0, device="cpu"):
     """MSE linear regression with X^T X / n = c I: the loss's Hessian is 2 c I, so (full-batch)
     gradient descent converges for lr < 1 / c (fastest at 0.5 / c, in one step) and diverges
     for lr > 1 / c."""
@@ -115,13 +117,14 @@ def _least_squares(curvature=1.0, noise=0.1, n=64, d=4, seed=0):
     w = rng.standard_normal((d, 1))
     y = (x @ w + noise * rng.standard_normal((n, 1))).astype(np.float32)
     minigrad.manual_seed(seed)
-    model = nn.Linear(d, 1, bias=False)
-    loader = DataLoader(TensorDataset(minigrad.tensor(x), minigrad.tensor(y)), batch_size=n)
+    model = nn.Linear(d, 1, bias=False).to(device)
+    loader = DataLoader(TensorDataset(minigrad.tensor(x, device=device),
+                                      minigrad.tensor(y, device=device)), batch_size=n)
     return model, nn.MSELoss(), SGD(model.parameters(), lr=0.1), loader
 
 
-def test_divergence_stop_on_a_known_problem():
-    model, loss_fn, opt, loader = _least_squares()
+def test_divergence_stop_on_a_known_problem(device):
+    model, loss_fn, opt, loader = _least_squares(device=device)
     result = lr_find(model, loss_fn, opt, loader, start_lr=1e-4, end_lr=100, num_iter=100)
     assert isinstance(result, LRFinderResult)
     assert result.diverged
