@@ -18,6 +18,9 @@ one measurement follows, and from it the overhead of the default (one measured b
 
     python benchmarks/bench_diagnostics.py                   # 15 rounds of 26-step chunks
     python benchmarks/bench_diagnostics.py --rounds 5 --chunk 20
+
+It also times W1's forward and loss alone, plainly and inside ``minigrad.viz.trace_modules``
+(what ``make_dot(..., group_by_module=...)`` needs), alternated 200 times: the traced cost.
 """
 
 from __future__ import annotations
@@ -104,6 +107,32 @@ def main() -> None:
           f"steps); one per {steps_per_epoch}-step W1 epoch (the default, Diagnostics()) adds "
           f"{100 * share:.2f}% to the epoch ('epoch' above measures once per {args.chunk}-step "
           "chunk, since each chunk is one fit epoch)")
+    traced_forward(data)
+
+
+def traced_forward(data, repeats: int = 200) -> None:
+    """Median forward + loss time of W1, plain and inside trace_modules, alternated."""
+    import time  # noqa: PLC0415
+
+    from minigrad.viz import trace_modules  # noqa: PLC0415
+
+    model, _ = build()
+    loss_fn = nn.CrossEntropyLoss()
+    x, y = data[0]
+    plain, traced = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        loss_fn(model(x), y)
+        t1 = time.perf_counter()
+        with trace_modules(model):
+            loss_fn(model(x), y)
+        t2 = time.perf_counter()
+        plain.append(t1 - t0)
+        traced.append(t2 - t1)
+    ratio = statistics.median(t / p for p, t in zip(plain, traced))
+    print(f"forward + loss, batch 128: plain {1e3 * statistics.median(plain):.2f} ms, inside "
+          f"trace_modules {1e3 * statistics.median(traced):.2f} ms (x{ratio:.2f}, median of "
+          f"{repeats} alternated pairs)")
 
 
 if __name__ == "__main__":

@@ -318,47 +318,80 @@ def make_dot(root: Tensor | list[Tensor] | tuple[Tensor, ...],
                         f"trace_modules(model), got {type(group_by_module).__name__}")
     names = {id(p): n for n, p in (params or {}).items()}
     nodes, edges = _walk(roots)
-    root_ids = {nid for nid, (_, t, *_rest) in nodes.items() if any(t is r for r in roots)}
     labels, lines, clusters = {}, [], {}
-    for nid, (kind, t, name, saved, freed) in nodes.items():
-        shape = f"{tuple(t.shape)} {t.dtype}"
-        module = None
-        if kind == "leaf":
-            label = f"{names[id(t)]}\n{shape}" if id(t) in names else shape
-            style = 'shape=box, style=filled, fillcolor="lightblue"'
-            if id(t) in names:
-                module = names[id(t)].rpartition(".")[0]
-        else:
-            label = f"{name.lstrip('_')}\n{shape}"
-            style = "shape=box, style=" + ('"dashed"' if freed else '"rounded"')
-            if group_by_module is not None:
-                module = group_by_module.module_of(_node_of(t)[0])
-        dot_label = _escape(label).replace("\n", "\\n")
-        if show_saved and kind == "op" and saved:
-            saved_lines = [f"{k}: {_describe(v)}" for k, v in saved.items()]
-            label += "\n" + "\n".join(saved_lines)
-            dot_label += "\\n" + "".join(_escape(x) + "\\l" for x in saved_lines)
-        if nid in root_ids:
-            style += ', color="darkgreen", penwidth=2'
+    for nid, node in nodes.items():
+        is_root = any(node[1] is r for r in roots)
+        label, entry, module = _entry(nid, node, names, show_saved, group_by_module, is_root)
         labels[nid] = label
-        entry = f'  {nid} [label="{dot_label}", {style}]'
         if group_by_module is not None and module is not None:
             clusters.setdefault(module, []).append(entry)
         else:
             lines.append(entry)
     out = ["digraph backward {", '  graph [rankdir=TB, fontname="Helvetica"]',
            '  node [fontname="Helvetica", fontsize=10]']
-    for i, (module, entries) in enumerate(clusters.items()):
-        out.append(f"  subgraph cluster_{i} {{")
-        kind = group_by_module.kinds.get(module, "")
-        title = f"{module}: {kind}" if module and kind else module or kind or "(model)"
-        out.append(f'    label="{_escape(title)}"; style="rounded,dashed"')
-        out.extend("  " + e for e in entries)
-        out.append("  }")
+    if clusters:
+        lines = clusters.pop("", []) + lines  # the model's own ops: outside every box
+        out.extend(_clusters(clusters, group_by_module.kinds))
     out.extend(lines)
     out.extend(f"  {a} -> {b}" for a, b in edges)
     out.append("}")
     return Dot("\n".join(out) + "\n", labels, edges)
+
+
+def _clusters(clusters: dict[str, list[str]], kinds: dict[str, str]) -> list[str]:
+    """DOT subgraphs, nested as the modules are ('0' holds '0.1'), each titled
+    'name: Class'; a module with nothing of its own but boxed children is boxed too."""
+    order: dict[str, None] = {}  # every boxed module and its ancestors, in order of appearance
+    for name in clusters:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            order.setdefault(".".join(parts[:i]))
+    children: dict[str, list[str]] = {}
+    for name in order:
+        children.setdefault(name.rpartition(".")[0], []).append(name)
+    out: list[str] = []
+    counter = iter(range(len(order)))
+
+    def emit(name: str, depth: int) -> None:
+        pad = "  " * depth
+        kind = kinds.get(name, "")
+        out.append(f"{pad}subgraph cluster_{next(counter)} {{")
+        out.append(f'{pad}  label="{_escape(f"{name}: {kind}" if kind else name)}"; '
+                   'style="rounded,dashed"')
+        out.extend(pad + e for e in clusters.get(name, []))
+        for child in children.get(name, []):
+            emit(child, depth + 1)
+        out.append(f"{pad}}}")
+
+    for top in children.get("", []):
+        emit(top, 1)
+    return out
+
+
+def _entry(nid: str, node: tuple, names: dict[int, str], show_saved: bool,
+           trace: ModuleTrace | None, is_root: bool) -> tuple[str, str, str | None]:
+    """(plain label, DOT node line, module name or None) of one node of :func:`_walk`."""
+    kind, t, name, saved, freed = node
+    shape = f"{tuple(t.shape)} {t.dtype}"
+    module = None
+    if kind == "leaf":
+        label = f"{names[id(t)]}\n{shape}" if id(t) in names else shape
+        style = 'shape=box, style=filled, fillcolor="lightblue"'
+        if id(t) in names:
+            module = names[id(t)].rpartition(".")[0]
+    else:
+        label = f"{name.lstrip('_')}\n{shape}"
+        style = "shape=box, style=" + ('"dashed"' if freed else '"rounded"')
+        if trace is not None:
+            module = trace.module_of(_node_of(t)[0])
+    dot_label = _escape(label).replace("\n", "\\n")
+    if show_saved and kind == "op" and saved:
+        saved_lines = [f"{k}: {_describe(v)}" for k, v in saved.items()]
+        label += "\n" + "\n".join(saved_lines)
+        dot_label += "\\n" + "".join(_escape(x) + "\\l" for x in saved_lines)
+    if is_root:
+        style += ', color="darkgreen", penwidth=2'
+    return label, f'  {nid} [label="{dot_label}", {style}]', module
 
 
 def _escape(text: str) -> str:

@@ -184,3 +184,39 @@ def test_render_errors_say_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"minigrad\[viz\]"):
         dot.render(tmp_path / "g.png")
     assert "digraph" in dot.source  # the text needs nothing extra
+
+
+class _Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = nn.Tanh()
+
+    def forward(self, x):
+        return self.act(self.fc(x)) + x
+
+
+def test_nested_modules_give_nested_boxes():
+    mg.manual_seed(0)
+    model = nn.Sequential(_Block(), _Block())
+    with trace_modules(model) as trace:
+        loss = model(mg.randn(3, 4)).sum()
+    src = make_dot(loss, params=dict(model.named_parameters()), group_by_module=trace).source
+    lines = src.splitlines()
+
+    def box(title):  # the lines inside the box titled `title`, nested boxes included
+        start = next(i for i, line in enumerate(lines) if f'label="{title}"' in line)
+        depth, body = 1, []
+        for line in lines[start + 1:]:
+            depth += line.count("{") - line.count("}")
+            if depth == 0:
+                return "\n".join(body)
+            body.append(line)
+        raise AssertionError(f"box {title} not closed")
+
+    outer = box("1: _Block")
+    assert 'label="1.fc: Linear"' in outer and 'label="1.act: Tanh"' in outer
+    assert "1.fc.weight" in outer and "Add\\n(3, 4)" in outer  # the block's own op
+    assert "0.fc.weight" not in outer
+    assert "Tanh\\n(3, 4)" in box("1.act: Tanh")
+    assert src.count("subgraph cluster_") == 6

@@ -9,7 +9,7 @@ import minigrad
 from minigrad import nn
 from minigrad.data import DataLoader, TensorDataset
 from minigrad.optim import SGD, Adam
-from minigrad.train import Diagnostics, fit
+from minigrad.train import Diagnostics, fit, plot_diagnostics
 
 W0 = np.array([[0.5, -0.2, 0.1, 0.3], [-0.4, 0.6, 0.2, -0.1], [0.2, 0.1, -0.3, 0.4]])
 B0 = np.array([0.1, -100.0, 0.05])  # unit 1 can never fire: a dead ReLU
@@ -137,6 +137,9 @@ def test_plots(tmp_path):
     assert (tmp_path / "diag.png").stat().st_size > 0
     history.plot(tmp_path / "curves.png")  # the diag columns do not become History panels
     assert (tmp_path / "curves.png").stat().st_size > 0
+    fig = plot_diagnostics(history.history, tmp_path / "per_epoch.png", x="epoch")
+    assert (tmp_path / "per_epoch.png").stat().st_size > 0
+    assert len(fig.axes[0].lines[0].get_xdata()) == 3  # one point per epoch
     with pytest.raises(ValueError, match="saturated_frac"):
         diag.plot(stats=["saturated_frac"])
 
