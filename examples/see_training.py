@@ -82,7 +82,7 @@ def graphs(out_dir: str, device: str) -> dict[str, str]:
 
 def lr_range(args, device: str, out_dir: str) -> dict:
     """lr_find on the digits, then training at the suggestion, x0.1 and x10."""
-    data = C.digits_splits(seed=args.seed)
+    data = _digits(args)
     train = C.loader(data["train"], 64, device, shuffle=True)
     test = C.loader(data["test"], 512, device)
     minigrad.manual_seed(args.seed)
@@ -118,6 +118,15 @@ def lr_range(args, device: str, out_dir: str) -> dict:
     return {"result": result, "runs": runs, "figure": C.savefig(fig, out_dir, "lr_find.png")}
 
 
+def _digits(args) -> dict:
+    """The digits splits, the training split cut to ``--max-rows`` rows if given."""
+    data = C.digits_splits(seed=args.seed)
+    if args.max_rows:
+        x, y = data["train"]
+        data["train"] = (x[:args.max_rows], y[:args.max_rows])
+    return data
+
+
 def _deep(act: type, init: str, depth: int, width: int, device: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     sizes = [64] + [width] * depth
@@ -142,7 +151,7 @@ def _deep(act: type, init: str, depth: int, width: int, device: str) -> nn.Seque
 
 def init_lesson(args, device: str, out_dir: str) -> dict:
     """The same deep MLP from a bad and a good start, with Diagnostics on both."""
-    data = C.digits_splits(seed=args.seed)
+    data = _digits(args)
     train = C.loader(data["train"], 64, device, shuffle=True)
     test = C.loader(data["test"], 512, device)
     cases = {"relu_small_init": (nn.ReLU, "small"), "relu_he_init": (nn.ReLU, "he"),
@@ -208,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     p.add_argument("--lr-iters", type=int, default=100, help="lr_find's num_iter")
     p.add_argument("--depth", type=int, default=8, help="hidden layers of the init lesson")
     p.add_argument("--diag-every", type=int, default=20, help="Diagnostics(every=...)")
+    p.add_argument("--max-rows", type=int, default=0,
+                   help="train on the first rows only (0: all 1222); for quick runs")
     args = p.parse_args(argv)
     device = C.setup(args)
     with C.Timer() as timer:

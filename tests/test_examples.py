@@ -236,7 +236,7 @@ def test_amsgrad_animation(examples, tmp_path):
 def test_see_training_writes_every_picture(examples, tmp_path):
     S = examples("see_training")
     r = S.main(["--epochs", "1", "--lr-iters", "20", "--depth", "8", "--diag-every", "5",
-                "--out-dir", str(tmp_path)])
+                "--max-rows", "256", "--out-dir", str(tmp_path)])
     pictures = r["pictures"]
     assert set(pictures) == {"mlp_graph", "mlp_graph_modules", "double_backward", "lr_find",
                              "diagnostics_relu_small_init", "diagnostics_relu_he_init",

@@ -242,7 +242,10 @@ class _Snapshot:
         self.tensors = [(t, t.array.copy(), None if t.grad is None else t.grad.array.copy())
                         for t in tensors.values()]
         self.training = [(m, m.training) for m in model.modules()]
-        memo = {id(p): p for p in params}  # copy the optimizer's values, not its parameters
+        # copy the optimizer's values, not its parameters (nor itself, should a bound method
+        # of it be stored as an attribute)
+        memo = {id(p): p for p in params}
+        memo[id(optimizer)] = optimizer
         self.optimizer_vars = copy.deepcopy(vars(optimizer), memo)
         self.rng = backend.get_rng_state()
         has_state = callable(getattr(loader, "state_dict", None))

@@ -199,3 +199,21 @@ def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         lr_find(model, loss_fn, opt, loader, **kwargs)
     assert model.weight.array.tobytes() == before.tobytes()
+
+
+def test_groups_and_a_scheduler_are_untouched():
+    """Each group's own rate comes back, and a scheduler built before the test goes on as if
+    nothing happened (it holds the same group dicts)."""
+    from minigrad.optim import lr_scheduler
+
+    model, loss_fn, _, loader = _least_squares()
+    extra = nn.Linear(4, 1, bias=False)
+    opt = SGD([{"params": model.parameters(), "lr": 0.1},
+               {"params": extra.parameters(), "lr": 0.01}], momentum=0.9)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    sched.step()
+    lr_find(model, loss_fn, opt, loader, start_lr=1e-4, end_lr=100, num_iter=30)
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.005]
+    assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 0.01]
+    sched.step()
+    assert [g["lr"] for g in opt.param_groups] == [0.025, 0.0025]
