@@ -6,6 +6,7 @@ Operators and methods delegate to the small Function classes in :mod:`minigrad.o
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -78,13 +79,13 @@ class Tensor:
         device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``; by default where ``data`` lives.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
+    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device: DeviceLike = None):
         self.array = _as_array(data, dtype, device)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._ctx = None
         self._vc = [0]
         self._hooks = None
@@ -101,7 +102,7 @@ class Tensor:
             array = np.asarray(array)
         t = object.__new__(cls)
         t.array = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = None
         t._vc = [0]
@@ -135,6 +136,30 @@ class Tensor:
                 "grad: only floating-point data can require grad"
             )
         self.array = value.array
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward`` (None until then).
+
+        Filled for leaves that require grad, and for non-leaves that called
+        :meth:`retain_grad`; reading it on any other non-leaf warns, as torch does, since
+        backward never fills it. Assigning checks the value against this tensor (shape,
+        dtype, device) at the assignment, so a wrong gradient cannot reach an optimizer.
+        The backward engine writes ``_grad`` directly and pays for none of this.
+        """
+        if self._ctx is not None and not self._retains_grad:
+            warnings.warn(
+                "reading .grad of a non-leaf tensor: backward does not fill it (only leaves "
+                "get .grad); call .retain_grad() on it before backward if you want its "
+                "gradient, or read the .grad of the leaf tensors instead", UserWarning,
+                stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            _check_grad_value(self, value)
+        self._grad = value
 
     @property
     def shape(self) -> tuple:
@@ -655,6 +680,29 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _check_grad_value(t: Tensor, g) -> None:
+    """Raise unless ``g`` can be ``t``'s gradient: a Tensor of t's shape, dtype and device."""
+    if not isinstance(g, Tensor):
+        raise TypeError(f"assigned grad must be a Tensor or None, got {type(g).__name__}")
+    if g is t:
+        raise RuntimeError("cannot assign a tensor as its own grad")
+    if g.array.shape != t.array.shape:
+        raise RuntimeError(
+            f"assigned grad has shape {tuple(g.array.shape)}, but the tensor has shape "
+            f"{tuple(t.array.shape)}: they must match"
+        )
+    if g.array.dtype != t.array.dtype:
+        raise RuntimeError(
+            f"assigned grad has dtype {g.array.dtype}, but the tensor has dtype "
+            f"{t.array.dtype}: they must match (cast it with .to({t.array.dtype}))"
+        )
+    if g.device != t.device:
+        raise RuntimeError(
+            f"assigned grad is on device {g.device}, but the tensor is on {t.device}: "
+            "they must match"
+        )
 
 
 def _pick(torch_style, numpy_style):

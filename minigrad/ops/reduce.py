@@ -71,7 +71,12 @@ class Mean(Function):
 
 
 class Max(Function):
-    """y = max of x over axis;  dy/dx = 1 at the maximum (split evenly between ties)."""
+    """y = max of x over axis;  dy/dx = 1 at the maximum (split evenly between ties).
+
+    The even split is torch's rule for ``max()`` over all elements and for ``amax(dim)``;
+    torch's ``max(dim)``, which also returns indices, sends the gradient to the returned
+    index instead.
+    """
 
     saves_output = True
 
@@ -111,6 +116,28 @@ class Var(Function):
         return (grad.reshape(self.kept) * centred * (2 / self.dof),)
 
 
+class Std(Var):
+    """y = sqrt(var(x));  dy/dx = (x - mean) / ((n - correction) y), and 0 where y = 0.
+
+    At y = 0 (a constant slice) the chain rule through sqrt would give 0 * inf = nan; torch's
+    std_backward masks the 1 / (2 y) factor to 0 there, and so does this.
+    """
+
+    saves_output = True
+
+    def forward(self, x, axis, keepdims, correction):
+        return get_array_module(x).sqrt(super().forward(x, axis, keepdims, correction))
+
+    def backward(self, grad, inputs, y):
+        (x,) = inputs
+        y = y.reshape(self.kept)
+        zero = d.constant(y) == 0
+        safe_y = d.where(zero, 1, y)  # no 1 / 0 to mask afterwards
+        grad_var = d.where(zero, d.zeros_like(y), grad.reshape(self.kept) / (2 * safe_y))
+        centred = x - x.mean(axis=self.axis, keepdims=True)
+        return (grad_var * centred * (2 / self.dof),)
+
+
 def _prod(shape) -> int:
     p = 1
     for n in shape:
@@ -142,7 +169,8 @@ def var(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tens
 
 
 def std(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
-    return var(x, dim, keepdim, correction).sqrt()
+    """Standard deviation, sqrt of :func:`var`; its gradient is 0 where the std is 0."""
+    return Std.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim, correction=correction)
 
 
 def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
