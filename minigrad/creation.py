@@ -38,7 +38,14 @@ def _made(array, requires_grad: bool) -> Tensor:
 
 
 def tensor(data, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data``. Floats become float32 unless ``dtype`` is set."""
+    """A new tensor holding a copy of ``data``.
+
+    The dtype, unless ``dtype`` is given: Python floats become the default float dtype
+    (float32). A float array keeps its dtype unless it is wider than the default: a float64
+    NumPy array becomes float32 (unlike ``torch.tensor``, which keeps float64; pass
+    ``dtype=minigrad.float64`` to keep it), while float16 stays float16 (never an upcast).
+    Integers keep theirs (Python ints become int64) and bools stay bool.
+    """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
 
 

@@ -22,6 +22,12 @@ _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 _writes = [0]
 
 
+def _is_array(data) -> bool:
+    """An array or tensor with a dtype of its own (a NumPy scalar counts); not a Python
+    number or nested list, whose floats NumPy reads as float64."""
+    return hasattr(data, "dtype") and hasattr(data, "shape")
+
+
 def _check_dtype(dtype: np.dtype) -> None:
     if dtype.kind not in _SUPPORTED_KINDS:
         raise TypeError(
@@ -32,8 +38,10 @@ def _check_dtype(dtype: np.dtype) -> None:
 def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) -> Array:
     """Convert ``data`` (a number, nested list, NumPy/CuPy array or Tensor) to a backend array.
 
-    Python floats and float arrays become the default float dtype (float32) unless ``dtype``
-    says otherwise; integers stay int64, bools stay bool.
+    Without ``dtype``: Python floats, and float arrays wider than the default float dtype
+    (float32), become the default (float64 data -> float32; torch would keep float64); narrower
+    float arrays keep their dtype (float16 stays float16: never an upcast); integers keep
+    theirs (Python ints -> int64), bools stay bool.
     """
     if isinstance(data, Tensor):
         data = data.array
@@ -59,7 +67,11 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
     else:
         arr = xp.array(data, copy=copy)
     if dtype is None:
-        dtype = backend.get_default_dtype() if arr.dtype.kind == "f" else arr.dtype
+        dtype = arr.dtype
+        if dtype.kind == "f":
+            default = backend.get_default_dtype()
+            if dtype.itemsize > default.itemsize or not _is_array(data):
+                dtype = default
         if arr.dtype.kind == "c":
             _check_dtype(arr.dtype)
     if arr.dtype != dtype:
@@ -75,7 +87,11 @@ class Tensor:
     Args:
         data: a number, nested list, NumPy or CuPy array, or Tensor.
         requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
-        dtype: the dtype; by default floats become float32, ints int64, bools bool.
+        dtype: the dtype. By default Python floats become float32 (the default dtype, see
+            ``minigrad.set_default_dtype``); a float array keeps its dtype unless it is wider
+            than the default: float64 arrays become float32 (torch would keep float64; pass
+            ``dtype=minigrad.float64`` to keep it), float16 stays float16. Ints stay ints
+            (Python ints -> int64), bools stay bool.
         device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``; by default where ``data`` lives.
     """
 
@@ -477,7 +493,15 @@ class Tensor:
         self._check_inplace(name)
         xp = get_array_module(self.array)
         other = _raw(other)
-        getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        try:
+            getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        except TypeError:  # NumPy's casting message names ufuncs; say which dtypes clash
+            result = xp.result_type(self.array, other)
+            raise TypeError(
+                f"{name}: the result has dtype {result} ({self.array.dtype} with "
+                f"{getattr(other, 'dtype', type(other).__name__)}), which cannot be stored in "
+                f"this tensor of dtype {self.array.dtype}"
+            ) from None
         self._bump_version()
         return self
 

@@ -1073,6 +1073,11 @@ def _binary_targets(name, input, target, weight):
             f"{name}: target shape {tuple(target.shape)} does not match input shape "
             f"{tuple(input.shape)} (expected equal shapes)"
         )
+    if target.array.dtype.kind != "f":  # torch refuses these too: a 0/1 label is a float here
+        raise TypeError(
+            f"{name}: target must be a floating-point tensor of 0/1 labels or probabilities, "
+            f"got dtype {target.dtype} (use target.float())"
+        )
     if target.array.dtype != input.array.dtype:
         if target.requires_grad:
             raise TypeError(f"{name}: input has dtype {input.dtype}, target {target.dtype}")

@@ -330,6 +330,9 @@ def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[st
 
     Returns:
         ``{"loss": ..., <metric name>: ...}``.
+
+    Raises:
+        ValueError: ``loader`` yielded no batches (rather than a silent nan).
     """
     explicit = tuple(metrics) != ("accuracy",) if not isinstance(metrics, str) else True
     metrics = _make_metrics(metrics)
@@ -353,7 +356,11 @@ def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[st
                     m.update(out_raw, tgt_raw)
     finally:
         model.train(was_training)
-    logs = {"loss": loss_sum / count if count else math.nan}
+    if count == 0:
+        raise ValueError("evaluate: the loader yielded no batches (an empty validation set, or "
+                         "drop_last with fewer samples than batch_size): there is nothing to "
+                         "measure")
+    logs = {"loss": loss_sum / count}
     logs.update({m.name: m.compute() for m in metrics})
     return logs
 
@@ -361,7 +368,7 @@ def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[st
 # --------------------------------------------------------------------------- fit
 
 
-def _check_args(epochs, nan_policy, initial_epoch, train_loader) -> None:
+def _check_args(epochs, nan_policy, initial_epoch, train_loader, val_loader=None) -> None:
     if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
     if nan_policy not in NAN_POLICIES:
@@ -374,6 +381,10 @@ def _check_args(epochs, nan_policy, initial_epoch, train_loader) -> None:
     if hasattr(train_loader, "__len__") and len(train_loader) == 0:
         raise ValueError("fit: train_loader yields no batches (empty dataset, or drop_last "
                          "with fewer samples than batch_size)")
+    if val_loader is not None and hasattr(val_loader, "__len__") and len(val_loader) == 0:
+        raise ValueError("fit: val_loader yields no batches (empty dataset, or drop_last "
+                         "with fewer samples than batch_size); pass val_loader=None to train "
+                         "without validation")
 
 
 def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int,
@@ -437,7 +448,7 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
     state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler,
                        train_loader=train_loader, val_loader=val_loader, history=history,
                        callbacks=cbs, epochs=epochs)
-    _check_args(epochs, nan_policy, initial_epoch, train_loader)
+    _check_args(epochs, nan_policy, initial_epoch, train_loader, val_loader)
     if resume_from is not None:
         from .checkpoint import load_checkpoint  # noqa: PLC0415
 

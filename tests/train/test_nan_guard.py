@@ -29,6 +29,7 @@ def _poisoned_loader(bad_batch: int, batch=8, n=48):
     return DataLoader(TensorDataset(x, y), batch_size=batch), x
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 @pytest.mark.parametrize("policy", ["raise", "stop"])
 def test_nonfinite_loss_restores_batchnorm_buffers(policy):
     model = _bn_model()
