@@ -30,6 +30,11 @@ def _shape(size) -> tuple:
     return tuple(int(s) for s in size)
 
 
+def _check_like(t, name: str) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
+
+
 def _made(array, requires_grad: bool) -> Tensor:
     t = Tensor._wrap(array)
     if requires_grad:
@@ -106,6 +111,7 @@ def linspace(start, end, steps: int, dtype=None, device: DeviceLike = None) -> T
 def eye(n: int, m: int | None = None, dtype=None, device: DeviceLike = None,
         requires_grad: bool = False) -> Tensor:
     xp = Device(device).xp
+    n, m = _shape((n, n if m is None else m))
     return _made(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
@@ -136,35 +142,41 @@ def randint(low: int, high: int | None = None, size=(), device: DeviceLike = Non
 
 def randperm(n: int, device: DeviceLike = None,
              generator: backend.Generator | None = None) -> Tensor:
+    (n,) = _shape((n,))
     gen = generator or backend.default_generator
     return Tensor._wrap(gen.permutation(n, Device(device)))
 
 
 def zeros_like(t: Tensor, dtype=None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
+    _check_like(t, "zeros_like")
     return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    _check_like(t, "ones_like")
     return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    _check_like(t, "full_like")
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def rand_like(t: Tensor, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    _check_like(t, "rand_like")
     return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def randn_like(t: Tensor, dtype=None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
+    _check_like(t, "randn_like")
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)

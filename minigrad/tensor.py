@@ -502,6 +502,12 @@ class Tensor:
                 f"{getattr(other, 'dtype', type(other).__name__)}), which cannot be stored in "
                 f"this tensor of dtype {self.array.dtype}"
             ) from None
+        except ValueError:  # NumPy's broadcasting message; name the shapes torch-style
+            raise ValueError(
+                f"{name}: cannot apply an operand of shape "
+                f"{tuple(getattr(other, 'shape', ()))} in place to this tensor of shape "
+                f"{tuple(self.array.shape)}"
+            ) from None
         self._bump_version()
         return self
 

@@ -21,7 +21,12 @@ def normalize_axis(dim, ndim: int, single: bool = False):
     if type(dim) is int and -ndim <= dim < ndim:  # the common case, without the checks below
         dim = dim % ndim
         return dim if single else (dim,)
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if isinstance(dim, numbers.Integral):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"dims must be integers, got {dim!r}")
     span = builtins.max(ndim, 1)
     out = []
     for a in dims:
