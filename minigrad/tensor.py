@@ -718,17 +718,19 @@ def _check_grad_value(t: Tensor, g) -> None:
         raise TypeError(f"assigned grad must be a Tensor or None, got {type(g).__name__}")
     if g is t:
         raise RuntimeError("cannot assign a tensor as its own grad")
-    if g.array.shape != t.array.shape:
+    ga, ta = g.array, t.array
+    if ga.shape != ta.shape:
         raise RuntimeError(
-            f"assigned grad has shape {tuple(g.array.shape)}, but the tensor has shape "
-            f"{tuple(t.array.shape)}: they must match"
+            f"assigned grad has shape {tuple(ga.shape)}, but the tensor has shape "
+            f"{tuple(ta.shape)}: they must match"
         )
-    if g.array.dtype != t.array.dtype:
+    if ga.dtype != ta.dtype:
         raise RuntimeError(
-            f"assigned grad has dtype {g.array.dtype}, but the tensor has dtype "
-            f"{t.array.dtype}: they must match (cast it with .to({t.array.dtype}))"
+            f"assigned grad has dtype {ga.dtype}, but the tensor has dtype "
+            f"{ta.dtype}: they must match (cast it with .to({ta.dtype}))"
         )
-    if g.device != t.device:
+    # the device: compared without building Device objects (an assignment stays cheap)
+    if type(ga) is not type(ta) or (type(ta) is not np.ndarray and ga.device.id != ta.device.id):
         raise RuntimeError(
             f"assigned grad is on device {g.device}, but the tensor is on {t.device}: "
             "they must match"
