@@ -496,12 +496,7 @@ class Tensor:
         try:
             getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
         except TypeError:  # NumPy's casting message names ufuncs; say which dtypes clash
-            result = xp.result_type(self.array, other)
-            raise TypeError(
-                f"{name}: the result has dtype {result} ({self.array.dtype} with "
-                f"{getattr(other, 'dtype', type(other).__name__)}), which cannot be stored in "
-                f"this tensor of dtype {self.array.dtype}"
-            ) from None
+            raise TypeError(_inplace_type_message(name, self.array, other)) from None
         except ValueError:  # NumPy's broadcasting message; name the shapes torch-style
             raise ValueError(
                 f"{name}: cannot apply an operand of shape "
@@ -710,6 +705,15 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _inplace_type_message(name: str, array, other) -> str:
+    if not (isinstance(other, numbers.Number) or hasattr(other, "dtype")):
+        return f"{name}: expected a number or a tensor, got {type(other).__name__}"
+    result = get_array_module(array).result_type(array, other)
+    return (f"{name}: the result has dtype {result} ({array.dtype} with "
+            f"{getattr(other, 'dtype', type(other).__name__)}), which cannot be stored in this "
+            f"tensor of dtype {array.dtype}")
 
 
 def _check_grad_value(t: Tensor, g) -> None:

@@ -185,6 +185,8 @@ ROWS: list[Row] = [
     R("inplace-int-float", lambda w: w.xi.add_(0.5), TypeError, "dtype float64"),
     R("inplace-mul-int-float", lambda w: w.xi.mul_(mg.tensor([0.5, 1.0, 2.0])), TypeError,
       "float32"),
+    R("inplace-str", lambda w: w.x.add_("a"), TypeError, "got str"),
+    R("inplace-none", lambda w: w.x.mul_(None), TypeError, "got NoneType"),
     R("inplace-shape", lambda w: w.x.add_(mg.ones(3, 2)), ValueError, "(2, 3)"),
     R("copy-shape", lambda w: w.x.copy_(mg.ones(4)), ValueError, "(4,)"),
     R("fill-leaf-grad", lambda w: w.w.fill_(0.0), RuntimeError, "fill_"),

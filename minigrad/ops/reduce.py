@@ -169,12 +169,18 @@ def min(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 
 def var(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
-    """Variance; ``correction=1`` (the default, as in torch) is the unbiased estimate."""
+    """Variance; ``correction=1`` (the default, as in torch) is the unbiased estimate.
+
+    Deliberate difference from torch: with no degrees of freedom left (n - correction <= 0,
+    e.g. the unbiased variance of one element) this raises ValueError, where torch returns
+    nan (and an inf or nan gradient). The gradient of a constant slice is 0, as in torch.
+    """
     return Var.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim, correction=correction)
 
 
 def std(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
-    """Standard deviation, sqrt of :func:`var`; its gradient is 0 where the std is 0."""
+    """Standard deviation, sqrt of :func:`var`; its gradient is 0 where the std is 0 (as
+    torch's std_backward), and too few elements raise as in :func:`var`."""
     return Std.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim, correction=correction)
 
 
