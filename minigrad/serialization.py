@@ -47,6 +47,12 @@ class CheckpointError(ValueError):
     """A file that is not a readable minigrad checkpoint (truncated, corrupted or foreign)."""
 
 
+class CheckpointDeviceError(CheckpointError, backend.DeviceError):
+    """A checkpoint that holds arrays saved on a device not available here (load it with
+    ``map_location='cpu'``). Both a :class:`CheckpointError`, so that one ``except`` catches
+    every file that cannot be loaded, and a :class:`~minigrad.backend.DeviceError`."""
+
+
 # --------------------------------------------------------------------------- encoding
 
 
@@ -168,7 +174,7 @@ class _Decoder:
         try:
             return backend.to_device(array, dev)
         except backend.DeviceError as err:
-            raise backend.DeviceError(
+            raise CheckpointDeviceError(
                 f"{self.path}: holds arrays saved on {saved_device}, which is not available "
                 f"here ({err}); pass map_location='cpu'"
             ) from err
@@ -380,8 +386,9 @@ def load(path: str | os.PathLike, map_location: DeviceLike = None) -> Any:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        CheckpointError: (a ``ValueError``) the file is truncated, corrupted or not a minigrad
-            checkpoint; nothing is returned half-loaded.
+        CheckpointError: (a ``ValueError``) the file is truncated, corrupted, crafted or not a
+            minigrad checkpoint, or (:class:`CheckpointDeviceError`) it holds arrays saved on a
+            device that is not available here; nothing is returned half-loaded.
     """
     path = os.fspath(path)
     dev = Device(map_location) if map_location is not None else None

@@ -134,6 +134,16 @@ def test_random_corruptions_raise_only_checkpoint_errors(tmp_path):
             pass  # anything else propagates and fails the test
 
 
+@pytest.mark.skipif(minigrad.cuda_is_available(), reason="needs a machine without CUDA")
+def test_a_gpu_checkpoint_on_a_cpu_machine_is_a_checkpoint_error_too(tmp_path):
+    path = _craft(tmp_path / "g.npz", {"$": "tensor", "k": "a0", "dev": "cuda:0"},
+                  a0=np.zeros(2, np.float32))
+    with pytest.raises(CheckpointError, match="map_location='cpu'") as info:
+        load(path)
+    assert isinstance(info.value, minigrad.DeviceError)
+    assert load(path, map_location="cpu").tolist() == [0.0, 0.0]
+
+
 def test_plain_text_file_says_it_is_text(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("epoch 3: loss 0.12\n")
