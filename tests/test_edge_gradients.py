@@ -120,3 +120,14 @@ def test_maximum_of_equal_inputs_splits_in_half(device):
 def test_norm_of_a_zero_vector_has_zero_subgradient():
     # torch norm_backward (p = 2): self * (grad / norm).masked_fill_(norm == 0, 0)
     np.testing.assert_array_equal(_grad(lambda x: x.norm(), [0.0, 0.0, 0.0]), [0, 0, 0])
+
+
+def test_relu_at_zero_has_zero_gradient(device):
+    # torch threshold_backward: grad where x > 0, so 0 at x = 0
+    np.testing.assert_array_equal(_grad(lambda x: x.relu(), [0.0, -1.0, 2.0], device),
+                                  [0.0, 0.0, 1.0])
+
+
+def test_fractional_power_at_zero_is_inf_as_torch(device):
+    # torch pow_backward: p x^(p-1) = 0.5 * 0^-0.5 = inf
+    np.testing.assert_array_equal(_grad(lambda x: x**0.5, [0.0, 4.0], device), [np.inf, 0.25])
