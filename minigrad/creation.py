@@ -97,6 +97,9 @@ def arange(start, end=None, step=1, dtype=None, device: DeviceLike = None,
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be non-zero")
+    if (end - start) * step < 0:  # as torch; NumPy would return an empty range
+        raise ValueError(f"arange: the range from {start} to {end} runs against the sign of "
+                         f"step={step}")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dt = _dtype(dtype, np.dtype(np.int64) if ints else None)
     xp = Device(device).xp

@@ -335,6 +335,7 @@ class Tensor:
                 dtype = a
         out = self
         if dtype is not None and np.dtype(dtype) != self.array.dtype:
+            _check_dtype(np.dtype(dtype))
             out = _ops.cast(out, np.dtype(dtype))
         if device is not None and Device(device) != out.device:
             out = _ops.to_device(out, Device(device))
@@ -348,6 +349,7 @@ class Tensor:
 
     def astype(self, dtype) -> Tensor:
         dtype = np.dtype(dtype)
+        _check_dtype(dtype)
         return self if dtype == self.array.dtype else _ops.cast(self, dtype)
 
     def float(self) -> Tensor:

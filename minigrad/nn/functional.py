@@ -333,6 +333,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_dropout_p(p)
     if not training or p == 0:
         return input
+    _check_tensor(input, "dropout")
+    _check_float(input, "dropout")
     return _Dropout.apply(input, p=float(p))
 
 
