@@ -77,6 +77,13 @@ def test_refuses_dtypes_a_tensor_cannot_have(tmp_path, dtype, kind):
         load(path)
 
 
+def test_refuses_object_arrays_without_unpickling(tmp_path):
+    path = _craft(tmp_path / "o.npz", {"$": "tensor", "k": "a0"},
+                  a0=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(CheckpointError, match="o.npz"):
+        load(path)
+
+
 def test_string_ndarrays_still_round_trip(tmp_path):
     obj = {"names": np.array(["a", "bc"]), "t": minigrad.tensor([1, 2])}
     save(obj, tmp_path / "s.npz")
