@@ -241,11 +241,12 @@ def _run_hooks(t: Tensor, g, create_graph: bool):
 
 
 def _accumulate(t: Tensor, g, create_graph: bool, handed: set[int]) -> None:
+    # ``_grad``: the slot under Tensor.grad, whose setter checks user assignments
     if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
-    elif t.grad is None:
-        t.grad = Tensor._wrap(_owned(g, t.array, handed))
-    elif t.grad.requires_grad:  # a grad recorded by an earlier create_graph backward
-        t.grad = Tensor._wrap(t.grad.array + g)
+        t._grad = g if t._grad is None else t._grad + g
+    elif t._grad is None:
+        t._grad = Tensor._wrap(_owned(g, t.array, handed))
+    elif t._grad.requires_grad:  # a grad recorded by an earlier create_graph backward
+        t._grad = Tensor._wrap(t._grad.array + g)
     else:
-        t.grad.array += g
+        t._grad.array += g

@@ -122,7 +122,10 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator: Generator | None = None):
         _check_generator(generator)
-        self.idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        idx = np.asarray(indices)
+        if idx.size and idx.dtype.kind not in "iu":
+            raise TypeError(f"SubsetRandomSampler: indices must be integers, got {indices!r}")
+        self.idx = idx.astype(np.int64).reshape(-1)
         self.generator = generator
 
     def indices(self) -> np.ndarray:
