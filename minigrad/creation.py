@@ -12,7 +12,7 @@ import numpy as np
 
 from . import backend
 from .backend import Device, DeviceLike
-from .tensor import Tensor, _check_dtype
+from .tensor import Tensor, _as_array, _check_dtype
 
 
 def _dtype(dtype, default=None):
@@ -39,7 +39,7 @@ def _made(array, requires_grad: bool) -> Tensor:
 
 def tensor(data, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data``. Floats become float32 unless ``dtype`` is set."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    return _made(_as_array(data, dtype, device), requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -110,4 +110,4 @@ def _empty(shape, dtype):
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     if dt.kind != "f":
         raise TypeError(f"parameters must have a floating dtype, got {dt}")
-    return np.zeros(shape, dtype=dt)
+    return Tensor._wrap(np.zeros(shape, dtype=dt))  # a Tensor: Parameter keeps its dtype
