@@ -327,3 +327,39 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple[Tensor, ...]:
         grids[0], grids[1] = grids[1], grids[0]
     return tuple(grids)
 
+
+
+# ----------------------------------------------------------------------------- tests of values
+
+
+def all(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """True where every element (along ``dim``, or of the whole tensor) is non-zero."""
+    a = _tensor(input, "all").array
+    xp = get_array_module(a)
+    return Tensor._wrap(xp.asarray(xp.all(a, axis=dim, keepdims=keepdim)))
+
+
+def any(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """True where some element (along ``dim``, or of the whole tensor) is non-zero."""
+    a = _tensor(input, "any").array
+    xp = get_array_module(a)
+    return Tensor._wrap(xp.asarray(xp.any(a, axis=dim, keepdims=keepdim)))
+
+
+def equal(input, other) -> bool:  # noqa: A002
+    """True if both tensors have the same shape and elements."""
+    a, b = _tensor(input, "equal").array, _tensor(other, "equal").array
+    return a.shape == b.shape and bool(get_array_module(a).array_equal(a, b))
+
+
+def isclose(input, other, rtol: float = 1e-5, atol: float = 1e-8,  # noqa: A002
+            equal_nan: bool = False) -> Tensor:
+    """|input - other| <= atol + rtol |other|, elementwise (torch's and NumPy's rule)."""
+    a, b = _ops.elementwise.operands(input, other)
+    xp = get_array_module(a.array)
+    return Tensor._wrap(xp.isclose(a.array, b.array, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol: float = 1e-5, atol: float = 1e-8,  # noqa: A002
+             equal_nan: bool = False) -> bool:
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())

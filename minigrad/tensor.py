@@ -318,7 +318,8 @@ class Tensor:
         return self.array.item()
 
     def tolist(self):
-        return self.numpy().tolist()
+        """Nested Python lists (works on tensors that require grad, as torch's)."""
+        return backend.to_device(self.array, backend.CPU).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU; shared on the CPU)."""
@@ -661,6 +662,21 @@ class Tensor:
 
     def clone(self, *, memory_format=None):
         return _fn.clone(self)
+
+    def all(self, dim=None, keepdim: bool = False):
+        return _fn.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False):
+        return _fn.any(self, dim, keepdim)
+
+    def equal(self, other) -> bool:
+        return _fn.equal(self, other)
+
+    def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
+        return _fn.allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
+        return _fn.isclose(self, other, rtol, atol, equal_nan)
 
     def contiguous(self, memory_format=None):
         """This tensor (arrays here are made contiguous where it matters, by the ops)."""

@@ -157,7 +157,11 @@ class Function(metaclass=_FunctionMeta):
         if not (_GradMode.enabled and any(needs)):
             return out
         outputs = tuple(_fresh(o, args) for o in outputs)
-        node = _CustomNode(cls, ctx, args, outputs)
+        node_cls = cls.__dict__.get("_node_class")
+        if node_cls is None:  # torch names the node class after the function: FBackward
+            node_cls = type(f"{cls.__name__}Backward", (_CustomNode,), {})
+            cls._node_class = node_cls
+        node = node_cls(cls, ctx, args, outputs)
         if single:
             _attach(outputs[0], node, ctx)
             return outputs[0]
