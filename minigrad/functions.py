@@ -8,6 +8,7 @@ Tensor methods of the same names call these.
 
 from __future__ import annotations
 
+import builtins
 import numbers
 import warnings
 
@@ -19,8 +20,11 @@ from .autograd.grad_mode import is_grad_enabled
 from .backend import Device, DeviceLike, get_array_module
 from .ops import clone as _clone
 from .ops import linalg as _linalg
+from .ops import reduce as _reduce
 from .ops import rounding as _rounding
+from .ops import scan as _scan
 from .ops import selection as _selection
+from .ops import shape as _shape
 from .ops import trigonometric as _trig
 from .tensor import Tensor
 
@@ -363,3 +367,274 @@ def isclose(input, other, rtol: float = 1e-5, atol: float = 1e-8,  # noqa: A002
 def allclose(input, other, rtol: float = 1e-5, atol: float = 1e-8,  # noqa: A002
              equal_nan: bool = False) -> bool:
     return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
+
+
+# ----------------------------------------------------------------------------- comparisons
+
+
+def _comparison(how: str, name: str):
+    def f(input, other, *, out=None) -> Tensor:  # noqa: A002
+        return _into(out, _ops.compare(_tensor(input, name), other, how), name)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise ``{name}``: a bool tensor, no gradient."
+    return f
+
+
+eq = _comparison("equal", "eq")
+ne = _comparison("not_equal", "ne")
+lt = less = _comparison("less", "lt")
+le = less_equal = _comparison("less_equal", "le")
+gt = greater = _comparison("greater", "gt")
+ge = greater_equal = _comparison("greater_equal", "ge")
+
+
+# ----------------------------------------------------------------------------- compositions
+# Each is written with differentiable ops, so its gradient follows from theirs.
+
+
+def square(input, *, out=None) -> Tensor:  # noqa: A002
+    return _into(out, _ops.pow(_tensor(input, "square"), 2), "square")
+
+
+def neg(input, *, out=None) -> Tensor:  # noqa: A002
+    return _into(out, _ops.neg(_tensor(input, "neg")), "neg")
+
+
+negative = neg
+
+
+def reciprocal(input, *, out=None) -> Tensor:  # noqa: A002
+    return _into(out, _ops.div(1.0, _ops.elementwise._float(_tensor(input, "reciprocal"))),
+                 "reciprocal")
+
+
+def rsqrt(input, *, out=None) -> Tensor:  # noqa: A002
+    return _into(out, reciprocal(_ops.sqrt(_tensor(input, "rsqrt"))), "rsqrt")
+
+
+def log1p(input, *, out=None) -> Tensor:  # noqa: A002
+    """ln(1 + x), accurate for small x."""
+    return _into(out, _scan.log1p(_tensor(input, "log1p")), "log1p")
+
+
+def expm1(input, *, out=None) -> Tensor:  # noqa: A002
+    """e^x - 1, accurate for small x."""
+    return _into(out, _scan.expm1(_tensor(input, "expm1")), "expm1")
+
+
+def cumsum(input, dim: int, *, out=None) -> Tensor:  # noqa: A002
+    return _into(out, _scan.cumsum(_tensor(input, "cumsum"), dim), "cumsum")
+
+
+def norm(input, p="fro", dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The 2-norm (``p=2`` or ``'fro'``), 1-norm or inf-norm over ``dim`` (all elements when
+    None), as ``torch.norm`` for vectors and the Frobenius norm."""
+    x = _tensor(input, "norm")
+    if p in ("fro", 2, 2.0):
+        return _scan.norm2(x, dim, keepdim)
+    if p in (1, 1.0):
+        return _ops.sum(_ops.abs(x), dim, keepdim)
+    if p in (float("inf"), "inf"):
+        return _ops.max(_ops.abs(x), dim, keepdim)
+    raise NotImplementedError(f"norm: p={p!r} is not supported (2, 'fro', 1 or inf)")
+
+
+def remainder(input, other, *, out=None) -> Tensor:  # noqa: A002
+    """input - other * floor(input / other): the sign of ``other``, as Python's % (and torch)."""
+    a, b = _ops.elementwise.operands(input, other)
+    if a.array.dtype.kind in "iub":
+        xp = get_array_module(a.array)
+        return _into(out, Tensor._wrap(xp.remainder(a.array, b.array)), "remainder")
+    return _into(out, _ops.sub(a, _ops.mul(b, div(a, b, rounding_mode="floor"))), "remainder")
+
+
+def floor_divide(input, other, *, out=None) -> Tensor:  # noqa: A002
+    return div(input, other, rounding_mode="floor", out=out)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None) -> Tensor:  # noqa: A002
+    """beta * input + alpha * (mat1 @ mat2)."""
+    prod = mm(mat1, mat2)
+    if alpha != 1:
+        prod = _ops.mul(prod, alpha)
+    return _into(out, _ops.add(input if beta == 1 else _ops.mul(input, beta), prod), "addmm")
+
+
+def masked_fill(input, mask, value) -> Tensor:  # noqa: A002
+    """``value`` where ``mask`` (a bool tensor, broadcast) is True, else ``input``."""
+    x = _tensor(input, "masked_fill")
+    m = mask.array if isinstance(mask, Tensor) else mask
+    if getattr(m, "dtype", None) != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got {getattr(m, 'dtype', m)}")
+    v = value.item() if isinstance(value, Tensor) and value.ndim == 0 else value
+    return _ops.where(Tensor._wrap(m), v, x)
+
+
+def _dim_index(x: Tensor, dim: int, index) -> tuple:
+    axis = _reduce.normalize_axis(dim, x.ndim, single=True)
+    return (slice(None),) * axis + (index,)
+
+
+def index_select(input, dim: int, index) -> Tensor:  # noqa: A002
+    """The entries at ``index`` (a 1-D integer tensor) along ``dim``."""
+    x = _tensor(input, "index_select")
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise IndexError(f"index_select: index must be a 1-D integer tensor, got {idx.dtype} "
+                         f"of shape {tuple(idx.shape)}")
+    return _ops.getitem(x, _dim_index(x, dim, idx.reshape(-1)))
+
+
+def gather(input, dim: int, index) -> Tensor:  # noqa: A002
+    """out[i][j][k] = input[index[i][j][k]][j][k] for dim 0 (and so on): torch.gather."""
+    x = _tensor(input, "gather")
+    idx = index.array if isinstance(index, Tensor) else np.asarray(index)
+    axis = _reduce.normalize_axis(dim, x.ndim, single=True)
+    if idx.ndim != x.ndim or idx.dtype.kind not in "iu":
+        raise RuntimeError(f"gather: index must be an integer tensor with {x.ndim} dims, got "
+                           f"{idx.dtype} of shape {tuple(idx.shape)}")
+    xp = get_array_module(x.array)
+    grids = xp.ogrid[tuple(slice(0, n) for n in idx.shape)]
+    full = tuple(idx if i == axis else grids[i] for i in range(x.ndim))
+    return _ops.getitem(x, full)
+
+
+def _sort_along(x: Tensor, dim: int, order) -> tuple[Tensor, Tensor]:
+    axis = _reduce.normalize_axis(dim, x.ndim, single=True)
+    return gather(x, axis, order), Tensor._wrap(order)
+
+
+def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):  # noqa: A002
+    """(values, indices) sorted along ``dim``; the values carry the gradient."""
+    x = _tensor(input, "sort")
+    xp = get_array_module(x.array)
+    a = -x.array if descending and x.array.dtype.kind != "b" else x.array
+    order = xp.argsort(a, axis=dim, kind="stable")
+    return _selection.sort_pair(*_sort_along(x, dim, order))
+
+
+def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """The ``k`` largest (or smallest) entries along ``dim`` and their indices."""
+    x = _tensor(input, "topk")
+    axis = _reduce.normalize_axis(dim, x.ndim, single=True)
+    n = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError(f"topk: k ({k}) out of range for dim {dim} of size {n}")
+    xp = get_array_module(x.array)
+    order = xp.argsort(-x.array if largest else x.array, axis=axis, kind="stable")
+    order = xp.take(order, xp.arange(k), axis=axis)
+    return _selection.topk_pair(*_sort_along(x, axis, order))
+
+
+def split(tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the given sizes."""
+    x = _tensor(tensor, "split")
+    axis = _reduce.normalize_axis(dim, x.ndim, single=True)
+    n = x.shape[axis]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [builtins.min(size, n - s) for s in range(0, n, size)] or [0]
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim})")
+    out, start = [], 0
+    for s in sizes:
+        out.append(_ops.getitem(x, _dim_index(x, axis, slice(start, start + s))))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """At most ``chunks`` pieces of ceil(n / chunks) along ``dim``."""
+    x = _tensor(input, "chunk")
+    n = x.shape[_reduce.normalize_axis(dim, x.ndim, single=True)]
+    return split(x, builtins.max(-(-n // chunks), 1), dim)
+
+
+def unbind(input, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    x = _tensor(input, "unbind")
+    axis = _reduce.normalize_axis(dim, x.ndim, single=True)
+    return tuple(_ops.getitem(x, _dim_index(x, axis, i)) for i in range(x.shape[axis]))
+
+
+def _band(input, diagonal: int, upper: bool) -> Tensor:
+    x = _tensor(input, "triu" if upper else "tril")
+    if x.ndim < 2:
+        raise RuntimeError(f"{'triu' if upper else 'tril'}: input needs >= 2 dims, got shape "
+                           f"{tuple(x.shape)}")
+    xp = get_array_module(x.array)
+    rows, cols = x.shape[-2], x.shape[-1]
+    keep = (xp.triu if upper else xp.tril)(xp.ones((rows, cols), dtype=bool), diagonal)
+    return _ops.where(Tensor._wrap(keep), x, 0)
+
+
+def triu(input, diagonal: int = 0) -> Tensor:  # noqa: A002
+    return _band(input, diagonal, True)
+
+
+def tril(input, diagonal: int = 0) -> Tensor:  # noqa: A002
+    return _band(input, diagonal, False)
+
+
+def diag(input, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """A 1-D input as the ``diagonal``-th diagonal of a square matrix (zeros elsewhere); a 2-D
+    input's ``diagonal``-th diagonal as 1-D. Differentiable both ways (indexing, scatter)."""
+    x = _tensor(input, "diag")
+    xp = get_array_module(x.array)
+    if x.ndim == 1:
+        n = x.shape[0] + (diagonal if diagonal >= 0 else -diagonal)
+        rows, cols = xp.nonzero(xp.eye(n, k=diagonal, dtype=bool))
+        return _shape.ScatterAdd.apply(x, index=(rows, cols), shape=(n, n))
+    if x.ndim == 2:
+        rows, cols = xp.nonzero(xp.eye(*x.shape, k=diagonal, dtype=bool))
+        return _ops.getitem(x, (rows, cols))
+    raise RuntimeError(f"diag: input must be 1-D or 2-D, got shape {tuple(x.shape)}")
+
+
+def repeat(input, sizes) -> Tensor:  # noqa: A002
+    """``x.repeat(*sizes)``: the tensor tiled ``sizes[i]`` times along dim i (leading dims
+    added when ``sizes`` is longer), as an expand of an interleaved reshape."""
+    x = _tensor(input, "repeat")
+    sizes = tuple(int(s) for s in sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller "
+                           f"than the number of tensor dims ({x.ndim})")
+    shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
+    interleaved, expanded = [], []
+    for r, n in zip(sizes, shape):
+        interleaved += [1, n]
+        expanded += [r, n]
+    tiled = _ops.expand(_ops.reshape(x, tuple(interleaved)), tuple(expanded))
+    return _ops.reshape(tiled, tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def empty_like(input, *, dtype=None, device: DeviceLike = None,  # noqa: A002
+               requires_grad: bool = False) -> Tensor:
+    """A tensor of ``input``'s shape (zero-filled here; torch leaves it uninitialised)."""
+    x = _tensor(input, "empty_like")
+    xp = Device(device or x.device).xp
+    t = Tensor._wrap(xp.zeros(x.shape, dtype=dtype or x.array.dtype))
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def _typed_constructor(dtype, name: str):
+    def make(*args, **kwargs) -> Tensor:
+        return Tensor(*args, dtype=dtype, **kwargs)
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (f"``minigrad.{name}(data)`` or ``{name}(*sizes)``: the legacy typed "
+                    f"constructor, a tensor of dtype {np.dtype(dtype)}.")
+    return make
+
+
+FloatTensor = _typed_constructor(np.float32, "FloatTensor")
+DoubleTensor = _typed_constructor(np.float64, "DoubleTensor")
+HalfTensor = _typed_constructor(np.float16, "HalfTensor")
+LongTensor = _typed_constructor(np.int64, "LongTensor")
+IntTensor = _typed_constructor(np.int32, "IntTensor")
+BoolTensor = _typed_constructor(np.bool_, "BoolTensor")
+ByteTensor = _typed_constructor(np.uint8, "ByteTensor")

@@ -663,6 +663,122 @@ class Tensor:
     def clone(self, *, memory_format=None):
         return _fn.clone(self)
 
+    def eq(self, other):
+        return _fn.eq(self, other)
+
+    def ne(self, other):
+        return _fn.ne(self, other)
+
+    def lt(self, other):
+        return _fn.lt(self, other)
+
+    def le(self, other):
+        return _fn.le(self, other)
+
+    def gt(self, other):
+        return _fn.gt(self, other)
+
+    def ge(self, other):
+        return _fn.ge(self, other)
+
+    def square(self):
+        return _fn.square(self)
+
+    def neg(self):
+        return _ops.neg(self)
+
+    negative = neg
+
+    def reciprocal(self):
+        return _fn.reciprocal(self)
+
+    def rsqrt(self):
+        return _fn.rsqrt(self)
+
+    def log1p(self):
+        return _fn.log1p(self)
+
+    def expm1(self):
+        return _fn.expm1(self)
+
+    def cumsum(self, dim: int):
+        return _fn.cumsum(self, dim)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False):
+        return _fn.norm(self, p, dim, keepdim)
+
+    def remainder(self, other):
+        return _fn.remainder(self, other)
+
+    def floor_divide(self, other):
+        return _fn.floor_divide(self, other)
+
+    def __floordiv__(self, other):
+        return _fn.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _fn.floor_divide(_ops.elementwise.as_tensor_like(other, self), self)
+
+    def __mod__(self, other):
+        return _fn.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _fn.remainder(_ops.elementwise.as_tensor_like(other, self), self)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _fn.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def masked_fill(self, mask, value):
+        return _fn.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        self._check_inplace("masked_fill_")
+        m = _raw(mask)
+        if getattr(m, "dtype", None) != np.bool_:
+            raise TypeError(f"masked_fill_: mask must be a bool tensor, got "
+                            f"{getattr(m, 'dtype', m)}")
+        xp = get_array_module(self.array)
+        self.array[...] = xp.where(m, _raw(value), self.array)
+        self._bump_version()
+        return self
+
+    def index_select(self, dim: int, index):
+        return _fn.index_select(self, dim, index)
+
+    def gather(self, dim: int, index):
+        return _fn.gather(self, dim, index)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return _fn.sort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        return _fn.topk(self, k, dim, largest, sorted)
+
+    def split(self, split_size, dim: int = 0):
+        return _fn.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _fn.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0):
+        return _fn.unbind(self, dim)
+
+    def triu(self, diagonal: int = 0):
+        return _fn.triu(self, diagonal)
+
+    def tril(self, diagonal: int = 0):
+        return _fn.tril(self, diagonal)
+
+    def diag(self, diagonal: int = 0):
+        return _fn.diag(self, diagonal)
+
+    def repeat(self, *sizes):
+        return _fn.repeat(self, _shape_args(sizes))
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
     def all(self, dim=None, keepdim: bool = False):
         return _fn.all(self, dim, keepdim)
 

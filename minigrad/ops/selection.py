@@ -18,6 +18,8 @@ from .reduce import normalize_axis
 #: torch.return_types.max / min: a tuple ``(values, indices)`` with those two names.
 max_pair = collections.namedtuple("max", ["values", "indices"])
 min_pair = collections.namedtuple("min", ["values", "indices"])
+sort_pair = collections.namedtuple("sort", ["values", "indices"])
+topk_pair = collections.namedtuple("topk", ["values", "indices"])
 
 
 class SelectAlongDim(Function):

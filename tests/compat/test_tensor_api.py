@@ -460,3 +460,145 @@ def test_utils_data_is_the_data_module():
 
     assert ud is mg.data and DataLoader is mg.data.DataLoader
     assert TensorDataset is mg.data.TensorDataset
+
+
+# ----------------------------------------------------------------------------- more of torch
+
+
+def test_comparison_functions_and_methods(rng):
+    a, b = rng.standard_normal(6), rng.standard_normal(6)
+    a[2] = b[2]
+    x, y = t64(a, requires_grad=False), t64(b, requires_grad=False)
+    for name, np_fn in [("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
+                        ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)]:
+        np.testing.assert_array_equal(to_numpy(getattr(mg, name)(x, y)), np_fn(a, b))
+        np.testing.assert_array_equal(to_numpy(getattr(x, name)(y)), np_fn(a, b))
+    assert x.gt(0).dtype == np.bool_
+
+
+@pytest.mark.parametrize("name,np_fn,lo", [
+    ("square", np.square, -2), ("neg", np.negative, -2), ("reciprocal", np.reciprocal, 0.5),
+    ("rsqrt", lambda a: 1 / np.sqrt(a), 0.5), ("log1p", np.log1p, -0.5), ("expm1", np.expm1, -2),
+])
+def test_more_unary_functions(name, np_fn, lo, rng):
+    a = rng.uniform(lo, 2, (3, 4))
+    x = t64(a)
+    np.testing.assert_allclose(to_numpy(getattr(mg, name)(x)), np_fn(a), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(getattr(x, name)()), np_fn(a), rtol=1e-12)
+    assert gradcheck(getattr(mg, name), [x]) and gradgradcheck(getattr(mg, name), [x])
+    tiny = mg.tensor([1e-10], dtype=mg.float64)
+    assert mg.log1p(tiny).item() == np.log1p(1e-10) and mg.expm1(tiny).item() == np.expm1(1e-10)
+
+
+def test_cumsum_norm_remainder_floor_divide_addmm(rng):
+    a, b = rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 4))
+    x, y = t64(a), t64(b)
+    np.testing.assert_allclose(to_numpy(mg.cumsum(x, 1)), np.cumsum(a, 1), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(x.cumsum(dim=0)), np.cumsum(a, 0), rtol=1e-12)
+    assert gradcheck(lambda t: mg.cumsum(t, 1), [x]) and gradgradcheck(lambda t: t.cumsum(0),
+                                                                        [x])
+    np.testing.assert_allclose(mg.norm(x).item(), np.linalg.norm(a), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(x.norm(dim=1)), np.linalg.norm(a, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(x.norm(p=1, dim=0)), np.abs(a).sum(0), rtol=1e-12)
+    assert gradcheck(lambda t: t.norm(dim=1, keepdim=True), [x])
+    z = mg.zeros(3, requires_grad=True)
+    z.norm().backward()
+    assert z.grad.tolist() == [0.0, 0.0, 0.0]  # torch's subgradient at 0, not NaN
+    np.testing.assert_allclose(to_numpy(x % 0.7), np.mod(a, 0.7), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(to_numpy(mg.remainder(x, y)), np.mod(a, b), rtol=1e-12,
+                               atol=1e-15)
+    np.testing.assert_array_equal(to_numpy(x // 0.5), np.floor_divide(a, 0.5))
+    assert (mg.tensor([7, -7]) // 2).tolist() == [3, -4] and (mg.tensor([7, -7]) % 3).tolist() \
+        == [1, 2]
+    assert gradcheck(lambda s, t: mg.remainder(s, t), [x, y])
+    m1, m2 = t64(rng.standard_normal((3, 2))), t64(rng.standard_normal((2, 4)))
+    want = 0.5 * a + 2 * to_numpy(m1) @ to_numpy(m2)
+    np.testing.assert_allclose(to_numpy(mg.addmm(x, m1, m2, beta=0.5, alpha=2)), want,
+                               rtol=1e-12)
+    assert gradcheck(lambda s, p, q: mg.addmm(s, p, q, beta=0.5, alpha=2), [x, m1, m2])
+
+
+def test_indexing_family(rng):
+    a = rng.standard_normal((4, 5))
+    x = t64(a)
+    idx = np.array([3, 0, 3])
+    np.testing.assert_array_equal(to_numpy(x.index_select(0, mg.tensor(idx))), a[idx])
+    np.testing.assert_array_equal(to_numpy(mg.index_select(x, 1, mg.tensor(idx))), a[:, idx])
+    g = rng.integers(0, 5, (4, 2))
+    np.testing.assert_array_equal(to_numpy(mg.gather(x, 1, mg.tensor(g))),
+                                  np.take_along_axis(a, g, 1))
+    g0 = rng.integers(0, 4, (2, 5))
+    np.testing.assert_array_equal(to_numpy(x.gather(0, mg.tensor(g0))),
+                                  np.take_along_axis(a, g0, 0))
+    assert gradcheck(lambda t: mg.gather(t, 1, mg.tensor(g)), [x])  # repeated picks add up
+    assert gradcheck(lambda t: t.index_select(0, mg.tensor(idx)), [x])
+    mask = mg.tensor(a > 0)
+    np.testing.assert_array_equal(to_numpy(x.masked_fill(mask, -1.0)), np.where(a > 0, -1, a))
+    assert gradcheck(lambda t: t.masked_fill(mask, 0.0), [x])
+    y = mg.tensor(a)
+    y.masked_fill_(mask, 0.0)
+    np.testing.assert_allclose(to_numpy(y), np.where(a > 0, 0, a).astype(np.float32))
+
+
+def test_sort_and_topk(rng):
+    a = rng.standard_normal((3, 6))
+    x = t64(a)
+    values, indices = mg.sort(x, dim=1)
+    np.testing.assert_array_equal(to_numpy(values), np.sort(a, 1))
+    np.testing.assert_array_equal(to_numpy(indices), np.argsort(a, 1))
+    values, indices = x.sort(0, descending=True)
+    np.testing.assert_array_equal(to_numpy(values), -np.sort(-a, 0))
+    top = mg.topk(x, 2)
+    assert type(top).__name__ == "topk"
+    np.testing.assert_array_equal(to_numpy(top.values), -np.sort(-a, 1)[:, :2])
+    np.testing.assert_array_equal(to_numpy(top.indices), np.argsort(-a, 1)[:, :2])
+    low = x.topk(2, dim=0, largest=False)
+    np.testing.assert_array_equal(to_numpy(low.values), np.sort(a, 0)[:2])
+    assert gradcheck(lambda t: mg.sort(t, 1).values * mg.arange(6.0, dtype=mg.float64), [x])
+    assert gradcheck(lambda t: t.topk(3).values, [x])
+    with pytest.raises(RuntimeError, match="k"):
+        x.topk(7)
+
+
+def test_split_chunk_unbind_repeat(rng):
+    a = rng.standard_normal((5, 4))
+    x = t64(a)
+    for got, want in zip(mg.split(x, 2), np.split(a, [2, 4])):
+        np.testing.assert_array_equal(to_numpy(got), want)
+    for got, want in zip(x.split([1, 3], dim=1), np.split(a, [1], axis=1)):
+        np.testing.assert_array_equal(to_numpy(got), want)
+    assert [c.shape for c in x.chunk(2)] == [(3, 4), (2, 4)]
+    assert [c.shape for c in mg.chunk(x, 3, dim=1)] == [(5, 2), (5, 2)]
+    assert len(x.unbind(1)) == 4 and to_numpy(mg.unbind(x)[2]).tolist() == a[2].tolist()
+    np.testing.assert_array_equal(to_numpy(x.repeat(2, 3)), np.tile(a, (2, 3)))
+    np.testing.assert_array_equal(to_numpy(x.repeat(2, 1, 1)), np.tile(a, (2, 1, 1)))
+    assert gradcheck(lambda t: t.repeat(2, 3), [x])
+    assert gradcheck(lambda t: sum((c * (i + 1)).sum() for i, c in enumerate(t.split(2))), [x])
+    with pytest.raises(ValueError, match="add up"):
+        x.split([1, 1])
+    with pytest.raises(RuntimeError, match="repeat"):
+        x.repeat(2)
+
+
+def test_triangles_and_diagonals(rng):
+    a = rng.standard_normal((4, 4))
+    x = t64(a)
+    for k in (-1, 0, 2):
+        np.testing.assert_array_equal(to_numpy(mg.triu(x, k)), np.triu(a, k))
+        np.testing.assert_array_equal(to_numpy(x.tril(k)), np.tril(a, k))
+        np.testing.assert_array_equal(to_numpy(mg.diag(x, k)), np.diag(a, k))
+        v = t64(a[0, : 4 - abs(k)])
+        np.testing.assert_array_equal(to_numpy(mg.diag(v, k)), np.diag(a[0, : 4 - abs(k)], k))
+        assert gradcheck(lambda t, k=k: mg.diag(t, k), [v])
+        assert gradcheck(lambda t, k=k: mg.diag(t, k), [x])
+    assert gradcheck(lambda t: mg.triu(t, 1), [x])
+
+
+def test_legacy_constructors_and_small_names():
+    assert mg.FloatTensor([1, 2]).dtype == np.float32
+    assert mg.LongTensor([1, 2]).dtype == np.int64 and mg.LongTensor(3).shape == (3,)
+    assert mg.DoubleTensor(2, 2).dtype == np.float64
+    assert mg.empty_like(mg.ones(2, 3, dtype=mg.float64)).dtype == np.float64
+    assert not mg.ones(1).is_cuda
+    with mg.inference_mode():
+        assert not (mg.ones(1, requires_grad=True) * 2).requires_grad
