@@ -153,7 +153,7 @@ def test_device_parsing():
 
 @pytest.mark.skipif(CUDA, reason="checks the message shown when CUDA is missing")
 def test_cuda_without_cupy_or_gpu_says_which_extra():
-    with pytest.raises(Exception, match=r"minigrad\[cuda1[23]\]|GPU"):
+    with pytest.raises(Exception, match=r"minigrad-tensor\[cuda1[23]\]|GPU"):
         mg.zeros(2, device="cuda")
 
 
