@@ -246,6 +246,13 @@ class _CustomNode(_function.Function):
                 f"function {self.cls.__name__}Backward returned an incorrect number of "
                 f"gradients (expected {n_args}, got {len(result)})"
             )
+        for pos, r in enumerate(result[:n_args]):
+            if r is not None and pos not in self.arg_positions:
+                raise RuntimeError(
+                    f"function {self.cls.__name__}Backward returned a gradient different than "
+                    f"None at position {pos}, but the corresponding forward input was not a "
+                    "Tensor (return None there)"
+                )
         out_grads = []
         for pos, t in zip(self.arg_positions, self.inputs):
             out_grads.append(self._check_grad(pos, result[pos], t, graph))

@@ -220,6 +220,18 @@ def test_wrong_forms_raise_clear_errors():
     with pytest.raises(RuntimeError, match="incorrect number of gradients"):
         BadCount.apply(mg.ones(2, requires_grad=True), mg.ones(2)).sum().backward()
 
+    class GradForNumber(Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, g.sum()
+
+    with pytest.raises(RuntimeError, match="not a Tensor"):
+        GradForNumber.apply(mg.ones(2, requires_grad=True), 2.0).sum().backward()
+
     class BadShape(Function):
         @staticmethod
         def forward(ctx, x):

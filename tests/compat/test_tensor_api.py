@@ -602,3 +602,11 @@ def test_legacy_constructors_and_small_names():
     assert not mg.ones(1).is_cuda
     with mg.inference_mode():
         assert not (mg.ones(1, requires_grad=True) * 2).requires_grad
+
+
+def test_sizes_feed_back_into_shape_arguments():
+    x = mg.randn(4, 3, 2)
+    assert x.view(x.size(0), -1).shape == (4, 6)
+    assert x.reshape(x.size()).shape == (4, 3, 2) and mg.zeros(x.size()).shape == (4, 3, 2)
+    assert mg.ones(*x.size()[1:]).shape == (3, 2)
+    assert mg.Tensor(mg.tensor([1, 2])).dtype == np.float32  # torch.Tensor(t) is floating
