@@ -578,6 +578,57 @@ class Tensor:
         self._bump_version()
         return self
 
+    def _inplace_from(self, name: str, fn, *args) -> Tensor:
+        """Write ``fn(self, *args)``, computed out of place outside the graph, into this
+        tensor's storage (torch's ``x.exp_()`` family)."""
+        self._check_inplace(name)
+        result = fn(Tensor._wrap(self.array), *args).array
+        if not np.can_cast(result.dtype, self.array.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to the "
+                               f"tensor's dtype {self.array.dtype}")
+        self.array[...] = result
+        self._bump_version()
+        return self
+
+    def exp_(self):
+        return self._inplace_from("exp_", _ops.exp)
+
+    def log_(self):
+        return self._inplace_from("log_", _ops.log)
+
+    def sqrt_(self):
+        return self._inplace_from("sqrt_", _ops.sqrt)
+
+    def abs_(self):
+        return self._inplace_from("abs_", _ops.abs)
+
+    def neg_(self):
+        return self._inplace_from("neg_", _ops.neg)
+
+    def pow_(self, exponent):
+        return self._inplace_from("pow_", _ops.pow, exponent)
+
+    def tanh_(self):
+        return self._inplace_from("tanh_", _ops.tanh)
+
+    def sigmoid_(self):
+        return self._inplace_from("sigmoid_", _ops.sigmoid)
+
+    def relu_(self):
+        return self._inplace_from("relu_", _ops.relu)
+
+    def floor_(self):
+        return self._inplace_from("floor_", _fn.floor)
+
+    def ceil_(self):
+        return self._inplace_from("ceil_", _fn.ceil)
+
+    def round_(self, decimals: int = 0):
+        return self._inplace_from("round_", lambda t: _fn.round(t, decimals=decimals))
+
+    def sign_(self):
+        return self._inplace_from("sign_", _fn.sign)
+
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
         self.array[_ops.raw_index(index)] = _raw(value)

@@ -610,3 +610,30 @@ def test_sizes_feed_back_into_shape_arguments():
     assert x.reshape(x.size()).shape == (4, 3, 2) and mg.zeros(x.size()).shape == (4, 3, 2)
     assert mg.ones(*x.size()[1:]).shape == (3, 2)
     assert mg.Tensor(mg.tensor([1, 2])).dtype == np.float32  # torch.Tensor(t) is floating
+
+
+@pytest.mark.parametrize("name,np_fn,args", [
+    ("exp_", np.exp, ()), ("log_", np.log, ()), ("sqrt_", np.sqrt, ()), ("abs_", np.abs, ()),
+    ("neg_", np.negative, ()), ("pow_", lambda a: a ** 3, (3,)), ("tanh_", np.tanh, ()),
+    ("sigmoid_", lambda a: 1 / (1 + np.exp(-a)), ()), ("relu_", lambda a: np.maximum(a, 0), ()),
+    ("floor_", np.floor, ()), ("ceil_", np.ceil, ()), ("round_", np.round, ()),
+    ("sign_", np.sign, ()),
+])
+def test_inplace_math_methods(name, np_fn, args, rng):
+    a = rng.uniform(0.1, 3, (2, 3)) * np.array([1, -1, 1])
+    if name in ("log_", "sqrt_"):
+        a = np.abs(a)
+    x = t64(a, requires_grad=False)
+    storage = x.array
+    assert getattr(x, name)(*args) is x and x.array is storage  # in place, same storage
+    np.testing.assert_allclose(to_numpy(x), np_fn(a), rtol=1e-12)
+    p = t64(a)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        getattr(p, name)(*args)
+    getattr(p.data, name)(*args)  # through .data: allowed, not recorded
+    np.testing.assert_allclose(to_numpy(p), np_fn(a), rtol=1e-12)
+
+
+def test_inplace_math_refuses_a_result_its_dtype_cannot_hold():
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        mg.tensor([1, 4]).sqrt_()
