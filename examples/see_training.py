@@ -21,7 +21,7 @@ Usage::
     python3 examples/see_training.py                    # ~30 s; writes runs/see_training/*
     python3 examples/see_training.py --out-dir docs/images/see_training   # the docs' pictures
 
-The graph pictures need Graphviz (``pip install 'minigrad[viz]'`` and the ``dot`` program);
+The graph pictures need Graphviz (``pip install 'minigrad-tensor[viz]'`` and the ``dot`` program);
 without it the DOT text is written instead (``*.dot``) and the script says so.
 """
 
@@ -51,7 +51,7 @@ def _render(dot, out_dir: str, name: str) -> str:
         path = os.path.join(out_dir, f"{name}.dot")
         with open(path, "w") as f:
             f.write(dot.source)
-        print(f"saved {path} (Graphviz not installed: pip install 'minigrad[viz]' and the dot "
+        print(f"saved {path} (Graphviz not installed: pip install 'minigrad-tensor[viz]' and the dot "
               "program, for the picture)")
         return path
     path = dot.render(os.path.join(out_dir, f"{name}.png"))

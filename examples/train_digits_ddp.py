@@ -16,7 +16,7 @@ with different N still differ a little: when N does not divide the training set,
 DistributedSampler pads each epoch with a few repeated samples, as torch's does.) A
 checkpoint written by rank 0 after every epoch resumes the run with the same or another
 number of processes. Needs
-``pip install 'minigrad[mpi,examples]'`` (mpi4py and the mpich wheel, which brings mpiexec);
+``pip install 'minigrad-tensor[mpi,examples]'`` (mpi4py and the mpich wheel, which brings mpiexec);
 without mpi4py it still runs as one process.
 """
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import backend
 from .backend import Device, DeviceLike
-from .tensor import Tensor, _check_dtype
+from .tensor import Tensor, _as_array, _check_dtype
 
 
 def _dtype(dtype, default=None):
@@ -51,7 +51,7 @@ def tensor(data, dtype=None, device: DeviceLike = None, requires_grad: bool = Fa
     ``dtype=minigrad.float64`` to keep it), while float16 stays float16 (never an upcast).
     Integers keep theirs (Python ints become int64) and bools stay bool.
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    return _made(_as_array(data, dtype, device), requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

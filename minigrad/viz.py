@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping
 
 from .tensor import Tensor
 
-_INSTALL_PACKAGE = "pip install 'minigrad[viz]' (or: pip install graphviz)"
+_INSTALL_PACKAGE = "pip install 'minigrad-tensor[viz]' (or: pip install graphviz)"
 _INSTALL_DOT = ("install the Graphviz programs, e.g. `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS) or `conda install graphviz`")
 

@@ -101,8 +101,11 @@ def test_max_with_ties_splits_the_gradient_evenly(device):
     # torch max() (all elements) and amax(dim): evenly_distribute / scale_grad_by_count
     np.testing.assert_allclose(_grad(lambda x: x.max(), [1.0, 3.0, 3.0, 3.0], device),
                                [0.0, 1 / 3, 1 / 3, 1 / 3])
-    g = _grad(lambda x: x.max(dim=1), [[2.0, 2.0, 1.0], [0.0, 5.0, 4.0]], device)
+    g = _grad(lambda x: x.amax(dim=1), [[2.0, 2.0, 1.0], [0.0, 5.0, 4.0]], device)
     np.testing.assert_allclose(g, [[0.5, 0.5, 0.0], [0.0, 1.0, 0.0]])
+    # torch max(dim) returns (values, indices) and sends the gradient to the returned index
+    g = _grad(lambda x: x.max(dim=1).values, [[2.0, 2.0, 1.0], [0.0, 5.0, 4.0]], device)
+    np.testing.assert_allclose(g, [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     g = _grad(lambda x: x.min(), [4.0, 1.0, 1.0], device)
     np.testing.assert_allclose(g, [0.0, 0.5, 0.5])
 

@@ -181,7 +181,7 @@ def test_render_errors_say_how_to_install(monkeypatch, tmp_path):
             dot.render(tmp_path / "g.png")
         assert dot._repr_svg_() is None
     monkeypatch.setitem(sys.modules, "graphviz", None)
-    with pytest.raises(ImportError, match=r"minigrad\[viz\]"):
+    with pytest.raises(ImportError, match=r"minigrad-tensor\[viz\]"):
         dot.render(tmp_path / "g.png")
     assert "digraph" in dot.source  # the text needs nothing extra
 

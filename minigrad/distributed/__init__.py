@@ -12,7 +12,7 @@ Every process runs the same script; ``mpiexec`` starts them and MPI connects the
 
 The functions follow ``torch.distributed``'s names and act in place on tensors:
 :func:`broadcast`, :func:`all_reduce` (``ReduceOp.SUM``, ``AVG``, ``MAX``, ``MIN``),
-:func:`barrier`. Backends: ``"mpi"`` (mpi4py; install ``minigrad[mpi]``, which brings the
+:func:`barrier`. Backends: ``"mpi"`` (mpi4py; install ``minigrad-tensor[mpi]``, which brings the
 ``mpich`` wheel and its ``mpiexec``) and ``"nccl"`` (CuPy arrays through ``cupy.cuda.nccl``, the
 communicator's id broadcast over MPI). After :func:`init_process_group` with more than one
 process, an uncaught exception on any rank aborts every rank (``MPI_Abort``) rather than
@@ -69,7 +69,7 @@ def init_process_group(backend: str = "mpi", *, comm=None, abort_on_exception: b
             _group = LocalGroup()
             return _group
         raise ImportError("init_process_group: the MPI backend needs mpi4py and an MPI "
-                          "library: pip install 'minigrad[mpi]' (mpi4py and the mpich "
+                          "library: pip install 'minigrad-tensor[mpi]' (mpi4py and the mpich "
                           "wheel)") from err
     group = NCCLGroup(comm) if backend == "nccl" else MPIGroup(comm)
     if abort_on_exception and group.size > 1:

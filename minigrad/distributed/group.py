@@ -119,7 +119,7 @@ class MPIGroup:
     backend = "mpi"
 
     def __init__(self, comm=None, cuda_aware: bool = False):
-        from mpi4py import MPI  # noqa: PLC0415  (optional dependency: minigrad[mpi])
+        from mpi4py import MPI  # noqa: PLC0415  (optional dependency: minigrad-tensor[mpi])
 
         self.MPI = MPI
         self.comm = MPI.COMM_WORLD if comm is None else comm
@@ -220,7 +220,7 @@ class NCCLGroup(MPIGroup):
 
     def __init__(self, comm=None):
         super().__init__(comm)
-        import cupy  # noqa: PLC0415  (optional dependency: minigrad[cuda12])
+        import cupy  # noqa: PLC0415  (optional dependency: minigrad-tensor[cuda12])
         from cupy.cuda import nccl  # noqa: PLC0415
 
         self.cupy, self.nccl = cupy, nccl

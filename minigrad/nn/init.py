@@ -249,10 +249,10 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
             f"init.orthogonal_: only tensors with 2 or more dimensions are supported, got "
             f"shape {tuple(tensor.shape)}"
         )
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     flat = backend.default_generator.normal((rows, cols), tensor.dtype, tensor.device)
     if rows < cols:
         flat = flat.T

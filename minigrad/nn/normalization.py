@@ -52,12 +52,11 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean",
-                                 Tensor(_empty((num_features,), dtype), device=device))
-            self.register_buffer("running_var",
-                                 Tensor(_empty((num_features,), dtype), device=device))
+            self.register_buffer("running_mean", Tensor(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", Tensor(num_features, dtype=dtype, device=device))
             self.register_buffer("num_batches_tracked",
-                                 Tensor(np.zeros((), dtype=np.int64), device=device))
+                                 Tensor(np.zeros((), dtype=np.int64), dtype=np.int64,
+                                        device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

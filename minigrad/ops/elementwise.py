@@ -13,7 +13,7 @@ import numpy as np
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ..tensor import Tensor
+from ..tensor import Tensor, _as_array
 from . import dispatch as d
 
 # ----------------------------------------------------------------------------- operands
@@ -37,7 +37,7 @@ def as_tensor_like(x, like: Tensor) -> Tensor:
     elif kind is bool:
         pass
     else:
-        return Tensor(x, device=like.device)
+        return Tensor._wrap(_as_array(x, device=like.device))
     return Tensor._wrap(get_array_module(like.array).asarray(x, dtype=dtype))
 
 
@@ -387,7 +387,7 @@ def where(cond, a, b) -> Tensor:
     """Elementwise ``a`` where ``cond`` else ``b``; differentiable in ``a`` and ``b``."""
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
-        like = Tensor(a)
+        like = Tensor._wrap(_as_array(a))
     a, b = operands(as_tensor_like(a, like), as_tensor_like(b, like))
     cond = cond.array if isinstance(cond, Tensor) else get_array_module(a.array).asarray(cond)
     if cond.dtype != np.bool_:

@@ -277,7 +277,7 @@ def _figure(n: int, path):
         import matplotlib  # noqa: F401, PLC0415  (optional dependency)
     except ImportError as err:
         raise ImportError("plotting diagnostics needs matplotlib: "
-                          "pip install 'minigrad[examples]'") from err
+                          "pip install 'minigrad-tensor[examples]'") from err
     cols = min(3, n)
     size = (3.6 * cols, 2.7 * math.ceil(n / cols))
     if path is not None:

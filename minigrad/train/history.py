@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 
-_EXTRA_HINT = "pip install 'minigrad[examples]'"
+_EXTRA_HINT = "pip install 'minigrad-tensor[examples]'"
 
 
 class History:
@@ -94,7 +94,7 @@ class History:
         """Draw the loss, each metric and the learning rate against the epoch.
 
         One panel per quantity (train and validation curves together; the lr on a log axis).
-        Needs matplotlib (``pip install 'minigrad[examples]'``).
+        Needs matplotlib (``pip install 'minigrad-tensor[examples]'``).
 
         Args:
             path: save the figure there (a PNG for ``.png``) with the Agg backend, without

@@ -103,7 +103,7 @@ def _figure(ax, path):
         import matplotlib  # noqa: F401, PLC0415  (optional dependency)
     except ImportError as err:
         raise ImportError("LRFinderResult.plot needs matplotlib: "
-                          "pip install 'minigrad[examples]'") from err
+                          "pip install 'minigrad-tensor[examples]'") from err
     if path is not None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
         from matplotlib.figure import Figure  # noqa: PLC0415

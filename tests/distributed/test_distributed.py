@@ -2,7 +2,7 @@
 under DDP.
 
 One-process tests run here. The multi-process ones start real 2- and 3-process jobs with the
-mpiexec of the installed MPI (the mpich wheel of ``minigrad[mpi]``), each bounded by a
+mpiexec of the installed MPI (the mpich wheel of ``minigrad-tensor[mpi]``), each bounded by a
 timeout, and compare them with the same training done in this process with the global batch;
 they skip, with the reason, only where MPI cannot start.
 """
@@ -62,7 +62,7 @@ def _mpi_unavailable() -> str | None:
     try:
         import mpi4py  # noqa: F401
     except ImportError:
-        return "mpi4py is not installed (pip install 'minigrad[mpi]')"
+        return "mpi4py is not installed (pip install 'minigrad-tensor[mpi]')"
     if _mpiexec() is None:
         return "no mpiexec found (pip install mpich)"
     try:
@@ -340,13 +340,13 @@ def test_without_mpi4py_a_plain_run_is_a_world_of_one(monkeypatch):
     finally:
         dist.destroy_process_group()
     monkeypatch.setenv("PMI_RANK", "0")  # started by mpiexec, but no mpi4py: say so
-    with pytest.raises(ImportError, match=r"minigrad\[mpi\]"):
+    with pytest.raises(ImportError, match=r"minigrad-tensor\[mpi\]"):
         dist.init_process_group("mpi")
     assert not dist.is_initialized()
 
 
 @pytest.mark.skipif(not CUDA, reason="CUDA device not available (needs CuPy and a GPU: "
-                                     "minigrad[cuda12])")
+                                     "minigrad-tensor[cuda12])")
 def test_cuda_collectives_and_ddp_over_nccl_and_mpi(tmp_path):
     """One process per GPU (all of them, at most 2): NCCL and host-staged MPI on CuPy arrays."""
     reason = _mpi_unavailable()
