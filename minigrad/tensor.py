@@ -451,19 +451,19 @@ class Tensor:
     def _inplace(self, name: str, ufunc: str, other) -> Tensor:
         self._check_inplace(name)
         xp = get_array_module(self.array)
-        other = _raw(other)
+        other = _host_value(other, self.array)
         getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
         self._bump_version()
         return self
 
     def add_(self, other, alpha: float = 1.0) -> Tensor:
         if alpha != 1.0:
-            other = _raw(other) * alpha
+            other = _host_value(other, self.array) * alpha
         return self._inplace("add_", "add", other)
 
     def sub_(self, other, alpha: float = 1.0) -> Tensor:
         if alpha != 1.0:
-            other = _raw(other) * alpha
+            other = _host_value(other, self.array) * alpha
         return self._inplace("sub_", "subtract", other)
 
     def mul_(self, other) -> Tensor:
@@ -489,18 +489,18 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.array[...] = _raw(value)
+        self.array[...] = _host_value(value, self.array)
         self._bump_version()
         return self
 
     def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
-        src = _raw(src)
+        src = _host_value(src, self.array)
         if tuple(src.shape) != tuple(self.array.shape) and np.broadcast_shapes(
             src.shape, self.array.shape
         ) != tuple(self.array.shape):
             raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.array.shape}")
-        self.array[...] = backend.to_device(src, self.device)
+        self.array[...] = src
         self._bump_version()
         return self
 
@@ -526,7 +526,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
-        self.array[_ops.raw_index(index)] = _raw(value)
+        self.array[_ops.shape.array_index(index, self.array)] = _host_value(value, self.array)
         self._bump_version()
 
     # ----------------------------------------------------------------- math methods
@@ -670,6 +670,12 @@ def _shape_args(shape) -> tuple:
 def _raw(x):
     """The array inside a Tensor; anything else unchanged."""
     return x.array if isinstance(x, Tensor) else x
+
+
+def _host_value(value, like: Array):
+    """A Tensor's array or any host value, on ``like``'s device, ready to be written into it
+    (see :func:`minigrad.backend.host_value_on`: the one place host data meets GPU data)."""
+    return backend.host_value_on(value.array if isinstance(value, Tensor) else value, like)
 
 
 def _initial_grad(t: Tensor, grad, create_graph: bool):

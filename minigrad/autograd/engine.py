@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from heapq import heappop, heappush
 
-from ..backend import get_array_module
+from ..backend import get_array_module, on_device_of
 from ..tensor import Tensor, _writes
 from .function import unbroadcast
 from .grad_mode import _GradMode
@@ -82,6 +82,8 @@ def run_backward(
     pop, get = grads.pop, grads.get
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
+    device = on_device_of(roots[0].array if roots else None)  # CuPy runs on its current device
+    device.__enter__()
     try:
         while heap:
             t = heappop(heap)[1]
@@ -135,6 +137,7 @@ def run_backward(
                 _accumulate(t, g, create_graph, handed)
     finally:
         _GradMode.enabled = previous_mode
+        device.__exit__(None, None, None)
     return results
 
 

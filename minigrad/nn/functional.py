@@ -22,6 +22,7 @@ from .. import backend, ops
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..ops import dispatch as d
+from ..ops.indexing import scatter_add
 from ..tensor import Tensor
 from ._erf import erf as _erf
 
@@ -568,16 +569,7 @@ class _Embedding(Function):
 
     def backward(self, grad, inputs, out):
         _no_double_backward(grad, "embedding")
-        xp = get_array_module(grad)
-        gw = xp.zeros(self.wshape, dtype=grad.dtype)
-        idx = self.idx.reshape(-1)
-        g = grad.reshape(-1, self.wshape[1])
-        if xp is np:
-            np.add.at(gw, idx, g)
-        else:
-            import cupyx  # noqa: PLC0415 - GPU only
-
-            cupyx.scatter_add(gw, idx, g)
+        gw = scatter_add(self.wshape, self.idx, grad)  # deterministic: ops/indexing.py
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return (gw,)
