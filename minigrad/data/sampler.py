@@ -122,7 +122,8 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator: Generator | None = None):
         _check_generator(generator)
-        self.idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        host = backend.to_device(getattr(indices, "array", indices), backend.CPU)  # CuPy too
+        self.idx = np.asarray(host, dtype=np.int64).reshape(-1)
         self.generator = generator
 
     def indices(self) -> np.ndarray:

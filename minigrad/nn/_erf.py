@@ -67,7 +67,7 @@ def erf(x):
     if xp.__name__ == "cupy":
         from cupyx.scipy.special import erf as cupy_erf  # noqa: PLC0415 - GPU only
 
-        return cupy_erf(x)
+        return cupy_erf(x).astype(x.dtype, copy=False)  # float16 in: float32/64 out
     y = xp.abs(x)
     with xp.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         z = y * y

@@ -601,7 +601,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
-    return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
+    with backend.on_device_of(idx):  # arange on the indices' GPU (cuda:N)
+        return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
 
 
 # =============================================================================== losses
