@@ -56,7 +56,8 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
                 "expected numbers (bool, int or float)"
             )
     else:
-        arr = xp.array(data, copy=copy)
+        with backend.on_device_of(data):  # cupy.array copies onto the *current* device
+            arr = xp.array(data, copy=copy)
     if dtype is None:
         dtype = backend.get_default_dtype() if arr.dtype.kind == "f" else arr.dtype
         if arr.dtype.kind == "c":
@@ -434,10 +435,10 @@ class Tensor:
         return Tensor._wrap(~self.array)
 
     def __and__(self, other):
-        return Tensor._wrap(self.array & _raw(other))
+        return Tensor._wrap(self.array & _host_value(other, self.array))
 
     def __or__(self, other):
-        return Tensor._wrap(self.array | _raw(other))
+        return Tensor._wrap(self.array | _host_value(other, self.array))
 
     # ----------------------------------------------------------------- in place
     def _check_inplace(self, name: str) -> None:
