@@ -177,7 +177,7 @@ def on_device(device: Device):
     device the arrays live on), nothing on the CPU."""
     if device.type == "cpu":
         return contextlib.nullcontext()
-    return _import_cupy().cuda.Device(device.index)
+    return device.xp.cuda.Device(device.index)  # .xp: a clear DeviceError when unusable
 
 
 def on_device_of(array: Array):
