@@ -245,10 +245,11 @@ def use_deterministic_algorithms(mode: bool) -> None:
 
     On by default. The one place it matters is adding gradients at repeated indices (the
     backward of advanced indexing and of ``embedding``): deterministic mode sorts and sums in
-    a fixed order (:func:`minigrad.ops.indexing.scatter_add`), on both backends; off, CuPy
-    uses atomic adds (``cupyx.scatter_add``), whose float32 sums vary in the last bits from
-    run to run. minigrad has no other atomic-add kernel on its CuPy paths (CuPy's reductions
-    and cuBLAS's matmuls are bit-wise reproducible on one GPU model and library version).
+    a fixed order on CuPy (:func:`minigrad.ops.indexing.scatter_add`); off, CuPy uses atomic
+    adds (``cupyx.scatter_add``), whose float32 sums vary in the last bits from run to run.
+    NumPy's ``add.at`` is sequential, so the CPU is deterministic either way. minigrad has
+    no other atomic-add kernel on its CuPy paths (CuPy's reductions and cuBLAS's matmuls are
+    bit-wise reproducible on one GPU model and library version).
     """
     global _deterministic
     if not isinstance(mode, bool):
