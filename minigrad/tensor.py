@@ -63,7 +63,8 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
         if arr.dtype.kind == "c":
             _check_dtype(arr.dtype)
     if arr.dtype != dtype:
-        arr = arr.astype(dtype)
+        with backend.on_device_of(arr):
+            arr = arr.astype(dtype)
     if dev is not None and device_of(arr) != dev:
         arr = backend.to_device(arr, dev)
     return arr
@@ -453,7 +454,8 @@ class Tensor:
         self._check_inplace(name)
         xp = get_array_module(self.array)
         other = _host_value(other, self.array)
-        getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
         self._bump_version()
         return self
 
@@ -490,7 +492,8 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.array[...] = _host_value(value, self.array)
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            self.array[...] = _host_value(value, self.array)
         self._bump_version()
         return self
 
@@ -501,33 +504,39 @@ class Tensor:
             src.shape, self.array.shape
         ) != tuple(self.array.shape):
             raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.array.shape}")
-        self.array[...] = src
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            self.array[...] = src
         self._bump_version()
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
         self._check_inplace("clamp_")
-        get_array_module(self.array).clip(self.array, min, max, out=self.array)
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            get_array_module(self.array).clip(self.array, min, max, out=self.array)
         self._bump_version()
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace("normal_")
-        self.array[...] = mean + std * backend.default_generator.normal(
-            self.array.shape, self.array.dtype, self.device)
+        z = backend.default_generator.normal(self.array.shape, self.array.dtype, self.device)
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            self.array[...] = mean + std * z
         self._bump_version()
         return self
 
     def uniform_(self, low: float = 0.0, high: float = 1.0) -> Tensor:
         self._check_inplace("uniform_")
         u = backend.default_generator.random(self.array.shape, self.array.dtype, self.device)
-        self.array[...] = low + (high - low) * u
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            self.array[...] = low + (high - low) * u
         self._bump_version()
         return self
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
-        self.array[_ops.shape.array_index(index, self.array)] = _host_value(value, self.array)
+        index, value = _ops.shape.array_index(index, self.array), _host_value(value, self.array)
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            self.array[index] = value
         self._bump_version()
 
     # ----------------------------------------------------------------- math methods
@@ -688,7 +697,8 @@ def _initial_grad(t: Tensor, grad, create_graph: bool):
                 "`grad` of that shape (grad can be implicitly created only for scalar outputs)"
             )
         xp = get_array_module(t.array)
-        g = xp.ones_like(t.array)
+        with backend.on_device_of(t.array):  # ones_like allocates on the current device
+            g = xp.ones_like(t.array)
         return Tensor._wrap(g) if create_graph else g
     g_t = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=t.array.dtype, device=t.device)
     if tuple(g_t.shape) != tuple(t.array.shape):
