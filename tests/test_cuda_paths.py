@@ -143,7 +143,8 @@ def test_random_factories_and_inplace_draws_keep_the_dtype(device, dtype):
 
 
 @pytest.mark.parametrize("init", ["normal_", "uniform_", "xavier_uniform_", "xavier_normal_",
-                                  "kaiming_uniform_", "kaiming_normal_", "trunc_normal_"])
+                                  "kaiming_uniform_", "kaiming_normal_", "trunc_normal_",
+                                  "lecun_normal_", "orthogonal_"])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 def test_init_functions_draw_in_the_parameters_dtype(device, init, dtype):
     w = mg.empty(16, 8, dtype=dtype, device=device)
