@@ -39,11 +39,19 @@ def _import_cupy():
     return _cupy
 
 
+_cupy_types: dict[type, bool] = {}
+
+
 def _is_cupy_type(cls: type) -> bool:
     """True for ``cupy.ndarray`` and its subclasses, judged by the defining module's name, so
     that a CuPy array made before minigrad imported CuPy is recognised without importing it."""
-    return any(c.__module__ == "cupy" or c.__module__.startswith("cupy.") for c in cls.__mro__
-               if c is not object)
+    known = _cupy_types.get(cls)
+    if known is None:
+        known = _cupy_types[cls] = any(
+            c.__module__ == "cupy" or c.__module__.startswith("cupy.")
+            for c in cls.__mro__ if c is not object
+        )
+    return known
 
 
 def is_cupy_array(x) -> bool:
@@ -176,14 +184,14 @@ def on_device(device: Device):
     ``cupy.cuda.Device(N)`` for ``cuda:N`` (CuPy works on its *current* device, whatever
     device the arrays live on), nothing on the CPU."""
     if device.type == "cpu":
-        return contextlib.nullcontext()
+        return _NO_DEVICE
     return device.xp.cuda.Device(device.index)  # .xp: a clear DeviceError when unusable
 
 
 def on_device_of(array: Array):
     """:func:`on_device` for the device ``array`` lives on."""
     if type(array) is np.ndarray or not is_cupy_array(array):
-        return contextlib.nullcontext()
+        return _NO_DEVICE
     return array.device  # a cupy.cuda.Device: entering it makes it current
 
 
@@ -209,11 +217,18 @@ def host_value_on(value, like: Array):
     ``like``'s GPU; Python and NumPy scalars, and arrays already on that device, pass as they
     are. On the CPU a CuPy value is copied to the host. The one place where host data meets
     a GPU tensor."""
-    if isinstance(value, (numbers.Number, np.generic)) or value is None:
-        return value
     if type(like) is np.ndarray:
-        return to_device(value, CPU) if is_cupy_array(value) else value
+        if type(value) in _HOST_TYPES or not is_cupy_array(value):
+            return value
+        return to_device(value, CPU)
+    if type(value) in _SCALAR_TYPES or isinstance(value, (numbers.Number, np.generic)):
+        return value
     return to_device(value, device_of(like))
+
+
+_HOST_TYPES = frozenset({float, int, bool, np.ndarray, list, tuple, np.float32, np.float64})
+_SCALAR_TYPES = frozenset({float, int, bool, np.float32, np.float64, np.float16, np.int64})
+_NO_DEVICE = contextlib.nullcontext()  # reusable: entering it does nothing
 
 
 # --------------------------------------------------------------------------- default dtype

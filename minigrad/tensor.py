@@ -454,8 +454,11 @@ class Tensor:
         self._check_inplace(name)
         xp = get_array_module(self.array)
         other = _host_value(other, self.array)
-        with backend.on_device_of(self.array):  # CuPy launches on its current device
+        if xp is np:
             getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        else:
+            with backend.on_device_of(self.array):  # CuPy launches on its current device
+                getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
         self._bump_version()
         return self
 
@@ -492,8 +495,7 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        with backend.on_device_of(self.array):  # CuPy launches on its current device
-            self.array[...] = _host_value(value, self.array)
+        _assign(self.array, Ellipsis, value)
         self._bump_version()
         return self
 
@@ -504,8 +506,7 @@ class Tensor:
             src.shape, self.array.shape
         ) != tuple(self.array.shape):
             raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.array.shape}")
-        with backend.on_device_of(self.array):  # CuPy launches on its current device
-            self.array[...] = src
+        _assign(self.array, Ellipsis, src)
         self._bump_version()
         return self
 
@@ -519,24 +520,22 @@ class Tensor:
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace("normal_")
         z = backend.default_generator.normal(self.array.shape, self.array.dtype, self.device)
-        with backend.on_device_of(self.array):  # CuPy launches on its current device
-            self.array[...] = mean + std * z
+        with backend.on_device_of(z):  # the arithmetic on z's GPU too (cuda:N)
+            _assign(self.array, Ellipsis, mean + std * z)
         self._bump_version()
         return self
 
     def uniform_(self, low: float = 0.0, high: float = 1.0) -> Tensor:
         self._check_inplace("uniform_")
         u = backend.default_generator.random(self.array.shape, self.array.dtype, self.device)
-        with backend.on_device_of(self.array):  # CuPy launches on its current device
-            self.array[...] = low + (high - low) * u
+        with backend.on_device_of(u):
+            _assign(self.array, Ellipsis, low + (high - low) * u)
         self._bump_version()
         return self
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
-        index, value = _ops.shape.array_index(index, self.array), _host_value(value, self.array)
-        with backend.on_device_of(self.array):  # CuPy launches on its current device
-            self.array[index] = value
+        _assign(self.array, _ops.shape.array_index(index, self.array), value)
         self._bump_version()
 
     # ----------------------------------------------------------------- math methods
@@ -680,6 +679,17 @@ def _shape_args(shape) -> tuple:
 def _raw(x):
     """The array inside a Tensor; anything else unchanged."""
     return x.array if isinstance(x, Tensor) else x
+
+
+def _assign(array: Array, index, value) -> None:
+    """``array[index] = value``: a host value moved to a GPU array's device first, and the
+    copy launched on that GPU (CuPy launches on its current device)."""
+    value = _host_value(value, array)
+    if type(array) is np.ndarray:
+        array[index] = value
+    else:
+        with backend.on_device_of(array):
+            array[index] = value
 
 
 def _host_value(value, like: Array):

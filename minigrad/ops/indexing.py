@@ -66,9 +66,18 @@ def _check_axis(i: Array, axis: int, n: int) -> None:
         raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {n}")
 
 
+_PLAIN = frozenset({int, slice, type(None), type(Ellipsis), np.ndarray, bool})
+
+
 def array_index(index, like: Array):
     """``index`` ready to index the array ``like``: its integer and bool arrays on ``like``'s
-    device (a NumPy index for a CuPy array is copied over, and back), bounds checked."""
+    device (a NumPy index for a CuPy array is copied over, and back), bounds checked (NumPy
+    checks its own, with the same message)."""
+    if type(like) is np.ndarray and (
+        type(index) in _PLAIN
+        or type(index) is tuple and all(type(i) in _PLAIN for i in index)
+    ):
+        return index
     if isinstance(index, tuple):
         index = tuple(_on_device(i, like) for i in index)
     else:
