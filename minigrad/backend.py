@@ -1,8 +1,12 @@
 """Devices, array modules, the default dtype and the framework's seeded random generator.
 
 ``'cpu'`` runs on NumPy; ``'cuda'`` / ``'cuda:N'`` runs on CuPy, which is imported lazily, the
-first time a CUDA device is asked for. Everything above this module finds the array module of
-its data with :func:`get_array_module` and never imports NumPy or CuPy for computing.
+first time a CUDA device or a CuPy array is met (CuPy arrays are recognised by their type's
+module, so one made before minigrad imported CuPy is no surprise). Everything above this module
+finds the array module of its data with :func:`get_array_module` and never imports NumPy or
+CuPy for computing. The GPU-specific rules live here, once each: :func:`on_device` (CuPy works
+on its *current* device), :func:`host_value_on` (host data written into a GPU array), and the
+:class:`Generator`'s CUDA streams. See docs/gpu.md.
 """
 
 from __future__ import annotations
