@@ -329,7 +329,8 @@ class Generator:
             int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**63)
         )
         self.numpy = np.random.Generator(np.random.PCG64(self.initial_seed))
-        self._cupy_states: dict[int, Any] = {}
+        # cuRAND generators, one per GPU, kept across reseeds: every draw reseeds its own
+        self._cupy_states: dict[int, Any] = getattr(self, "_cupy_states", {})
         self._cuda_draws: dict[int, int] = {}
         return self
 

@@ -449,3 +449,26 @@ def test_optimizer_state_dict_of_device_state(device, tmp_path):
         o.step()
     for a, b in zip(model.parameters(), clone.parameters()):
         np.testing.assert_array_equal(to_numpy(a.detach()), to_numpy(b.detach()))
+
+
+class _Samples(mg.data.Dataset):
+    """A map-style dataset of (array, label) samples on ``device`` (no batch fast path)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, i):
+        return mg.full((3,), float(i), device=self.device).array, i
+
+
+def test_collate_and_move_of_device_samples(device):
+    batches = list(DataLoader(_Samples(device), batch_size=2))
+    assert [b[0].device for b in batches] == [device] * 3
+    assert to_numpy(batches[2][0]).tolist() == [[4.0, 4.0, 4.0]]
+    moved = next(iter(DataLoader(_Samples(device), batch_size=5, device="cpu")))
+    assert moved[0].device == "cpu" and moved[1].tolist() == [0, 1, 2, 3, 4]
+    up = next(iter(DataLoader(_Samples("cpu"), batch_size=2, device=device)))
+    assert up[0].device == device and up[1].device == device
