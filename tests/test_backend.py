@@ -446,3 +446,30 @@ def test_deterministic_flag():
         mg.use_deterministic_algorithms(True)
     with pytest.raises(TypeError, match="mode must be a bool"):
         mg.use_deterministic_algorithms("yes")
+
+
+# ----------------------------------------------------------------------------- CuPy's API
+
+
+def test_the_cupy_api_minigrad_calls_exists():
+    """Where CuPy is installed (no GPU needed): the type test and the signatures the GPU
+    paths rely on (a CuPy upgrade that changes them fails here, not on the first GPU run)."""
+    import inspect  # noqa: PLC0415
+
+    cp = pytest.importorskip("cupy")
+    cupyx = pytest.importorskip("cupyx")
+    assert backend._is_cupy_type(cp.ndarray)
+    assert not backend._is_cupy_type(type(cp.float32(1)))  # CuPy scalars are NumPy's
+
+    def params(f):
+        return set(inspect.signature(f).parameters)
+
+    assert {"seed", "method"} <= params(cp.random.RandomState.__init__)
+    for draw in (cp.random.RandomState.random_sample, cp.random.RandomState.standard_normal):
+        assert {"size", "dtype"} <= params(draw)
+    assert {"low", "high", "size", "dtype"} <= params(cp.random.RandomState.randint)
+    assert "kind" in params(cp.argsort)
+    assert params(cupyx.scatter_add) == {"a", "slices", "value"}
+    for name in ("flatnonzero", "cumsum", "where", "minimum", "not_equal", "asarray", "stack"):
+        assert callable(getattr(cp, name))
+    assert hasattr(cp.cuda.Device, "__enter__") and hasattr(cp.ndarray, "get")
