@@ -14,8 +14,9 @@ Two things differ between NumPy and CuPy here, and each is handled once, in this
   order, then writes each position once (:func:`sorted_scatter_add`): the same bits on every
   run. ``minigrad.use_deterministic_algorithms(False)`` switches CuPy to
   ``cupyx.scatter_add`` (atomic: faster, not bit-reproducible). On NumPy, ``numpy.add.at``
-  adds in index order: deterministic already, and faster on the CPU than sorting (2.5x on a
-  Zipf-distributed embedding backward), so it serves in both modes.
+  adds in index order: deterministic already, so it serves in both modes (on the CPU it is
+  much faster than sorting for narrow rows, and within 2x either way for wide ones:
+  benchmarks/bench_scatter.py, figures in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def scatter_add(shape: tuple, index, values: Array, deterministic: bool | None =
     if not any(_is_int_array(i) for i in items):  # slices, ints, masks: positions are unique
         out[index] = values
         return out
-    if xp is np:  # numpy.add.at adds in index order: deterministic already, and fastest
+    if xp is np:  # numpy.add.at adds in index order: deterministic already
         np.add.at(out, index, values)
         return out
     if deterministic is None:
