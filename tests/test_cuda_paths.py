@@ -455,13 +455,13 @@ class _Samples(mg.data.Dataset):
     """A map-style dataset of (array, label) samples on ``device`` (no batch fast path)."""
 
     def __init__(self, device):
-        self.device = device
+        self.where = device
 
     def __len__(self):
         return 5
 
     def __getitem__(self, i):
-        return mg.full((3,), float(i), device=self.device).array, i
+        return mg.full((3,), float(i), device=self.where).array, i
 
 
 def test_collate_and_move_of_device_samples(device):
