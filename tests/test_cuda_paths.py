@@ -20,6 +20,7 @@ from minigrad import backend, nn
 from minigrad.data import (
     DataLoader,
     RandomSampler,
+    Subset,
     SubsetRandomSampler,
     TensorDataset,
     default_collate,
@@ -358,6 +359,8 @@ def test_subset_random_sampler_and_collate_of_cupy_data():
     loader = DataLoader(ds, batch_size=4, sampler=RandomSampler(ds))
     xs = [xb for xb, _ in loader]
     assert all(xb.device == "cuda:0" for xb in xs) and sum(len(xb) for xb in xs) == 6
+    sub = Subset(ds, cp.asarray([5, -6]))  # CuPy indices are kept on the host
+    assert sub.indices.tolist() == [5, 0] and sub[0][1].item() == 5
 
 
 @cuda
