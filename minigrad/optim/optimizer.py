@@ -54,7 +54,8 @@ from ..backend import Array, get_array_module, to_device
 from ..tensor import Tensor
 from .clip import clip_by_norm, clip_by_value, global_norm
 
-__all__ = ["Optimizer", "l2_penalty", "decoupled_decay", "zeros_like"]
+__all__ = ["Optimizer", "l2_penalty", "decoupled_decay", "ema_", "ema_of_square_",
+           "adam_denominator", "sma_length", "rectification", "zeros_like"]
 
 
 # --------------------------------------------------------------------------- update helpers
@@ -89,6 +90,73 @@ def decoupled_decay(theta: Array, lr: float, weight_decay: float) -> None:
     """
     if weight_decay != 0:
         theta *= 1.0 - lr * weight_decay
+
+
+def ema_(average: Array, x: Array, beta: float) -> Array:
+    """Exponential moving average, in place, in Chainer's form: ``a <- a + (1 - beta) (x - a)``.
+
+    The same as ``a <- beta a + (1 - beta) x`` (the first-moment line of Adam), written as one
+    step towards ``x`` so that it needs a single temporary and reads as one equation.
+
+    Args:
+        average: the running average ``a``, updated in place.
+        x: the new observation (not modified).
+        beta: the decay rate, in ``[0, 1]``.
+
+    Returns:
+        ``average``.
+    """
+    step = x - average
+    step *= 1.0 - beta
+    average += step
+    return average
+
+
+def ema_of_square_(average: Array, x: Array, beta: float) -> Array:
+    """``a <- a + (1 - beta) (x^2 - a)`` in place: the second-moment line of Adam.
+
+    Same as :func:`ema_` of ``x * x``, with the square as the only temporary.
+
+    Returns:
+        ``average``.
+    """
+    step = x * x
+    step -= average
+    step *= 1.0 - beta
+    average += step
+    return average
+
+
+def adam_denominator(v: Array, beta2: float, t: int, eps: float) -> Array:
+    """The bias-corrected Adam denominator ``sqrt(v_t / (1 - beta2^t)) + eps``, a new array.
+
+    Kingma & Ba (2015), Algorithm 1: ``v^_t = v_t / (1 - beta2^t)``; the step divides by
+    ``sqrt(v^_t) + eps``.
+    """
+    denominator = get_array_module(v).sqrt(v)
+    denominator *= 1.0 / math.sqrt(1.0 - beta2**t)
+    denominator += eps
+    return denominator
+
+
+def sma_length(beta2: float, t: int) -> tuple[float, float]:
+    """RAdam's ``(rho_inf, rho_t)``: the length of the simple moving average that the EMA of
+    ``g^2`` approximates, at infinity and at step ``t``.
+
+    ``rho_inf = 2 / (1 - beta2) - 1`` and ``rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)``
+    (Liu et al., ICLR 2020, eq. 4 and Algorithm 2).
+    """
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    return rho_inf, rho_inf - 2.0 * t * beta2**t / (1.0 - beta2**t)
+
+
+def rectification(rho_inf: float, rho_t: float) -> float:
+    """RAdam's variance rectification term (Liu et al., ICLR 2020, Algorithm 2), for rho_t > 4:
+
+    ``r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t))``.
+    """
+    return math.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf
+                     / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
 
 
 def zeros_like(p: Tensor) -> Array:
