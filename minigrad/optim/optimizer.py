@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import enable_grad, no_grad
-from ..backend import Array, get_array_module, to_device
+from ..backend import Array, device_of, get_array_module, to_device
 from ..tensor import Tensor
 from .clip import clip_by_norm, clip_by_value, global_norm
 
@@ -351,57 +351,92 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One optimization step over every parameter that has a gradient.
 
+        All-or-nothing: every gradient (type, shape, dtype, device) and every group's
+        hyperparameters (including values changed by hand since construction) are checked
+        before any parameter or any state changes.
+
         Args:
             closure: optional callable that re-evaluates the model (zero_grad, forward,
                 backward) and returns the loss; it runs with grad enabled before the update.
 
         Returns:
             The closure's return value, or None.
+
+        Raises:
+            TypeError: a gradient that is not a Tensor, of another dtype than its parameter,
+                or a hyperparameter that is not a number.
+            ValueError: a gradient of another shape or device than its parameter, or a bad
+                hyperparameter value.
         """
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        work = self._checked_work()
         clip = self.clipvalue is not None or self.clipnorm is not None
-        scale = self._global_scale() if self.global_clipnorm is not None else None
+        scale = self._global_scale(work) if self.global_clipnorm is not None else None
         state_of = self.state
         with no_grad():
-            for group in self.param_groups:
-                maximize = group.get("maximize", False)
-                for p in group["params"]:
-                    g = p.grad
-                    if g is None:
-                        continue
-                    grad = g.array
-                    if maximize:
-                        grad = -grad
-                    if clip:
-                        grad = self._clip(grad)
-                    elif scale is not None and scale != 1.0:
-                        grad = grad * scale
-                    state = state_of.get(p)
-                    if state is None:
-                        state = self.init_state(p, group)
-                        state["step"] = 0
-                        state_of[p] = state
-                    state["step"] += 1
-                    self.update(p, grad, state, group)
-                    p._bump_version()
+            for p, grad, group in work:
+                if group.get("maximize", False):
+                    grad = -grad
+                if clip:
+                    grad = self._clip(grad)
+                elif scale is not None and scale != 1.0:
+                    grad = grad * scale
+                state = state_of.get(p)
+                if state is None:
+                    state = self.init_state(p, group)
+                    state["step"] = 0
+                    state_of[p] = state
+                state["step"] += 1
+                self.update(p, grad, state, group)
+                p._bump_version()
         return loss
+
+    def _checked_work(self) -> list[tuple[Tensor, Array, dict]]:
+        """``(parameter, raw gradient, group)`` for every parameter with a gradient, in order,
+        after checking every group's hyperparameters and every gradient against its parameter
+        (so that :meth:`step` fails before it changes anything)."""
+        name = type(self).__name__
+        work = []
+        index = -1
+        for group in self.param_groups:
+            self.validate(group)
+            maximize = group.get("maximize", False)
+            self.check(isinstance(maximize, (bool, np.bool_)), "maximize", "a bool", maximize)
+            for p in group["params"]:
+                index += 1
+                g = p.grad
+                if g is None:
+                    continue
+                if not isinstance(g, Tensor):
+                    raise TypeError(f"{name}: the gradient of parameter {index} must be a "
+                                    f"Tensor, got {type(g).__name__}")
+                grad, theta = g.array, p.array
+                if grad.shape != theta.shape:
+                    raise ValueError(f"{name}: the gradient of parameter {index} has shape "
+                                     f"{grad.shape}, the parameter has shape {theta.shape}")
+                if grad.dtype != theta.dtype:
+                    raise TypeError(f"{name}: the gradient of parameter {index} has dtype "
+                                    f"{grad.dtype}, the parameter has dtype {theta.dtype}")
+                if type(grad) is not type(theta) or device_of(grad) != device_of(theta):
+                    raise ValueError(f"{name}: the gradient of parameter {index} is on "
+                                     f"{device_of(grad)}, the parameter on {device_of(theta)}")
+                work.append((p, grad, group))
+        return work
 
     def _clip(self, grad: Array) -> Array:
         if self.clipvalue is not None:
             return clip_by_value(grad, self.clipvalue)
         return clip_by_norm(grad, self.clipnorm)
 
-    def _global_scale(self) -> float:
+    def _global_scale(self, work: list[tuple[Tensor, Array, dict]]) -> float:
         """``c / max(||g||, c)`` with ``||g||`` the L2 norm over every gradient (TF's
         ``clip_by_global_norm``)."""
-        grads = [p.grad.array for group in self.param_groups for p in group["params"]
-                 if p.grad is not None]
-        if not grads:
+        if not work:
             return 1.0
-        total = global_norm(grads)
+        total = global_norm([grad for _, grad, _ in work])
         c = self.global_clipnorm
         if not math.isfinite(total):
             return math.nan  # as TF: a non-finite norm poisons every gradient
