@@ -149,3 +149,36 @@ def resume_matches(make_optimizer: Callable, problem: Problem = QUADRATIC,
             o.step()
             out.append(param.array.copy())
     return np.array(a), np.array(b)
+
+
+# Two-dimensional problems with closed-form float64 gradients, for :func:`minimize_2d`:
+# an ill-conditioned quadratic (curvatures 1 and 10) with minimum (1, -2), and Rosenbrock.
+QUADRATIC_2D_MINIMIZER = [1.0, -2.0]
+ROSENBROCK_2D_MINIMIZER = [1.0, 1.0]
+
+
+def quadratic_2d_grad(x):
+    h = np.array([1.0, 10.0])
+    return h * (x - np.array([1.0, -2.0]))
+
+
+def rosenbrock_2d_grad(x):
+    a, b = 1.0, 100.0
+    return np.array([-2 * (a - x[0]) - 4 * b * x[0] * (x[1] - x[0] ** 2),
+                     2 * b * (x[1] - x[0] ** 2)])
+
+
+def minimize_2d(cls, kwargs: dict, grad_fn: Callable, x0, steps: int) -> np.ndarray:
+    """``steps`` steps of ``cls(**kwargs)`` on a float32 parameter from ``x0``, the gradient
+    computed in float64 by ``grad_fn``; returns the final point as float64."""
+    x = minigrad.Parameter(np.array(x0, np.float32))
+    opt = cls([x], **kwargs)
+    for _ in range(steps):
+        x.grad = minigrad.Tensor(grad_fn(_to_numpy(x).astype(np.float64)).astype(np.float32))
+        opt.step()
+    return _to_numpy(x).astype(np.float64)
+
+
+def _to_numpy(x):
+    x = x.detach().array
+    return x.get() if hasattr(x, "get") else np.asarray(x)

@@ -348,10 +348,12 @@ def test_exponential_decay_closed_form_and_exponential_lr():
 
 
 def _warmup_factor(t, w, s, strategy):
-    ramp = np.minimum(t, w) / w
-    if strategy == "cos":
-        ramp = (1 - np.cos(np.pi * ramp)) / 2
-    return s + (1 - s) * ramp
+    """The warm-up factor written independently of the implementation: the straight line
+    through (0, s) and (W, 1), or the half-cosine through them as sin^2 (the half-angle
+    identity (1 - cos x) / 2 = sin^2(x / 2)); 1 from W on."""
+    if strategy == "linear":
+        return np.interp(t, [0, w], [s, 1.0])
+    return s + (1 - s) * np.sin(np.pi * np.minimum(t, w) / (2 * w)) ** 2
 
 
 @pytest.mark.parametrize("strategy", ["linear", "cos"])
