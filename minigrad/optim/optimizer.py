@@ -92,7 +92,7 @@ def decoupled_decay(theta: Array, lr: float, weight_decay: float) -> None:
         theta *= 1.0 - lr * weight_decay
 
 
-def ema_(average: Array, x: Array, beta: float) -> Array:
+def ema_(average: Array, x: Array, beta: float) -> None:
     """Exponential moving average, in place, in Chainer's form: ``a <- a + (1 - beta) (x - a)``.
 
     The same as ``a <- beta a + (1 - beta) x`` (the first-moment line of Adam), written as one
@@ -102,29 +102,21 @@ def ema_(average: Array, x: Array, beta: float) -> Array:
         average: the running average ``a``, updated in place.
         x: the new observation (not modified).
         beta: the decay rate, in ``[0, 1]``.
-
-    Returns:
-        ``average``.
     """
     step = x - average
     step *= 1.0 - beta
     average += step
-    return average
 
 
-def ema_of_square_(average: Array, x: Array, beta: float) -> Array:
+def ema_of_square_(average: Array, x: Array, beta: float) -> None:
     """``a <- a + (1 - beta) (x^2 - a)`` in place: the second-moment line of Adam.
 
     Same as :func:`ema_` of ``x * x``, with the square as the only temporary.
-
-    Returns:
-        ``average``.
     """
     step = x * x
     step -= average
     step *= 1.0 - beta
     average += step
-    return average
 
 
 def adam_denominator(v: Array, beta2: float, t: int, eps: float) -> Array:
@@ -484,58 +476,15 @@ class Optimizer:
             raise ValueError(f"{name}: load_state_dict expects a dict with 'state' and "
                              f"'param_groups', got {type(state_dict).__name__}")
         saved_groups = state_dict["param_groups"]
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{name}: loaded state has {len(saved_groups)} parameter groups, "
-                             f"the optimizer has {len(self.param_groups)}")
-        id_to_param: dict[int, Tensor] = {}
-        id_to_group: dict[int, dict] = {}
-        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"{name}: loaded parameter group {gi} has "
-                                 f"{len(saved['params'])} parameters, the optimizer's has "
-                                 f"{len(group['params'])}")
-            for idx, p in zip(saved["params"], group["params"]):
-                id_to_param[int(idx)] = p
-                id_to_group[int(idx)] = group
-
+        owner = self._index_owners(saved_groups)
         new_state: dict[Tensor, dict] = {}
         for idx, entry in state_dict["state"].items():
             idx = int(idx)
-            if idx not in id_to_param:
+            if idx not in owner:
                 raise ValueError(f"{name}: loaded state refers to parameter {idx}, which no "
                                  "parameter group lists")
-            p = id_to_param[idx]
-            template = self.init_state(p, id_to_group[idx])
-            for key, ref in template.items():
-                if key not in entry:
-                    raise ValueError(f"{name}: loaded state of parameter {idx} lacks {key!r} "
-                                     f"(has {sorted(entry)})")
-                if _is_array(ref) and (not hasattr(entry[key], "shape")
-                                       or tuple(entry[key].shape) != tuple(ref.shape)):
-                    got = getattr(entry[key], "shape", type(entry[key]).__name__)
-                    raise ValueError(f"{name}: loaded state {key!r} of parameter {idx} has "
-                                     f"shape {got}, expected {tuple(ref.shape)}")
-            moved = {}
-            for key, value in entry.items():
-                if _is_array(value) and value.ndim == 0 and not _is_array(template.get(key)):
-                    value = value.item()  # a scalar that went through an .npz checkpoint
-                if _is_array(value):
-                    arr = to_device(value, p.device)
-                    if arr.dtype.kind == "f" and arr.dtype != p.dtype:
-                        arr = arr.astype(p.dtype)
-                    elif arr is value:
-                        arr = arr.copy()
-                    moved[key] = arr
-                elif _is_scalar_or_seq(value):
-                    moved[key] = value.item() if isinstance(value, np.generic) else value
-                else:
-                    raise ValueError(f"{name}: loaded state {key!r} of parameter {idx} is a "
-                                     f"{type(value).__name__}; expected an array, a number or "
-                                     "a tuple of numbers")
-            if "step" in moved:
-                moved["step"] = int(moved["step"])
-            new_state[p] = moved
-
+            p, group = owner[idx]
+            new_state[p] = self._loaded_entry(idx, entry, p, group)
         new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
             g = {k: (tuple(v) if isinstance(v, list) and isinstance(group.get(k), tuple) else v)
@@ -545,6 +494,58 @@ class Optimizer:
             new_groups.append(g)
         self.state = new_state
         self.param_groups[:] = new_groups
+
+    def _index_owners(self, saved_groups: list[dict]) -> dict[int, tuple[Tensor, dict]]:
+        """``{saved index: (parameter, group)}``, after checking that the saved groups have the
+        optimizer's shape (as many groups, as many parameters in each)."""
+        name = type(self).__name__
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}: loaded state has {len(saved_groups)} parameter groups, "
+                             f"the optimizer has {len(self.param_groups)}")
+        owner: dict[int, tuple[Tensor, dict]] = {}
+        for gi, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}: loaded parameter group {gi} has "
+                                 f"{len(saved['params'])} parameters, the optimizer's has "
+                                 f"{len(group['params'])}")
+            for idx, p in zip(saved["params"], group["params"]):
+                owner[int(idx)] = (p, group)
+        return owner
+
+    def _loaded_entry(self, idx: int, entry: dict, p: Tensor, group: dict) -> dict:
+        """Parameter ``idx``'s saved state, checked against ``init_state`` and moved onto the
+        parameter's device and dtype (nothing is changed here)."""
+        name = type(self).__name__
+        template = self.init_state(p, group)
+        for key, ref in template.items():
+            if key not in entry:
+                raise ValueError(f"{name}: loaded state of parameter {idx} lacks {key!r} "
+                                 f"(has {sorted(entry)})")
+            if _is_array(ref) and (not hasattr(entry[key], "shape")
+                                   or tuple(entry[key].shape) != tuple(ref.shape)):
+                got = getattr(entry[key], "shape", type(entry[key]).__name__)
+                raise ValueError(f"{name}: loaded state {key!r} of parameter {idx} has "
+                                 f"shape {got}, expected {tuple(ref.shape)}")
+        moved = {}
+        for key, value in entry.items():
+            if _is_array(value) and value.ndim == 0 and not _is_array(template.get(key)):
+                value = value.item()  # a scalar that went through an .npz checkpoint
+            if _is_array(value):
+                arr = to_device(value, p.device)
+                if arr.dtype.kind == "f" and arr.dtype != p.dtype:
+                    arr = arr.astype(p.dtype)
+                elif arr is value:
+                    arr = arr.copy()
+                moved[key] = arr
+            elif _is_scalar_or_seq(value):
+                moved[key] = value.item() if isinstance(value, np.generic) else value
+            else:
+                raise ValueError(f"{name}: loaded state {key!r} of parameter {idx} is a "
+                                 f"{type(value).__name__}; expected an array, a number or "
+                                 "a tuple of numbers")
+        if "step" in moved:
+            moved["step"] = int(moved["step"])
+        return moved
 
     # ----------------------------------------------------------------- display
     def __repr__(self) -> str:
