@@ -390,33 +390,39 @@ class Optimizer:
         """``(parameter, raw gradient, group)`` for every parameter with a gradient, in order,
         after checking every group's hyperparameters and every gradient against its parameter
         (so that :meth:`step` fails before it changes anything)."""
-        name = type(self).__name__
         work = []
         index = -1
         for group in self.param_groups:
             self.validate(group)
             maximize = group.get("maximize", False)
-            self.check(isinstance(maximize, (bool, np.bool_)), "maximize", "a bool", maximize)
+            if maximize is not False and maximize is not True:
+                self.check(isinstance(maximize, np.bool_), "maximize", "a bool", maximize)
             for p in group["params"]:
                 index += 1
                 g = p.grad
                 if g is None:
                     continue
                 if not isinstance(g, Tensor):
-                    raise TypeError(f"{name}: the gradient of parameter {index} must be a "
-                                    f"Tensor, got {type(g).__name__}")
+                    raise TypeError(f"{type(self).__name__}: the gradient of parameter {index} "
+                                    f"must be a Tensor, got {type(g).__name__}")
                 grad, theta = g.array, p.array
-                if grad.shape != theta.shape:
-                    raise ValueError(f"{name}: the gradient of parameter {index} has shape "
-                                     f"{grad.shape}, the parameter has shape {theta.shape}")
-                if grad.dtype != theta.dtype:
-                    raise TypeError(f"{name}: the gradient of parameter {index} has dtype "
-                                    f"{grad.dtype}, the parameter has dtype {theta.dtype}")
-                if type(grad) is not type(theta) or device_of(grad) != device_of(theta):
-                    raise ValueError(f"{name}: the gradient of parameter {index} is on "
-                                     f"{device_of(grad)}, the parameter on {device_of(theta)}")
+                if (grad.shape != theta.shape or grad.dtype != theta.dtype
+                        or type(grad) is not type(theta)
+                        or (type(theta) is not np.ndarray and grad.device != theta.device)):
+                    self._reject_gradient(index, grad, theta)
                 work.append((p, grad, group))
         return work
+
+    def _reject_gradient(self, index: int, grad: Array, theta: Array) -> None:
+        """Raise the error that says how gradient ``index`` differs from its parameter."""
+        name = f"{type(self).__name__}: the gradient of parameter {index}"
+        if grad.shape != theta.shape:
+            raise ValueError(f"{name} has shape {grad.shape}, the parameter has shape "
+                             f"{theta.shape}")
+        if grad.dtype != theta.dtype:
+            raise TypeError(f"{name} has dtype {grad.dtype}, the parameter has dtype "
+                            f"{theta.dtype}")
+        raise ValueError(f"{name} is on {device_of(grad)}, the parameter on {device_of(theta)}")
 
     def _clip(self, grad: Array) -> Array:
         if self.clipvalue is not None:
