@@ -367,29 +367,28 @@ class Optimizer:
         work = self._checked_work()
         clip = self.clipvalue is not None or self.clipnorm is not None
         scale = self._global_scale(work) if self.global_clipnorm is not None else None
-        state_of = self.state
         with no_grad():
-            for p, grad, group in work:
+            for p, grad, group, state in work:
                 if group.get("maximize", False):
                     grad = -grad
                 if clip:
                     grad = self._clip(grad)
                 elif scale is not None and scale != 1.0:
                     grad = grad * scale
-                state = state_of.get(p)
                 if state is None:
                     state = self.init_state(p, group)
                     state["step"] = 0
-                    state_of[p] = state
+                    self.state[p] = state
                 state["step"] += 1
                 self.update(p, grad, state, group)
                 p._bump_version()
         return loss
 
-    def _checked_work(self) -> list[tuple[Tensor, Array, dict]]:
-        """``(parameter, raw gradient, group)`` for every parameter with a gradient, in order,
-        after checking every group's hyperparameters and every gradient against its parameter
-        (so that :meth:`step` fails before it changes anything)."""
+    def _checked_work(self) -> list[tuple[Tensor, Array, dict, dict | None]]:
+        """``(parameter, raw gradient, group, state or None)`` for every parameter with a
+        gradient, in order, after checking every group's hyperparameters, every gradient against
+        its parameter and every existing state against what the group now needs (so that
+        :meth:`step` fails before it changes anything)."""
         work = []
         index = -1
         for group in self.param_groups:
@@ -397,11 +396,18 @@ class Optimizer:
             maximize = group.get("maximize", False)
             if maximize is not False and maximize is not True:
                 self.check(isinstance(maximize, np.bool_), "maximize", "a bool", maximize)
+            layout = None
             for p in group["params"]:
                 index += 1
                 g = p.grad
                 if g is None:
                     continue
+                state = self.state.get(p)
+                if state is not None:
+                    if layout is None:
+                        layout = self._state_layout(p, group)
+                    if not layout <= state.keys():
+                        self._reject_state(index, state, layout)
                 if not isinstance(g, Tensor):
                     raise TypeError(f"{type(self).__name__}: the gradient of parameter {index} "
                                     f"must be a Tensor, got {type(g).__name__}")
@@ -410,8 +416,21 @@ class Optimizer:
                         or type(grad) is not type(theta)
                         or (type(theta) is not np.ndarray and grad.device != theta.device)):
                     self._reject_gradient(index, grad, theta)
-                work.append((p, grad, group))
+                work.append((p, grad, group, state))
         return work
+
+    def _state_layout(self, p: Tensor, group: dict) -> set[str]:
+        """The state keys ``init_state`` gives a parameter of ``group`` now (computed on an
+        empty view of ``p``, so no state-sized array is made)."""
+        return set(self.init_state(Tensor._wrap(p.array[None][:0]), group)) | {"step"}
+
+    def _reject_state(self, index: int, state: dict, layout: set[str]) -> None:
+        """A hyperparameter that shapes the state (e.g. ``amsgrad``) changed after the first
+        step: the update would need state the parameter does not have."""
+        missing = sorted(layout - state.keys())
+        raise ValueError(f"{type(self).__name__}: the state of parameter {index} lacks "
+                         f"{missing}, which its group's current hyperparameters need (was a "
+                         "hyperparameter such as amsgrad changed after the first step?)")
 
     def _reject_gradient(self, index: int, grad: Array, theta: Array) -> None:
         """Raise the error that says how gradient ``index`` differs from its parameter."""
@@ -429,12 +448,12 @@ class Optimizer:
             return clip_by_value(grad, self.clipvalue)
         return clip_by_norm(grad, self.clipnorm)
 
-    def _global_scale(self, work: list[tuple[Tensor, Array, dict]]) -> float:
+    def _global_scale(self, work: list[tuple]) -> float:
         """``c / max(||g||, c)`` with ``||g||`` the L2 norm over every gradient (TF's
         ``clip_by_global_norm``)."""
         if not work:
             return 1.0
-        total = global_norm([grad for _, grad, _ in work])
+        total = global_norm([item[1] for item in work])
         c = self.global_clipnorm
         if not math.isfinite(total):
             return math.nan  # as TF: a non-finite norm poisons every gradient

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import minigrad
+from minigrad.optim.adabelief import AdaBelief
+from minigrad.optim.adam import Adam
 from minigrad.optim.swats import SWATS
 
 from ..conftest import to_numpy
@@ -145,6 +147,22 @@ def test_bad_hyperparameter_changed_by_hand_other_than_lr(rng):
     with pytest.raises(ValueError, match="Adam: maximize must be a bool, got 'yes'"):
         opt.step()
     assert opt.state == {}
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdaBelief"])
+def test_amsgrad_switched_on_by_hand_changes_nothing(name, rng):
+    params = _params(rng)
+    opt = {"Adam": lambda ps: Adam(ps, lr=0.01),
+           "AdaBelief": lambda ps: AdaBelief(ps, lr=0.01)}[name](params)
+    _set_grads(params, rng)
+    opt.step()
+    _set_grads(params, rng)
+    opt.param_groups[0]["amsgrad"] = True
+    before = _snapshot(opt, params)
+    with pytest.raises(ValueError, match=f"{name}: the state of parameter 0 lacks "
+                                         r"\['max_exp_avg_(sq|var)'\]"):
+        opt.step()
+    _assert_unchanged(before, _snapshot(opt, params))
 
 
 def test_gradient_that_is_not_a_tensor_raises_type_error(rng):
