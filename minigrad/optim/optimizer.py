@@ -7,15 +7,19 @@ Contract for subclasses (kept stable; other optimizers and the schedulers rely o
 * ``__init__`` builds ``defaults`` (a dict of hyperparameters) and calls
   ``super().__init__(params, defaults, clipnorm=..., clipvalue=..., global_clipnorm=...)``.
 * ``validate(self, hp: dict) -> None`` (optional): raise ``ValueError`` for a bad
-  hyperparameter. The base calls it on ``defaults`` at construction and on every parameter group
-  (defaults filled in) in ``add_param_group``, so a bad per-group value raises too. Use the
+  hyperparameter. The base calls it on ``defaults`` at construction, on every parameter group
+  (defaults filled in) in ``add_param_group``, and on every group at every ``step`` (values set
+  by hand in ``param_groups`` are checked too). Use the
   checkers ``self.check(ok, arg, expected, value)``, ``check_nonnegative``, ``check_positive``,
   ``check_unit_interval`` and ``check_betas``; they produce messages like
   ``"Adam: beta2 must be in [0, 1), got 1.5"``.
 * ``init_state(self, p, group) -> dict``: the per-parameter state, created lazily at the
   parameter's first step, on the parameter's own device
   (``xp.zeros_like(p.array)`` with ``xp = get_array_module(p.array)``, or :func:`zeros_like`).
-  The base adds ``state['step'] = 0``.
+  The base adds ``state['step'] = 0``. Every key the update uses is created here (a buffer of
+  an option that is off may be None); the update creates no keys. Shared update lines are
+  helpers here: :func:`ema_`, :func:`ema_of_square_`, :func:`adam_denominator`,
+  :func:`sma_length`, :func:`rectification`.
 * ``update(self, p, grad, state, group) -> None``: update ONE parameter's raw array ``p.array``
   IN PLACE. ``grad`` is the raw gradient array, already negated when ``group['maximize']`` is
   true and already clipped when the optimizer has ``clipvalue`` / ``clipnorm`` /
@@ -31,10 +35,13 @@ Base API (torch semantics): ``param_groups`` (list of dicts: ``'params'`` and ev
 ``defaults``, ``step(closure=None)``, ``zero_grad(set_to_none=True)``, ``add_param_group``,
 ``state_dict()`` / ``load_state_dict()`` (by parameter index, all-or-nothing).
 
-``step`` runs under ``no_grad``; for each parameter with a gradient, in group order: negate
-(maximize), clip (Keras order: ``clipvalue``, then ``clipnorm`` per parameter, then the global
-scale of ``global_clipnorm`` computed over all gradients before any update), ``update``, then
-``p._bump_version()``.
+``step`` first checks everything it will use, so that a bad value raises before any parameter
+or state changes: every group's hyperparameters (``validate``, also for values set by hand
+since), every gradient's type, shape, dtype and device, and every existing state's keys against
+what ``init_state`` gives the group now. Then, under ``no_grad``, for each parameter with a
+gradient, in group order: negate (maximize), clip (Keras order: ``clipvalue``, then
+``clipnorm`` per parameter, then the global scale of ``global_clipnorm`` computed over all
+gradients before any update), ``update``, then ``p._bump_version()``.
 
 References:
     PyTorch ``torch.optim.Optimizer`` (data model, ``state_dict`` layout);
