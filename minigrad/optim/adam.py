@@ -75,9 +75,9 @@ class Adam(Optimizer):
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         theta, m, v, t = p.array, state["exp_avg"], state["exp_avg_sq"], state["step"]
         if group["decoupled_weight_decay"]:
-            decoupled_decay(theta, lr, group["weight_decay"])      # theta <- theta - a l theta
+            decoupled_decay(theta, lr, group["weight_decay"])  # theta -= alpha lambda theta
         else:
-            grad = l2_penalty(grad, theta, group["weight_decay"])  # g_t <- g_t + l theta
+            grad = l2_penalty(grad, theta, group["weight_decay"])  # g_t += lambda theta
         ema_(m, grad, beta1)                            # m_t = beta1 m + (1 - beta1) g_t
         ema_of_square_(v, grad, beta2)                  # v_t = beta2 v + (1 - beta2) g_t^2
         if group["amsgrad"]:
