@@ -6,6 +6,7 @@ Operators and methods delegate to the small Function classes in :mod:`minigrad.o
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -21,6 +22,12 @@ _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 _writes = [0]
 
 
+def _is_array(data) -> bool:
+    """An array or tensor with a dtype of its own (a NumPy scalar counts); not a Python
+    number or nested list, whose floats NumPy reads as float64."""
+    return hasattr(data, "dtype") and hasattr(data, "shape")
+
+
 def _check_dtype(dtype: np.dtype) -> None:
     if dtype.kind not in _SUPPORTED_KINDS:
         raise TypeError(
@@ -31,8 +38,10 @@ def _check_dtype(dtype: np.dtype) -> None:
 def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) -> Array:
     """Convert ``data`` (a number, nested list, NumPy/CuPy array or Tensor) to a backend array.
 
-    Python floats and float arrays become the default float dtype (float32) unless ``dtype``
-    says otherwise; integers stay int64, bools stay bool.
+    Without ``dtype``: Python floats, and float arrays wider than the default float dtype
+    (float32), become the default (float64 data -> float32; torch would keep float64); narrower
+    float arrays keep their dtype (float16 stays float16: never an upcast); integers keep
+    theirs (Python ints -> int64), bools stay bool.
     """
     if isinstance(data, Tensor):
         data = data.array
@@ -58,7 +67,11 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
     else:
         arr = xp.array(data, copy=copy)
     if dtype is None:
-        dtype = backend.get_default_dtype() if arr.dtype.kind == "f" else arr.dtype
+        dtype = arr.dtype
+        if dtype.kind == "f":
+            default = backend.get_default_dtype()
+            if dtype.itemsize > default.itemsize or not _is_array(data):
+                dtype = default
         if arr.dtype.kind == "c":
             _check_dtype(arr.dtype)
     if arr.dtype != dtype:
@@ -74,17 +87,21 @@ class Tensor:
     Args:
         data: a number, nested list, NumPy or CuPy array, or Tensor.
         requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
-        dtype: the dtype; by default floats become float32, ints int64, bools bool.
+        dtype: the dtype. By default Python floats become float32 (the default dtype, see
+            ``minigrad.set_default_dtype``); a float array keeps its dtype unless it is wider
+            than the default: float64 arrays become float32 (torch would keep float64; pass
+            ``dtype=minigrad.float64`` to keep it), float16 stays float16. Ints stay ints
+            (Python ints -> int64), bools stay bool.
         device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``; by default where ``data`` lives.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
+    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device: DeviceLike = None):
         self.array = _as_array(data, dtype, device)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._ctx = None
         self._vc = [0]
         self._hooks = None
@@ -101,7 +118,7 @@ class Tensor:
             array = np.asarray(array)
         t = object.__new__(cls)
         t.array = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = None
         t._vc = [0]
@@ -135,6 +152,30 @@ class Tensor:
                 "grad: only floating-point data can require grad"
             )
         self.array = value.array
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward`` (None until then).
+
+        Filled for leaves that require grad, and for non-leaves that called
+        :meth:`retain_grad`; reading it on any other non-leaf warns, as torch does, since
+        backward never fills it. Assigning checks the value against this tensor (shape,
+        dtype, device) at the assignment, so a wrong gradient cannot reach an optimizer.
+        The backward engine writes ``_grad`` directly and pays for none of this.
+        """
+        if self._ctx is not None and not self._retains_grad:
+            warnings.warn(
+                "reading .grad of a non-leaf tensor: backward does not fill it (only leaves "
+                "get .grad); call .retain_grad() on it before backward if you want its "
+                "gradient, or read the .grad of the leaf tensors instead", UserWarning,
+                stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            _check_grad_value(self, value)
+        self._grad = value
 
     @property
     def shape(self) -> tuple:
@@ -226,6 +267,15 @@ class Tensor:
 
         return remove
 
+    def register_post_accumulate_grad_hook(
+            self, hook: Callable[[Tensor], None]) -> Callable[[], None]:
+        """Call ``hook(self)`` after backward has accumulated this leaf's gradient into
+        ``self.grad`` (as torch's); see :func:`minigrad.autograd.engine.
+        register_post_accumulate_grad_hook`. Returns a function that removes the hook."""
+        from .autograd.engine import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     # ----------------------------------------------------------------- autograd
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
@@ -294,6 +344,7 @@ class Tensor:
                 dtype = a
         out = self
         if dtype is not None and np.dtype(dtype) != self.array.dtype:
+            _check_dtype(np.dtype(dtype))
             out = _ops.cast(out, np.dtype(dtype))
         if device is not None and Device(device) != out.device:
             out = _ops.to_device(out, Device(device))
@@ -307,6 +358,7 @@ class Tensor:
 
     def astype(self, dtype) -> Tensor:
         dtype = np.dtype(dtype)
+        _check_dtype(dtype)
         return self if dtype == self.array.dtype else _ops.cast(self, dtype)
 
     def float(self) -> Tensor:
@@ -452,7 +504,16 @@ class Tensor:
         self._check_inplace(name)
         xp = get_array_module(self.array)
         other = _raw(other)
-        getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        try:
+            getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        except TypeError:  # NumPy's casting message names ufuncs; say which dtypes clash
+            raise TypeError(_inplace_type_message(name, self.array, other)) from None
+        except ValueError:  # NumPy's broadcasting message; name the shapes torch-style
+            raise ValueError(
+                f"{name}: cannot apply an operand of shape "
+                f"{tuple(getattr(other, 'shape', ()))} in place to this tensor of shape "
+                f"{tuple(self.array.shape)}"
+            ) from None
         self._bump_version()
         return self
 
@@ -655,6 +716,40 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _inplace_type_message(name: str, array, other) -> str:
+    if not (isinstance(other, numbers.Number) or hasattr(other, "dtype")):
+        return f"{name}: expected a number or a tensor, got {type(other).__name__}"
+    result = get_array_module(array).result_type(array, other)
+    return (f"{name}: the result has dtype {result} ({array.dtype} with "
+            f"{getattr(other, 'dtype', type(other).__name__)}), which cannot be stored in this "
+            f"tensor of dtype {array.dtype}")
+
+
+def _check_grad_value(t: Tensor, g) -> None:
+    """Raise unless ``g`` can be ``t``'s gradient: a Tensor of t's shape, dtype and device."""
+    if not isinstance(g, Tensor):
+        raise TypeError(f"assigned grad must be a Tensor or None, got {type(g).__name__}")
+    if g is t:
+        raise RuntimeError("cannot assign a tensor as its own grad")
+    ga, ta = g.array, t.array
+    if ga.shape != ta.shape:
+        raise RuntimeError(
+            f"assigned grad has shape {tuple(ga.shape)}, but the tensor has shape "
+            f"{tuple(ta.shape)}: they must match"
+        )
+    if ga.dtype != ta.dtype:
+        raise RuntimeError(
+            f"assigned grad has dtype {ga.dtype}, but the tensor has dtype "
+            f"{ta.dtype}: they must match (cast it with .to({ta.dtype}))"
+        )
+    # the device: compared without building Device objects (an assignment stays cheap)
+    if type(ga) is not type(ta) or (type(ta) is not np.ndarray and ga.device.id != ta.device.id):
+        raise RuntimeError(
+            f"assigned grad is on device {g.device}, but the tensor is on {t.device}: "
+            "they must match"
+        )
 
 
 def _pick(torch_style, numpy_style):

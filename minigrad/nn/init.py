@@ -49,9 +49,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     )
 
 
+_ANY_DTYPE = ("zeros_", "ones_", "constant_", "eye_")  # the rest draw or scale floats
+
+
 def _check(tensor, name: str) -> None:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init.{name}: expected a Tensor, got {type(tensor).__name__}")
+    if name not in _ANY_DTYPE and tensor.array.dtype.kind != "f":
+        raise TypeError(f"init.{name}: expected a floating-point tensor, got dtype "
+                        f"{tensor.array.dtype}")
 
 
 def _fill(tensor: Tensor, values) -> Tensor:

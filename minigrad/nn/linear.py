@@ -58,7 +58,12 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.array.shape[-1:] != (self.in_features,):
+        try:
+            shape = input.array.shape
+        except AttributeError:
+            raise TypeError(f"Linear: input must be a minigrad Tensor, got "
+                            f"{type(input).__name__}") from None
+        if shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear(in_features={self.in_features}) got input of shape "
                 f"{tuple(input.shape)}"
@@ -95,6 +100,11 @@ class Unflatten(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         d = self.dim % input.ndim
+        if math.prod(self.unflattened_size) != input.shape[d] and -1 not in self.unflattened_size:
+            raise ValueError(
+                f"Unflatten: sizes {self.unflattened_size} do not multiply up to the size of "
+                f"dim {self.dim} ({input.shape[d]}) of the input of shape {tuple(input.shape)}"
+            )
         shape = input.shape[:d] + self.unflattened_size + input.shape[d + 1:]
         return input.reshape(shape)
 

@@ -118,6 +118,11 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
             normalized_shape)
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+                   for n in shape):
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be non-negative ints, got {normalized_shape!r}"
+            )
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine

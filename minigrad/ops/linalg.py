@@ -57,10 +57,10 @@ def _is_transposed(a) -> bool:
 def matmul(a, b) -> Tensor:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         da, db = a.array.dtype, b.array.dtype
-        if da != db and da.kind == "f" and db.kind == "f":
+        if da != db:  # as torch: no silent promotion (float32 @ int64 would give float64)
             raise TypeError(
                 f"matmul: operands have dtypes {da} and {db}; cast one of them "
-                "(.float() or .double()) so that both match"
+                "(.float(), .double(), .long()...) so that both match"
             )
     a, b = operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
