@@ -122,11 +122,12 @@ class AdaBelief(Optimizer):
         s += eps                                            # s_t = ... (g_t - m_t)^2 + eps
         if group["amsgrad"]:                                # package option
             s_max = state["max_exp_avg_var"]
-            s = get_array_module(s).maximum(s_max, s, out=s_max)   # s_max_t
+            get_array_module(s).maximum(s_max, s, out=s_max)   # s_max_t = max(s_max, s_t)
+        s_used = s_max if group["amsgrad"] else s
         if group["rectify"]:                                # package option
-            _rectified_step(theta, m, s, t, group)
+            _rectified_step(theta, m, s_used, t, group)
             return
-        theta -= (lr / (1.0 - beta1**t)) * (m / adam_denominator(s, beta2, t, eps))
+        theta -= (lr / (1.0 - beta1**t)) * (m / adam_denominator(s_used, beta2, t, eps))
 
 
 def _weight_decay(theta: Array, grad: Array, group: dict) -> Array:

@@ -82,8 +82,9 @@ class Adam(Optimizer):
         ema_of_square_(v, grad, beta2)                  # v_t = beta2 v + (1 - beta2) g_t^2
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]
-            v = get_array_module(v).maximum(v_max, v, out=v_max)   # v_max_t
-        theta -= lr / (1 - beta1**t) * m / adam_denominator(v, beta2, t, eps)
+            get_array_module(v).maximum(v_max, v, out=v_max)   # v_max_t = max(v_max, v_t)
+        denom = adam_denominator(v_max if group["amsgrad"] else v, beta2, t, eps)
+        theta -= lr / (1 - beta1**t) * m / denom
 
 
 class AMSGrad(Adam):
