@@ -30,7 +30,8 @@ class ReduceLROnPlateau(LRScheduler):
 
     then ``cooldown`` epochs pass during which bad epochs are not counted. This is the one
     scheduler that is not a function of the step count: it reads and writes the optimizer's
-    current ``lr``.
+    current ``lr``. Its ``stepping`` is ``'metric'``: fit steps it once per epoch with the
+    validation loss (the training loss without validation data).
 
     Args:
         optimizer: the optimizer.
