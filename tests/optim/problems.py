@@ -182,3 +182,29 @@ def minimize_2d(cls, kwargs: dict, grad_fn: Callable, x0, steps: int) -> np.ndar
 def _to_numpy(x):
     x = x.detach().array
     return x.get() if hasattr(x, "get") else np.asarray(x)
+
+
+def step_updates(cls, grads, **kwargs) -> np.ndarray:
+    """The updates ``theta_{t-1} - theta_t`` of ``cls(**kwargs)`` on one float64 parameter
+    starting at 0 and fed the gradients ``grads`` in turn; one row per step."""
+    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
+    opt = cls([p], **kwargs)
+    out = []
+    for g in grads:
+        before = _to_numpy(p).copy()
+        p.grad = minigrad.Tensor(g, dtype=np.float64)
+        opt.step()
+        out.append(before - _to_numpy(p))
+    return np.array(out)
+
+
+def random_params(rng, device: str = "cpu", shapes=((3, 4), (4,))) -> list:
+    """float32 Parameters of the given shapes with standard normal values from ``rng``."""
+    return [minigrad.Parameter(rng.normal(size=s).astype(np.float32), device=device)
+            for s in shapes]
+
+
+def set_random_grads(params, rng) -> None:
+    """Give every parameter a standard normal float32 gradient from ``rng``."""
+    for p in params:
+        p.grad = minigrad.Tensor(rng.normal(size=p.shape).astype(np.float32), device=p.device)

@@ -8,8 +8,8 @@ import pytest
 import minigrad
 from minigrad.optim.adabelief import AdaBelief
 
-from ..conftest import to_numpy
 from .paper_reference import AUTHORS, assert_matches_authors_code, assert_matches_paper, cases_for
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 
 
@@ -46,24 +46,11 @@ def test_paper_defaults():
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_step_exceeds_adams_when_the_gradient_matches_its_prediction():
     # Zhuang et al. (2020), section 2.2: s_t tracks (g_t - m_t)^2, which is small when the
     # observed gradient agrees with the belief m_t: a constant gradient gets a larger step
     # than Adam's (whose step is lr sign(g) here)
     from minigrad.optim.adam import Adam
-    belief = _steps(AdaBelief, [G] * 20, lr=0.01)
-    adam = _steps(Adam, [G] * 20, lr=0.01)
+    belief = step_updates(AdaBelief, [G] * 20, lr=0.01)
+    adam = step_updates(Adam, [G] * 20, lr=0.01)
     assert np.all(np.abs(belief) > np.abs(adam))

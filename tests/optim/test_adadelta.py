@@ -5,10 +5,9 @@ import math
 import numpy as np
 import pytest
 
-import minigrad
 from minigrad.optim.adadelta import Adadelta
 
-from ..conftest import to_numpy
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
 
@@ -33,23 +32,10 @@ def test_bad_hyperparameter_raises(cls, kwargs, pattern):
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_first_step_is_rms_of_nothing_over_rms_of_the_gradient():
     # Zeiler (2012), Alg. 1 at t = 1: E[dx^2]_0 = 0, E[g^2]_1 = (1 - rho) g^2, so
     # dx_1 = sqrt(eps) / sqrt((1 - rho) g^2 + eps) * g
     rho, eps = 0.9, 1e-6
-    got = _steps(Adadelta, [G], lr=1.0, rho=rho, eps=eps)[0]
+    got = step_updates(Adadelta, [G], lr=1.0, rho=rho, eps=eps)[0]
     np.testing.assert_allclose(got, math.sqrt(eps) / np.sqrt((1 - rho) * G**2 + eps) * G,
                                rtol=1e-12)

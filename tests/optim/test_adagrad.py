@@ -5,10 +5,9 @@ hyperparameters."""
 import numpy as np
 import pytest
 
-import minigrad
 from minigrad.optim.adagrad import Adagrad
 
-from ..conftest import to_numpy
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
 
@@ -33,22 +32,9 @@ def test_bad_hyperparameter_raises(cls, kwargs, pattern):
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_constant_gradient_steps_shrink_as_one_over_sqrt_t():
     # Duchi et al.: G_t = t g^2, so step t is lr g / (sqrt(t) |g| + eps) = lr sign(g) / sqrt(t)
     lr, steps = 0.5, 40
-    got = _steps(Adagrad, [G] * steps, lr=lr)
+    got = step_updates(Adagrad, [G] * steps, lr=lr)
     t = np.arange(1, steps + 1)[:, None]
     np.testing.assert_allclose(got, lr * np.sign(G) / np.sqrt(t), rtol=1e-8)

@@ -7,8 +7,8 @@ import pytest
 import minigrad
 from minigrad.optim.adainject import AdaInject
 
-from ..conftest import to_numpy
 from .paper_reference import assert_matches_paper, cases_for
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 
 
@@ -38,24 +38,11 @@ def test_paper_defaults():
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_first_step_is_adams_and_injection_changes_the_next():
     # Dubey et al. (2022): m_1 uses g_1 alone; from t = 2 the first moment takes
     # (g_t + Delta theta_t g_t^2) / k, so the steps part from Adam's
     from minigrad.optim.adam import Adam
-    inject = _steps(AdaInject, [G] * 3, lr=0.01)
-    adam = _steps(Adam, [G] * 3, lr=0.01)
+    inject = step_updates(AdaInject, [G] * 3, lr=0.01)
+    adam = step_updates(Adam, [G] * 3, lr=0.01)
     np.testing.assert_allclose(inject[0], adam[0], rtol=1e-12)
     assert not np.allclose(inject[1], adam[1])

@@ -10,8 +10,8 @@ import minigrad
 from minigrad.optim.adam import Adam, AMSGrad
 from tests.optim.torch_reference import ATOL, CONFIGS, FIXTURE, RTOL, replay
 
-from ..conftest import to_numpy
 from .paper_reference import assert_matches_paper, cases_for
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
 
@@ -51,12 +51,10 @@ def test_amsgrad_alias_matches_torch_adam_amsgrad(name):
                                rtol=RTOL, atol=ATOL)
 
 
-
 def test_amsgrad_differs_from_adam_on_this_problem():
     # otherwise the amsgrad configs would not test the running maximum at all
     assert not np.allclose(FIXTURE["traj/Adam-amsgrad"], FIXTURE["traj/Adam-default"],
                            rtol=RTOL, atol=ATOL)
-
 
 
 def _reddi(cls, steps=20_000):
@@ -76,24 +74,9 @@ def _reddi(cls, steps=20_000):
     return float(x[0])
 
 
-
 def test_reddi_online_problem_adam_drifts_amsgrad_does_not():
     assert _reddi(Adam) > 0
     assert _reddi(AMSGrad) < 0
-
-
-
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
 
 
 def test_update_is_invariant_to_the_scale_of_the_gradient():
@@ -101,6 +84,6 @@ def test_update_is_invariant_to_the_scale_of_the_gradient():
     # (exactly so as eps -> 0)
     r = np.random.default_rng(0)
     grads = [r.normal(size=4) for _ in range(30)]
-    small = _steps(Adam, grads, lr=0.01, eps=1e-30)
-    large = _steps(Adam, [1e3 * g for g in grads], lr=0.01, eps=1e-30)
+    small = step_updates(Adam, grads, lr=0.01, eps=1e-30)
+    large = step_updates(Adam, [1e3 * g for g in grads], lr=0.01, eps=1e-30)
     np.testing.assert_allclose(large, small, rtol=1e-10)

@@ -5,10 +5,9 @@ hyperparameters."""
 import numpy as np
 import pytest
 
-import minigrad
 from minigrad.optim.adamax import Adamax
 
-from ..conftest import to_numpy
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
 
@@ -33,21 +32,8 @@ def test_bad_hyperparameter_raises(cls, kwargs, pattern):
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_constant_gradient_steps_are_exactly_lr():
     # Kingma & Ba (2015), section 7.1: m^_t = g and u_t = |g| + eps on a constant gradient,
     # so every step is lr g / (|g| + eps): the step size is bounded by lr
-    got = _steps(Adamax, [G] * 20, lr=0.01, eps=1e-30)
+    got = step_updates(Adamax, [G] * 20, lr=0.01, eps=1e-30)
     np.testing.assert_allclose(got, 0.01 * np.sign(G) * np.ones((20, 1)), rtol=1e-12)

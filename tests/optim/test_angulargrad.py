@@ -8,8 +8,8 @@ import pytest
 import minigrad
 from minigrad.optim.angulargrad import AngularGrad
 
-from ..conftest import to_numpy
 from .paper_reference import assert_matches_paper, cases_for
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 
 
@@ -39,26 +39,13 @@ def test_paper_defaults():
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 @pytest.mark.parametrize("method", ["cos", "tan"])
 def test_constant_gradient_scales_adams_step_by_the_angular_coefficient(method):
     # Roy et al. (2021): with g_0 = 0, A_1 = arctan|g|; an unchanging gradient then has angle
     # 0, so A_min = 0 and phi = tanh(|f(0)|) / 2 + 1/2: tanh(1)/2 + 1/2 (cos), 1/2 (tan)
     from minigrad.optim.adam import Adam
-    angular = _steps(AngularGrad, [G] * 6, lr=0.01, method=method)
-    adam = _steps(Adam, [G] * 6, lr=0.01)
+    angular = step_updates(AngularGrad, [G] * 6, lr=0.01, method=method)
+    adam = step_updates(Adam, [G] * 6, lr=0.01)
     f = np.cos if method == "cos" else np.tan
     phi_1 = np.tanh(np.abs(f(np.arctan(np.abs(G))))) / 2 + 0.5
     phi = np.tanh(abs(f(0.0))) / 2 + 0.5

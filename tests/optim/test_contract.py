@@ -27,6 +27,8 @@ from .problems import (
     resume_matches,
     rosenbrock_2d_grad,
 )
+from .problems import random_params as _params
+from .problems import set_random_grads as _set_grads
 from .registry import (
     ALL_CLASSES,
     CONVERGENCE,
@@ -41,16 +43,6 @@ TORCH_NAMED = ["AMSGrad", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAd
                "RMSprop", "SGD", "SGD-dampening"]
 # lr = 0 freezes a group (FTRL needs lr > 0)
 ZERO_LR_ALLOWED = [cls for cls in ALL_CLASSES if cls.__name__ != "FTRL"]
-
-
-def _params(rng, device="cpu", shapes=((3, 4), (4,))):
-    return [minigrad.Parameter(rng.normal(size=s).astype(np.float32), device=device)
-            for s in shapes]
-
-
-def _set_grads(params, rng):
-    for p in params:
-        p.grad = minigrad.Tensor(rng.normal(size=p.shape).astype(np.float32), device=p.device)
 
 
 def _snapshot(opt, params):

@@ -9,8 +9,8 @@ import pytest
 import minigrad
 from minigrad.optim.diffgrad import DiffGrad
 
-from ..conftest import to_numpy
 from .paper_reference import AUTHORS, assert_matches_authors_code, assert_matches_paper, cases_for
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 
 
@@ -45,24 +45,11 @@ def test_paper_defaults():
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_unchanging_gradient_halves_adams_step():
     # Dubey et al.: xi_t = AbsSig(g_{t-1} - g_t) = 1/2 when the gradient does not change, and
     # xi_1 = sigmoid(|g_1|) (g_0 = 0): the step is xi_t times Adam's
     from minigrad.optim.adam import Adam
-    diff = _steps(DiffGrad, [G] * 10, lr=0.01)
-    adam = _steps(Adam, [G] * 10, lr=0.01)
+    diff = step_updates(DiffGrad, [G] * 10, lr=0.01)
+    adam = step_updates(Adam, [G] * 10, lr=0.01)
     np.testing.assert_allclose(diff[0], adam[0] / (1 + np.exp(-np.abs(G))), rtol=1e-12)
     np.testing.assert_allclose(diff[1:], 0.5 * adam[1:], rtol=1e-12)

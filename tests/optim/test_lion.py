@@ -8,8 +8,8 @@ import pytest
 import minigrad
 from minigrad.optim.lion import Lion
 
-from ..conftest import to_numpy
 from .paper_reference import AUTHORS, assert_matches_authors_code, assert_matches_paper, cases_for
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 
 
@@ -41,21 +41,8 @@ def test_paper_defaults():
     assert Lion(p).defaults["lr"] == 1e-4 and Lion(p).defaults["betas"] == (0.9, 0.99)
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_every_coordinate_moves_by_exactly_lr():
     # Chen et al. (2023): the update is sign(c_t), the same magnitude for every coordinate
     r = np.random.default_rng(2)
-    got = _steps(Lion, [r.normal(size=6) for _ in range(20)], lr=1e-3)
+    got = step_updates(Lion, [r.normal(size=6) for _ in range(20)], lr=1e-3)
     np.testing.assert_allclose(np.abs(got), 1e-3, rtol=1e-9)

@@ -4,10 +4,9 @@
 import numpy as np
 import pytest
 
-import minigrad
 from minigrad.optim.nadam import NAdam
 
-from ..conftest import to_numpy
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
 
@@ -29,23 +28,10 @@ def test_bad_hyperparameter_raises(cls, kwargs, pattern):
     assert_bad_hyperparameter_raises(cls, kwargs, pattern)
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_update_is_invariant_to_the_scale_of_the_gradient():
     # as Adam's (Dozat 2016 keeps Adam's normalisation by sqrt(v_hat))
     r = np.random.default_rng(1)
     grads = [r.normal(size=4) for _ in range(30)]
-    small = _steps(NAdam, grads, lr=0.01, eps=1e-30)
-    large = _steps(NAdam, [1e3 * g for g in grads], lr=0.01, eps=1e-30)
+    small = step_updates(NAdam, grads, lr=0.01, eps=1e-30)
+    large = step_updates(NAdam, [1e3 * g for g in grads], lr=0.01, eps=1e-30)
     np.testing.assert_allclose(large, small, rtol=1e-10)

@@ -20,17 +20,9 @@ from minigrad.optim.optimizer import (
 )
 from minigrad.optim.sgd import SGD
 
+from .problems import random_params as _params
+from .problems import set_random_grads as _set_grads
 from .registry import ALL_CLASSES
-
-
-def _params(rng, device="cpu", shapes=((3, 4), (4,))):
-    return [minigrad.Parameter(rng.normal(size=s).astype(np.float32), device=device)
-            for s in shapes]
-
-
-def _set_grads(params, rng):
-    for p in params:
-        p.grad = minigrad.Tensor(rng.normal(size=p.shape).astype(np.float32), device=p.device)
 
 
 # ----------------------------------------------------------------------------- stepping

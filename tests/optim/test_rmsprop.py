@@ -5,10 +5,9 @@ hyperparameters."""
 import numpy as np
 import pytest
 
-import minigrad
 from minigrad.optim.rmsprop import RMSprop
 
-from ..conftest import to_numpy
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
 
@@ -33,22 +32,9 @@ def test_bad_hyperparameter_raises(cls, kwargs, pattern):
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_constant_gradient_step_tends_to_lr_times_sign():
     # v_t = (1 - alpha^t) g^2 on a constant gradient: step t = lr g / (sqrt(1 - alpha^t) |g| + eps)
     lr, alpha, steps = 0.01, 0.9, 50
-    got = _steps(RMSprop, [G] * steps, lr=lr, alpha=alpha, eps=1e-12)
+    got = step_updates(RMSprop, [G] * steps, lr=lr, alpha=alpha, eps=1e-12)
     t = np.arange(1, steps + 1)[:, None]
     np.testing.assert_allclose(got, lr * np.sign(G) / np.sqrt(1 - alpha**t), rtol=1e-8)

@@ -4,10 +4,9 @@
 import numpy as np
 import pytest
 
-import minigrad
 from minigrad.optim.sgd import SGD
 
-from ..conftest import to_numpy
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
 
@@ -32,23 +31,10 @@ def test_bad_hyperparameter_raises(cls, kwargs, pattern):
 G = np.array([0.5, -2.0, 0.03])          # a constant gradient
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_momentum_on_a_constant_gradient_is_a_geometric_series():
     # Polyak's heavy ball: b_t = g (1 - mu^t) / (1 - mu), so the steps tend to lr g / (1 - mu)
     lr, mu, steps = 0.1, 0.9, 60
-    got = _steps(SGD, [G] * steps, lr=lr, momentum=mu)
+    got = step_updates(SGD, [G] * steps, lr=lr, momentum=mu)
     k = np.arange(1, steps + 1)[:, None]
     np.testing.assert_allclose(got, lr * G * (1 - mu**k) / (1 - mu), rtol=1e-12)
 
@@ -56,6 +42,6 @@ def test_momentum_on_a_constant_gradient_is_a_geometric_series():
 def test_nesterov_looks_one_momentum_step_ahead():
     # Sutskever et al. (2013) as torch writes it: d_t = g_t + mu b_t
     lr, mu, steps = 0.1, 0.9, 10
-    got = _steps(SGD, [G] * steps, lr=lr, momentum=mu, nesterov=True)
+    got = step_updates(SGD, [G] * steps, lr=lr, momentum=mu, nesterov=True)
     k = np.arange(1, steps + 1)[:, None]
     np.testing.assert_allclose(got, lr * G * (1 + mu * (1 - mu**k) / (1 - mu)), rtol=1e-12)

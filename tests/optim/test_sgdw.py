@@ -10,6 +10,7 @@ from minigrad.optim.sgdw import SGDW
 
 from ..conftest import to_numpy
 from .paper_reference import assert_matches_paper, cases_for
+from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 
 
@@ -31,26 +32,13 @@ def test_bad_hyperparameter_raises(cls, kwargs, pattern):
     assert_bad_hyperparameter_raises(cls, kwargs, pattern)
 
 
-def _steps(cls, grads, **kwargs):
-    """The updates theta_{t-1} - theta_t of ``cls(**kwargs)`` (float64) fed ``grads``."""
-    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
-    opt = cls([p], **kwargs)
-    out = []
-    for g in grads:
-        before = to_numpy(p).copy()
-        p.grad = minigrad.Tensor(g, dtype=np.float64)
-        opt.step()
-        out.append(before - to_numpy(p))
-    return np.array(out)
-
-
 def test_without_decay_it_is_sgd_step_for_step():
     from minigrad.optim.sgd import SGD
     r = np.random.default_rng(3)
     grads = [r.normal(size=4) for _ in range(20)]
     kwargs = dict(lr=0.05, momentum=0.9, nesterov=True)
-    np.testing.assert_array_equal(_steps(SGDW, grads, weight_decay=0.0, **kwargs),
-                                  _steps(SGD, grads, **kwargs))
+    np.testing.assert_array_equal(step_updates(SGDW, grads, weight_decay=0.0, **kwargs),
+                                  step_updates(SGD, grads, **kwargs))
 
 
 def test_zero_gradient_shrinks_the_weights_geometrically():
