@@ -17,7 +17,9 @@ Contract for subclasses (kept stable; other optimizers and the schedulers rely o
   parameter's first step, on the parameter's own device
   (``xp.zeros_like(p.array)`` with ``xp = get_array_module(p.array)``, or :func:`zeros_like`).
   The base adds ``state['step'] = 0``. Every key the update uses is created here (a buffer of
-  an option that is off may be None); the update creates no keys. Shared update lines are
+  an option that is off may be None); the update creates no keys. Keep it free of side
+  effects: ``step`` also calls it on an empty view of a parameter to learn the keys the
+  group's current hyperparameters need. Shared update lines are
   helpers here: :func:`ema_`, :func:`ema_of_square_`, :func:`adam_denominator`,
   :func:`sma_length`, :func:`rectification`.
 * ``update(self, p, grad, state, group) -> None``: update ONE parameter's raw array ``p.array``
