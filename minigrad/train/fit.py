@@ -158,19 +158,22 @@ def _make_metrics(metrics) -> list[Metric]:
 
 
 def scheduler_kind(scheduler) -> str | None:
-    """How fit steps ``scheduler``: 'batch' (OneCycleLR, CyclicLR: after every optimizer step),
-    'metric' (ReduceLROnPlateau: on val_loss, else the train loss, per epoch) or 'epoch'.
+    """How fit steps ``scheduler``, as the scheduler says in its ``stepping`` attribute:
+    'batch' (after every optimizer step: OneCycleLR, CyclicLR), 'metric' (ReduceLROnPlateau:
+    on val_loss, else the train loss, per epoch) or 'epoch'.
 
-    A scheduler may also declare ``step_per_batch = True``.
+    An object without ``stepping`` is stepped per epoch, or per batch if it declares
+    ``step_per_batch = True`` (the older spelling).
     """
     if scheduler is None:
         return None
-    names = {cls.__name__ for cls in type(scheduler).__mro__}
-    if names & {"OneCycleLR", "CyclicLR"} or getattr(scheduler, "step_per_batch", False):
-        return "batch"
-    if "ReduceLROnPlateau" in names:
-        return "metric"
-    return "epoch"
+    kind = getattr(scheduler, "stepping", "epoch")
+    if kind == "epoch" and getattr(scheduler, "step_per_batch", False) is True:
+        kind = "batch"
+    if kind not in ("batch", "epoch", "metric"):
+        raise ValueError(f"fit: {type(scheduler).__name__}.stepping must be 'batch', 'epoch' or "
+                         f"'metric', got {kind!r}")
+    return kind
 
 
 def _split_batch(batch):
