@@ -113,8 +113,8 @@ def col2im(dcols, in_shape: tuple, kernel: tuple, geom: ConvGeometry):
         window = tuple(slice(dil * j, dil * j + s * (o - 1) + 1, s)
                        for j, dil, s, o in zip(k, geom.dilation, geom.stride, out))
         acc[(slice(None), slice(None)) + window] += slabs[(slice(None),) + k]
-    acc = acc[_interior(spatial, geom.padding, 2)]
-    return xp.ascontiguousarray(acc.swapaxes(0, 1))
+    # (N, C, *S) as a view of the channel-major buffer: the next product reads it as is
+    return acc[_interior(spatial, geom.padding, 2)].swapaxes(0, 1)
 
 
 def _weight_matrix(w, groups: int):

@@ -10,9 +10,10 @@ Window o covers padded positions o s + d j, j = 0..k-1. Both the forward and the
 loop over the prod(k) kernel offsets (never over pixels or samples): offset j's values are
 the strided slice x_pad[..., d j : d j + s (O - 1) + 1 : s], one array op each.
 
-- Max pooling keeps, per window, the index of the FIRST maximum (offsets are visited in
-  order and only a strictly larger value replaces the running maximum; a NaN wins, as in
-  torch). Its gradient goes to that one position.
+- Max pooling sends each window's gradient to its FIRST maximum, as torch (whose kernel
+  replaces the running maximum only by a strictly larger value): at backward, offsets are
+  visited in order and the first position equal to the window's maximum takes the gradient.
+  A NaN propagates to the output (its window then sends no gradient).
 - Average pooling divides the window's sum by its size: with count_include_pad the window
   clipped to the padded input (hend = min(hstart + k, S + p)), otherwise the part inside the
   input; ``divisor_override`` replaces both.
@@ -37,6 +38,7 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import dispatch as d
 from .linalg import matmul
 
 
@@ -166,33 +168,77 @@ def window_spread(g, win, scale=None, index=None):
 
 
 class MaxPool(Function):
-    """y = max over each window (first maximum; NaN propagates);
-    dx = the gradient sent to that one position (window_spread with the one-hot choice)."""
+    """y = max over each window (NaN propagates);  dx = the gradient sent to each window's
+    FIRST maximum (window_spread with the one-hot choice, found at backward time)."""
 
-    saves_inputs = False
+    saves_output = True  # backward compares the input with the output
 
     def forward(self, x, *, geom):
         xp = get_array_module(x)
         win = Windows(geom, x.shape)
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xpad = win.pad(x, fill)
-        y = index = None
-        for j, sl in enumerate(win.offsets):
-            v = xpad[sl]
-            if y is None:
-                y = v.copy()
-                index = xp.zeros(y.shape, dtype=xp.uint8 if len(win.offsets) < 256 else xp.int32)
-                continue
-            better = v > y
-            if x.dtype.kind == "f":
-                better |= v != v  # NaN, as torch's CPU kernel
-            xp.copyto(y, v, where=better)
-            xp.copyto(index, j, where=better)
-        self.win, self.index = win, index
+        first = xpad[win.offsets[0]]
+        y = xp.empty_like(first)  # keeps x's memory order (channel-major, say)
+        if len(win.offsets) == 1:
+            y[...] = first
+        else:
+            xp.maximum(first, xpad[win.offsets[1]], out=y)
+        for sl in win.offsets[2:]:
+            xp.maximum(y, xpad[sl], out=y)
+        self.win, self.xpad, self.y = win, xpad, y
+        self._index = None
         return y
 
+    @property
+    def index(self):
+        """The offset of each window's first maximum (0 .. prod(kernel) - 1)."""
+        if self._index is None:
+            xp = get_array_module(self.y)
+            dtype = xp.uint8 if len(self.win.offsets) < 256 else xp.int32
+            index = xp.zeros(self.y.shape, dtype=dtype)
+            taken = None
+            for j, sl in enumerate(self.win.offsets):
+                hit = self.xpad[sl] == self.y
+                if taken is None:
+                    taken = hit
+                    continue
+                xp.less(taken, hit, out=hit)  # a maximum not seen at an earlier offset
+                taken |= hit
+                index[hit] = j
+            self._index = index
+        return self._index
+
     def backward(self, grad, inputs, out):
+        if not d.is_tensor(grad):
+            return (self._spread_first_max(grad),)
         return (window_spread(grad, self.win, None, self.index),)
+
+    def _spread_first_max(self, g):
+        """dx for an array gradient: each window's first maximum gets the window's g (one
+        comparison per kernel offset; disjoint windows are written, not accumulated)."""
+        xp, win, geom = get_array_module(g), self.win, self.win.geom
+        disjoint = all(s >= dil * (k - 1) + 1 for s, dil, k in
+                       zip(geom.stride, geom.dilation, geom.kernel))
+        # windows that tile the padded input exactly write every position once: no zeroing
+        tiles = disjoint and all(s == k and dil == 1 and o * s == n for s, dil, k, o, n in zip(
+            geom.stride, geom.dilation, geom.kernel, win.out, win.padded[2:]))
+        acc = xp.empty_like(self.xpad) if tiles else xp.zeros_like(self.xpad)
+        taken = None
+        last = len(win.offsets) - 1
+        for j, sl in enumerate(win.offsets):
+            hit = self.xpad[sl] == self.y
+            if taken is None:
+                taken = hit
+            else:
+                xp.less(taken, hit, out=hit)
+                if j < last:
+                    taken |= hit
+            if disjoint:
+                xp.multiply(g, hit, out=acc[sl])
+            else:
+                acc[sl] += g * hit
+        return acc if win.padded == win.shape else acc[win.interior]
 
 
 def flat_indices(fn: MaxPool):

@@ -201,12 +201,11 @@ def test_unbatched_input_is_one_sample(nd, rng, device):
     assert gradcheck(lambda x, w: conv(x, w, stride=2), [x, w])
 
 
-def test_input_gradient_is_contiguous_and_input_unchanged(rng):
+def test_input_unchanged(rng):
     x0 = rng.standard_normal((2, 2, 5, 5))
     x, w = t64(x0.copy()), t64(rng.standard_normal((3, 2, 3, 3)))
     F.conv2d(x, w, padding=1).sum().backward()
     np.testing.assert_array_equal(x.array, x0)
-    assert x.grad.array.flags.c_contiguous
 
 
 # ---------------------------------------------------------------------------- bad input
