@@ -390,6 +390,14 @@ def main() -> None:
         for v in times:
             r = _subprocess(["--run-one", v, "--epochs", "1"], env)
             rss[v] = r["rss_mib"] if r else float("nan")
+    results = report(args, times, ratios, rss, steps, bound)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+def report(args, times, ratios, rss, steps, bound) -> dict:
+    """Print the table (median epoch, ratios to NumPy and torch, peak RSS); return it."""
     print(f"\nW4 LeNet-5 (batch {BATCH}, {steps} steps/epoch; {args.rounds} rounds x "
           f"{args.epochs} timed epochs)")
     mib = {k: 4 * v / 2**20 for k, v in bound.items()}
@@ -410,9 +418,7 @@ def main() -> None:
               f"{rss.get(v, float('nan')):13.0f}")
         results[v] = {"median_s": med, "ratio": ratio, "ratio_to_torch": vs_torch,
                       "ratios_per_round": ratios[v], "rss_mib": rss.get(v)}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+    return results
 
 
 if __name__ == "__main__":

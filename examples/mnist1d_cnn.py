@@ -10,7 +10,9 @@ Models, as the paper's baselines (its ``ConvBase`` and ``MLPBase``):
   ReLU - Conv1d(25, 25, 3, stride 2, padding 1) - ReLU - Flatten - Linear(125, 10)
   (lengths 40 -> 19 -> 10 -> 5; 5,210 parameters); the paper reports about 94% test accuracy.
 - MLP 40-100-100-10 with ReLU; the paper reports about 68%.
-Both trained with Adam (lr 1e-2), batch 100, for 6,000 steps (150 epochs).
+Both trained as the paper's ``train_model``: Adam (lr 1e-2), batch 100, 6,000 steps (150
+epochs), the batches taken in order, without shuffling (``bix = step * batch_size % 4000``).
+With shuffled batches the CNN ends about 1.5 points lower (0.915-0.923 on seeds 0-3).
 
 Usage::
 
@@ -47,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
                       epochs=150)
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--shuffle", action="store_true",
+                   help="shuffle the batches (the paper takes them in order)")
     args = p.parse_args(argv)
     data = make_mnist1d()
     if data is None:
@@ -67,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         minigrad.manual_seed(args.seed)
         model = build().to(device)
         n_params = sum(q.numel() for q in model.parameters())
-        loader = C.loader((data["x"], data["y"]), args.batch_size, device, shuffle=True)
+        loader = C.loader((data["x"], data["y"]), args.batch_size, device,
+                          shuffle=args.shuffle)
         optimizer = C.optimizer_class("Adam")(model.parameters(), lr=args.lr)
         history = train.fit(model, nn.CrossEntropyLoss(), optimizer, loader,
                             epochs=args.epochs, val_loader=test_loader, progress=False)
