@@ -1256,12 +1256,13 @@ def _conv_nd(name: str, nd: int, input, weight, bias, stride, padding, dilation,
             f"input of shape {tuple(input.shape)} to have {c_per_group * groups} channels, but "
             f"got {c_in} channels instead"
         )
+    if bias is not None:
+        _check_tensor(bias, name, "bias")
     for t, what in ((weight, "weight"), (bias, "bias")):
         if t is not None and t.array.dtype != input.array.dtype:
             raise TypeError(f"{name}: input has dtype {input.dtype} but {what} has dtype "
                             f"{t.dtype}; cast one of them (.float() or .double())")
     if bias is not None:
-        _check_tensor(bias, name, "bias")
         if tuple(bias.shape) != (c_out,):
             raise ValueError(f"{name}: bias must have shape ({c_out},), got "
                              f"{tuple(bias.shape)}")
