@@ -95,37 +95,30 @@ class Windows:
         return out
 
 
-def _weight(j, scale, index):
-    """The window weight of offset j: 1 / divisor (scale) and/or the one-hot choice (index)."""
-    if index is None:
-        return scale
-    mask = index == j
-    return mask if scale is None else mask * scale
+def _chosen(values, j, index):
+    """values where offset j is the window's choice (index == j); all of them without index."""
+    return values if index is None else values * (index == j)
 
 
 def window_sum_array(x, win: Windows, scale=None, index=None):
-    """y = sum_j w_j x_pad[slice_j] (zero padding)."""
+    """y = scale * sum_j [index == j] x_pad[slice_j] (zero padding)."""
     xpad = win.pad(x, 0)
-    y = None
-    for j, sl in enumerate(win.offsets):
-        v = xpad[sl]
-        w = _weight(j, None, index)
-        term = v if w is None else v * w
-        y = term.copy() if y is None else y.__iadd__(term)
+    y = _chosen(xpad[win.offsets[0]], 0, index).copy()
+    for j, sl in enumerate(win.offsets[1:], 1):
+        y += _chosen(xpad[sl], j, index)
     if scale is not None:
         y *= scale
     return y
 
 
 def window_spread_array(g, win: Windows, scale=None, index=None):
-    """dx = sum_j pad-add(w_j g), cropped to the input: the adjoint of window_sum."""
+    """dx = sum_j pad-add([index == j] scale g), cropped to the input: window_sum's adjoint."""
     xp = get_array_module(g)
     if scale is not None:
         g = g * scale
     acc = xp.zeros(win.padded, dtype=g.dtype)
     for j, sl in enumerate(win.offsets):
-        w = _weight(j, None, index)
-        acc[sl] += g if w is None else g * w
+        acc[sl] += _chosen(g, j, index)
     return acc if win.padded == win.shape else xp.ascontiguousarray(acc[win.interior])
 
 
@@ -252,7 +245,7 @@ def flat_indices(fn: MaxPool):
         table = xp.asarray([k[axis] * dil for k in offsets], dtype=xp.int64)
         start = xp.arange(o, dtype=xp.int64) * s - p
         start = start.reshape((o,) + (1,) * (len(spatial) - axis - 1))
-        flat = flat * n + start + table[fn.index]
+        flat = flat * n + start + table[fn.index.astype(xp.intp)]
     return flat
 
 
