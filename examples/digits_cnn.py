@@ -58,16 +58,12 @@ def draw(model, image: np.ndarray, label: int, out_dir: str) -> str:
     big.set_title(f"test digit ({label}),\nstandardised", fontsize=8)
     big.set_axis_off()
     lim = np.abs(first).max()
-    for k in range(16):
+    for k in range(16):  # filter k and its map sit at the same place of the two 4x4 blocks
         r, c = divmod(k, 4)
-        ax = axes[r][1 + c]
-        ax.imshow(first[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(f"filter {k}", fontsize=7)
-        ax = axes[r][5 + c]
-        ax.imshow(maps[k], cmap="magma")
-        ax.set_title(f"map {k}", fontsize=7)
-    fig.suptitle("conv1: 3x3 filters (red +, blue -) and their feature maps of the digit "
-                 "(after BatchNorm and ReLU)", fontsize=9)
+        axes[r][1 + c].imshow(first[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
+        axes[r][5 + c].imshow(maps[k], cmap="magma")
+    fig.suptitle("conv1: the 16 3x3 filters (left block; red +, blue -) and their feature maps "
+                 "of the digit (right block, same places; after BatchNorm and ReLU)", fontsize=9)
     return C.savefig(fig, out_dir, "filters.png")
 
 
