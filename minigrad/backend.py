@@ -30,7 +30,8 @@ def _import_cupy():
         except ImportError as err:
             raise DeviceError(
                 "device 'cuda' needs CuPy, which is not installed: "
-                "pip install 'minigrad[cuda12]' (CUDA 12) or 'minigrad[cuda13]' (CUDA 13)"
+                "pip install 'minigrad-tensor[cuda12]' (CUDA 12) or "
+                "'minigrad-tensor[cuda13]' (CUDA 13)"
             ) from err
         _cupy = cupy
     return _cupy

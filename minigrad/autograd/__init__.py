@@ -4,12 +4,15 @@ gradient checking against finite differences."""
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 _LAZY = {
-    "Function": ("function", "Function"),
+    "Function": ("custom", "Function"),  # torch's form; the ops' base is function.Function
+    "FunctionCtx": ("custom", "FunctionCtx"),
+    "once_differentiable": ("custom", "once_differentiable"),
     "grad": ("api", "grad"),
     "backward": ("api", "backward"),
     "gradcheck": ("checks", "gradcheck"),
     "gradgradcheck": ("checks", "gradgradcheck"),
     "GradcheckError": ("checks", "GradcheckError"),
+    "Variable": ("variable", "Variable"),
 }
 
 

@@ -84,7 +84,7 @@ class Function:
             out_data = np.asarray(out_data)  # NumPy gives scalars for 0-d results
         out = _new_tensor(Tensor)
         out.array = out_data
-        out.grad = None
+        out._grad = None
         out._hooks = None
         out._retains_grad = False
         out._vc = inputs[0]._vc if cls.is_view else [0]

@@ -25,7 +25,12 @@ class Dropout(Module):
     def forward(self, input: Tensor) -> Tensor:
         if not self.training or self.p == 0.0:
             return input
-        return F._Dropout.apply(input, p=self.p)
+        try:
+            return F._Dropout.apply(input, p=self.p)
+        except TypeError:  # checked only on failure: the hot path stays free
+            F._check_tensor(input, "Dropout")
+            F._check_float(input, "Dropout")
+            raise
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -333,6 +333,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_dropout_p(p)
     if not training or p == 0:
         return input
+    _check_tensor(input, "dropout")
+    _check_float(input, "dropout")
     return _Dropout.apply(input, p=float(p))
 
 
@@ -1072,6 +1074,11 @@ def _binary_targets(name, input, target, weight):
         raise ValueError(
             f"{name}: target shape {tuple(target.shape)} does not match input shape "
             f"{tuple(input.shape)} (expected equal shapes)"
+        )
+    if target.array.dtype.kind != "f":  # torch refuses these too: a 0/1 label is a float here
+        raise TypeError(
+            f"{name}: target must be a floating-point tensor of 0/1 labels or probabilities, "
+            f"got dtype {target.dtype} (use target.float())"
         )
     if target.array.dtype != input.array.dtype:
         if target.requires_grad:

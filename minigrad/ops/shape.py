@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 
 import numpy as np
 
@@ -180,9 +181,13 @@ def _is_basic(index) -> bool:
 
 def reshape(x: Tensor, shape: tuple) -> Tensor:
     try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError) as err:
+        shape = tuple(operator.index(s) for s in shape)  # 2.0 or 2.5 are refused, as torch
+    except TypeError as err:
         raise TypeError(f"reshape: shape must be integers, got {shape!r}") from err
+    for s in shape:
+        if s < -1:
+            raise ValueError(f"reshape: invalid size {s} in shape {shape}: sizes must be "
+                             "non-negative, or -1 for the one inferred size")
     return Reshape.apply(x, shape=shape)
 
 
