@@ -69,3 +69,10 @@ def test_conv1d_stack_and_reprs():
     assert "groups=5, bias=False" in repr(model[2])
     assert repr(nn.Conv2d(2, 4, 3, padding="same")) == (
         "Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding='same')")
+
+
+def test_dtype_and_device_keywords(device):
+    conv = nn.Conv2d(2, 3, 3, dtype=mg.float64, device=device)
+    assert conv.weight.dtype == mg.float64 and conv.bias.dtype == mg.float64
+    y = conv(mg.zeros((1, 2, 5, 5), dtype=mg.float64, device=device))
+    assert y.dtype == mg.float64 and y.shape == (1, 3, 3, 3)
