@@ -33,6 +33,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
@@ -85,7 +87,7 @@ def im2col(x, kernel: tuple, geom: ConvGeometry):
     n, c = x.shape[:2]
     out = geom.output_shape(x.shape[2:], kernel)
     st = xpad.strides
-    view = xp.lib.stride_tricks.as_strided(
+    view = _as_strided(xp)(
         xpad,
         shape=(c, *kernel, n, *out),
         strides=(st[1], *(s * dil for s, dil in zip(st[2:], geom.dilation)),
@@ -93,6 +95,16 @@ def im2col(x, kernel: tuple, geom: ConvGeometry):
     )
     cols = xp.ascontiguousarray(view)
     return cols.reshape(geom.groups, -1, n * math.prod(out))
+
+
+def _as_strided(xp):
+    """as_strided of NumPy or CuPy (cupy.lib.stride_tricks has the same signature, without
+    NumPy's subok/writeable; the views here are only read)."""
+    if xp is np:
+        return np.lib.stride_tricks.as_strided
+    from cupy.lib.stride_tricks import as_strided  # noqa: PLC0415 - only with CuPy arrays
+
+    return as_strided
 
 
 def col2im(dcols, in_shape: tuple, kernel: tuple, geom: ConvGeometry):
