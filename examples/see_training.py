@@ -51,8 +51,8 @@ def _render(dot, out_dir: str, name: str) -> str:
         path = os.path.join(out_dir, f"{name}.dot")
         with open(path, "w") as f:
             f.write(dot.source)
-        print(f"saved {path} (Graphviz not installed: pip install 'minigrad-tensor[viz]' and the dot "
-              "program, for the picture)")
+        print(f"saved {path} (Graphviz not installed: pip install 'minigrad-tensor[viz]' and "
+              "the dot program, for the picture)")
         return path
     path = dot.render(os.path.join(out_dir, f"{name}.png"))
     print(f"saved {path}")

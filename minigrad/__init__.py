@@ -18,6 +18,7 @@ from .backend import (
     Device,
     DeviceError,
     Generator,
+    are_deterministic_algorithms_enabled,
     cuda_is_available,
     get_array_module,
     get_default_dtype,
@@ -25,6 +26,7 @@ from .backend import (
     manual_seed,
     set_default_dtype,
     set_rng_state,
+    use_deterministic_algorithms,
 )
 from .creation import (
     arange,

@@ -63,18 +63,21 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
-    return _made(xp.zeros(_shape(size), dtype=_dtype(dtype)), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.zeros(_shape(size), dtype=_dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
-    return _made(xp.ones(_shape(size), dtype=_dtype(dtype)), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.ones(_shape(size), dtype=_dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
-    return _made(xp.empty(_shape(size), dtype=_dtype(dtype)), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.empty(_shape(size), dtype=_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device: DeviceLike = None,
@@ -84,9 +87,10 @@ def full(size, fill_value, dtype=None, device: DeviceLike = None,
             dtype = np.bool_
         elif isinstance(fill_value, numbers.Integral):
             dtype = np.int64
-    xp = Device(device).xp
+    dev = Device(device)
     size = _shape(size if isinstance(size, (tuple, list)) else (size,))
-    return _made(xp.full(size, fill_value, dtype=_dtype(dtype)), requires_grad)
+    with backend.on_device(dev):
+        return _made(dev.xp.full(size, fill_value, dtype=_dtype(dtype)), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device: DeviceLike = None,
@@ -102,20 +106,23 @@ def arange(start, end=None, step=1, dtype=None, device: DeviceLike = None,
                          f"step={step}")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dt = _dtype(dtype, np.dtype(np.int64) if ints else None)
-    xp = Device(device).xp
-    return _made(xp.arange(start, end, step).astype(dt, copy=False), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.arange(start, end, step).astype(dt, copy=False), requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device: DeviceLike = None) -> Tensor:
-    xp = Device(device).xp
-    return Tensor._wrap(xp.linspace(start, end, steps).astype(_dtype(dtype)))
+    dev = Device(device)
+    with backend.on_device(dev):
+        return Tensor._wrap(dev.xp.linspace(start, end, steps).astype(_dtype(dtype)))
 
 
 def eye(n: int, m: int | None = None, dtype=None, device: DeviceLike = None,
         requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
+    dev = Device(device)
     n, m = _shape((n, n if m is None else m))
-    return _made(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+    with backend.on_device(dev):
+        return _made(dev.xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
 def rand(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False,

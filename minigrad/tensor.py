@@ -65,7 +65,8 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
                 "expected numbers (bool, int or float)"
             )
     else:
-        arr = xp.array(data, copy=copy)
+        with backend.on_device_of(data):  # cupy.array copies onto the *current* device
+            arr = xp.array(data, copy=copy)
     if dtype is None:
         dtype = arr.dtype
         if dtype.kind == "f":
@@ -75,7 +76,8 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
         if arr.dtype.kind == "c":
             _check_dtype(arr.dtype)
     if arr.dtype != dtype:
-        arr = arr.astype(dtype)
+        with backend.on_device_of(arr):
+            arr = arr.astype(dtype)
     if dev is not None and device_of(arr) != dev:
         arr = backend.to_device(arr, dev)
     return arr
@@ -536,10 +538,10 @@ class Tensor:
         return Tensor._wrap(~self.array)
 
     def __and__(self, other):
-        return Tensor._wrap(self.array & _raw(other))
+        return Tensor._wrap(self.array & _host_value(other, self.array))
 
     def __or__(self, other):
-        return Tensor._wrap(self.array | _raw(other))
+        return Tensor._wrap(self.array | _host_value(other, self.array))
 
     # ----------------------------------------------------------------- in place
     def _check_inplace(self, name: str) -> None:
@@ -553,9 +555,13 @@ class Tensor:
     def _inplace(self, name: str, ufunc: str, other) -> Tensor:
         self._check_inplace(name)
         xp = get_array_module(self.array)
-        other = _raw(other)
+        other = _host_value(other, self.array)
         try:
-            getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+            if xp is np:
+                getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+            else:
+                with backend.on_device_of(self.array):  # CuPy launches on its current device
+                    getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
         except TypeError:  # NumPy's casting message names ufuncs; say which dtypes clash
             raise TypeError(_inplace_type_message(name, self.array, other)) from None
         except ValueError:  # NumPy's broadcasting message; name the shapes torch-style
@@ -569,12 +575,12 @@ class Tensor:
 
     def add_(self, other, alpha: float = 1.0) -> Tensor:
         if alpha != 1.0:
-            other = _raw(other) * alpha
+            other = _host_value(other, self.array) * alpha
         return self._inplace("add_", "add", other)
 
     def sub_(self, other, alpha: float = 1.0) -> Tensor:
         if alpha != 1.0:
-            other = _raw(other) * alpha
+            other = _host_value(other, self.array) * alpha
         return self._inplace("sub_", "subtract", other)
 
     def mul_(self, other) -> Tensor:
@@ -600,38 +606,41 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.array[...] = _raw(value)
+        _assign(self.array, Ellipsis, value)
         self._bump_version()
         return self
 
     def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
-        src = _raw(src)
+        src = _host_value(src, self.array)
         if tuple(src.shape) != tuple(self.array.shape) and np.broadcast_shapes(
             src.shape, self.array.shape
         ) != tuple(self.array.shape):
             raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.array.shape}")
-        self.array[...] = backend.to_device(src, self.device)
+        _assign(self.array, Ellipsis, src)
         self._bump_version()
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
         self._check_inplace("clamp_")
-        get_array_module(self.array).clip(self.array, min, max, out=self.array)
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            get_array_module(self.array).clip(self.array, min, max, out=self.array)
         self._bump_version()
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace("normal_")
-        self.array[...] = mean + std * backend.default_generator.normal(
-            self.array.shape, self.array.dtype, self.device)
+        z = backend.default_generator.normal(self.array.shape, self.array.dtype, self.device)
+        with backend.on_device_of(z):  # the arithmetic on z's GPU too (cuda:N)
+            _assign(self.array, Ellipsis, mean + std * z)
         self._bump_version()
         return self
 
     def uniform_(self, low: float = 0.0, high: float = 1.0) -> Tensor:
         self._check_inplace("uniform_")
         u = backend.default_generator.random(self.array.shape, self.array.dtype, self.device)
-        self.array[...] = low + (high - low) * u
+        with backend.on_device_of(u):
+            _assign(self.array, Ellipsis, low + (high - low) * u)
         self._bump_version()
         return self
 
@@ -688,7 +697,7 @@ class Tensor:
 
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
-        self.array[_ops.raw_index(index)] = _raw(value)
+        _assign(self.array, _ops.shape.array_index(index, self.array), value)
         self._bump_version()
 
     # ----------------------------------------------------------------- math methods
@@ -1158,6 +1167,23 @@ def _raw(x):
     return x.array if isinstance(x, Tensor) else x
 
 
+def _assign(array: Array, index, value) -> None:
+    """``array[index] = value``: a host value moved to a GPU array's device first, and the
+    copy launched on that GPU (CuPy launches on its current device)."""
+    value = _host_value(value, array)
+    if type(array) is np.ndarray:
+        array[index] = value
+    else:
+        with backend.on_device_of(array):
+            array[index] = value
+
+
+def _host_value(value, like: Array):
+    """A Tensor's array or any host value, on ``like``'s device, ready to be written into it
+    (see :func:`minigrad.backend.host_value_on`: the one place host data meets GPU data)."""
+    return backend.host_value_on(value.array if isinstance(value, Tensor) else value, like)
+
+
 def _initial_grad(t: Tensor, grad, create_graph: bool):
     """The upstream gradient for ``t.backward(grad)``, checked and in t's dtype and device."""
     if grad is None:
@@ -1167,7 +1193,8 @@ def _initial_grad(t: Tensor, grad, create_graph: bool):
                 "`grad` of that shape (grad can be implicitly created only for scalar outputs)"
             )
         xp = get_array_module(t.array)
-        g = xp.ones_like(t.array)
+        with backend.on_device_of(t.array):  # ones_like allocates on the current device
+            g = xp.ones_like(t.array)
         return Tensor._wrap(g) if create_graph else g
     g_t = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=t.array.dtype, device=t.device)
     if tuple(g_t.shape) != tuple(t.array.shape):

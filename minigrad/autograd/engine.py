@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 
-from ..backend import get_array_module
+from ..backend import get_array_module, on_device_of
 from ..tensor import Tensor, _writes
 from .function import unbroadcast
 from .grad_mode import _GradMode
@@ -153,6 +153,8 @@ def run_backward(
     previous_mode = _GradMode.enabled
     _GradMode.enabled = create_graph
     _queued_callbacks.append([])
+    device = on_device_of(roots[0].array if roots else None)  # CuPy runs on its current device
+    device.__enter__()
     try:
         while heap:
             t = heappop(heap)[1]
@@ -213,6 +215,7 @@ def run_backward(
                     _run_post_hooks(t)
     finally:
         _GradMode.enabled = previous_mode
+        device.__exit__(None, None, None)
         callbacks = _queued_callbacks.pop()
     for fn in callbacks:
         fn()

@@ -21,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from ..backend import device_of
+from ..backend import device_of, on_device_of
 from ..tensor import Tensor, _writes
 from .grad_mode import _GradMode
 
@@ -76,7 +76,11 @@ class Function:
             requires_grad = True in needs
             _check_devices(cls, arrays)
         try:
-            out_data = fn.forward(*arrays, **params)
+            if type(arrays[0]) is ndarray:
+                out_data = fn.forward(*arrays, **params)
+            else:  # CuPy launches on its current device: make it the inputs' (cuda:N)
+                with on_device_of(arrays[0]):
+                    out_data = fn.forward(*arrays, **params)
         except ValueError as err:
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: inputs of shapes {shapes}: {err}") from None

@@ -42,7 +42,8 @@ def _stack_arrays(arrays: list, what: str):
             f"default_collate: cannot stack {what} on different devices "
             f"{sorted(map(str, devices))}"
         )
-    return get_array_module(arrays[0]).stack(arrays)
+    with backend.on_device_of(arrays[0]):  # CuPy allocates on its current device
+        return get_array_module(arrays[0]).stack(arrays)
 
 
 def default_collate(batch: list):
@@ -423,6 +424,7 @@ def _check_order(order: np.ndarray, n: int) -> None:
 
 def _as_index_array(batch, n: int, device: Device):
     if get_array_module(batch) is not np:  # already a CuPy index array
+        _check_order(batch, n)  # CuPy would wrap an out-of-range index
         return batch
     idx = np.asarray(batch, dtype=np.int64).reshape(-1)
     _check_order(idx, n)

@@ -141,7 +141,10 @@ class TensorDataset(Dataset):
     def _get_batch(self, indices: Array) -> tuple[Tensor, ...]:
         """One batch: one fancy index per array (``indices`` on this dataset's device)."""
         wrap = Tensor._wrap
-        return tuple([wrap(a[indices]) for a in self.arrays])
+        if type(indices) is np.ndarray:
+            return tuple([wrap(a[indices]) for a in self.arrays])
+        with backend.on_device_of(indices):  # CuPy gathers on its current device (cuda:N)
+            return tuple([wrap(a[indices]) for a in self.arrays])
 
 
 class Subset(Dataset):

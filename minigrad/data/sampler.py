@@ -122,7 +122,8 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator: Generator | None = None):
         _check_generator(generator)
-        idx = np.asarray(indices)
+        host = backend.to_device(getattr(indices, "array", indices), backend.CPU)  # CuPy too
+        idx = np.asarray(host)
         if idx.size and idx.dtype.kind not in "iu":
             raise TypeError(f"SubsetRandomSampler: indices must be integers, got {indices!r}")
         self.idx = idx.astype(np.int64).reshape(-1)

@@ -22,6 +22,7 @@ from .. import backend, ops
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..ops import dispatch as d
+from ..ops.indexing import scatter_add
 from ..tensor import Tensor
 from ._erf import erf as _erf
 
@@ -190,23 +191,31 @@ class _GELU(Function):
 
     def forward(self, x, approximate):
         self.approximate = approximate
+        dtype, x = x.dtype, _float16_in_float32(x)
         xp = get_array_module(x)
         if approximate == "tanh":
             self.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-            return 0.5 * x * (1 + self.t)
+            return (0.5 * x * (1 + self.t)).astype(dtype, copy=False)
         self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
-        return x * self.cdf
+        return (x * self.cdf).astype(dtype, copy=False)
 
     def backward(self, grad, inputs, out):
         _no_double_backward(grad, "gelu")
-        (x,) = inputs
+        x = _float16_in_float32(inputs[0])
         xp = get_array_module(x)
         if self.approximate == "tanh":
             t = self.t
             dudx = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx),)
-        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
-        return (grad * (self.cdf + x * pdf),)
+            dydx = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx
+        else:
+            dydx = self.cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+        return ((grad * dydx).astype(grad.dtype, copy=False),)
+
+
+def _float16_in_float32(x):
+    """float16 computed in float32 and rounded once at the end (1 + erf(x) near x = -3 loses
+    every digit in float16), as torch does for half precision."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -570,16 +579,7 @@ class _Embedding(Function):
 
     def backward(self, grad, inputs, out):
         _no_double_backward(grad, "embedding")
-        xp = get_array_module(grad)
-        gw = xp.zeros(self.wshape, dtype=grad.dtype)
-        idx = self.idx.reshape(-1)
-        g = grad.reshape(-1, self.wshape[1])
-        if xp is np:
-            np.add.at(gw, idx, g)
-        else:
-            import cupyx  # noqa: PLC0415 - GPU only
-
-            cupyx.scatter_add(gw, idx, g)
+        gw = scatter_add(self.wshape, self.idx, grad)  # deterministic: ops/indexing.py
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return (gw,)
@@ -611,7 +611,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
-    return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
+    with backend.on_device_of(idx):  # arange on the indices' GPU (cuda:N)
+        return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
 
 
 # =============================================================================== losses

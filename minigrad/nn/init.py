@@ -253,7 +253,9 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = backend.default_generator.normal((rows, cols), tensor.dtype, tensor.device)
+    # QR has no float16 kernel (NumPy or CuPy): factor in float32, cast once at the end
+    work = "float32" if tensor.dtype == "float16" else tensor.dtype
+    flat = backend.default_generator.normal((rows, cols), work, tensor.device)
     if rows < cols:
         flat = flat.T
     xp = get_array_module(flat)

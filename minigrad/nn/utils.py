@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..backend import host_value_on
 from ..tensor import Tensor
 
 _FROM_CLIP = ("clip_grad_norm_", "clip_grad_value_")
@@ -42,7 +43,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     i = 0
     for p in params:
         n = p.numel()
-        p.array[...] = vec.array[i:i + n].reshape(p.shape)
+        p.array[...] = host_value_on(vec.array[i:i + n].reshape(p.shape), p.array)
         p._bump_version()
         i += n
 

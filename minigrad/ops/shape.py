@@ -11,6 +11,7 @@ from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from . import dispatch as d
+from . import indexing
 from .reduce import normalize_axis
 
 
@@ -96,17 +97,7 @@ class ScatterAdd(Function):
 
 
 def _scatter_add_array(g, index, shape):
-    xp = get_array_module(g)
-    out = xp.zeros(shape, dtype=g.dtype)
-    if _is_basic(index):
-        out[index] = g
-    elif xp is np:
-        np.add.at(out, index, g)
-    else:
-        import cupyx  # noqa: PLC0415 - only reached with CuPy arrays
-
-        cupyx.scatter_add(out, index, g)
-    return out
+    return indexing.scatter_add(shape, index, g)
 
 
 def scatter_add(g, index, shape):
@@ -248,8 +239,14 @@ def expand(x: Tensor, shape: tuple) -> Tensor:
     return Expand.apply(x, shape=full)
 
 
+def array_index(index, like):
+    """``index`` (ints, slices, Tensors, lists, arrays) ready to index the array ``like``:
+    raw arrays on its device, integer entries checked against its shape (CuPy would wrap)."""
+    return indexing.array_index(raw_index(index), like)
+
+
 def getitem(x: Tensor, index) -> Tensor:
-    index = raw_index(index)
+    index = array_index(index, x.array)
     cls = BasicIndex if _is_basic(index) else AdvancedIndex
     try:
         return cls.apply(x, index=index)
