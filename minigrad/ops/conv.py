@@ -29,6 +29,7 @@ input when the stride is 1); the forward keeps them for the weight gradient.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import get_array_module
+from ..backend import get_array_module, on_device_of
 from ..tensor import Tensor
 from . import dispatch as d
 
@@ -148,6 +149,20 @@ def _from_output_matrix(ym, n: int, out: tuple):
 # ----------------------------------------------------------------------------- array kernels
 
 
+def _on_device_of_first(kernel):
+    """Run ``kernel`` with CuPy's current device set to its first array's (cuda:N), so that
+    the buffers it allocates live beside its inputs; nothing on the CPU."""
+
+    @functools.wraps(kernel)
+    def wrapper(a, *args, **kwargs):
+        with on_device_of(a):
+            return kernel(a, *args, **kwargs)
+
+    return wrapper
+
+
+
+@_on_device_of_first
 def conv_array(x, w, geom: ConvGeometry):
     """y = conv_nd(x, w) on arrays; returns (y, cols)."""
     cols = im2col(x, w.shape[2:], geom)
@@ -155,6 +170,7 @@ def conv_array(x, w, geom: ConvGeometry):
     return _from_output_matrix(y, x.shape[0], geom.output_shape(x.shape[2:], w.shape[2:])), cols
 
 
+@_on_device_of_first
 def conv_input_grad_array(g, w, geom: ConvGeometry, in_shape: tuple):
     """dx = col2im(W^T @ g): the transposed convolution of g with w."""
     wm = _weight_matrix(w, geom.groups)
@@ -162,6 +178,7 @@ def conv_input_grad_array(g, w, geom: ConvGeometry, in_shape: tuple):
     return col2im(dcols, in_shape, w.shape[2:], geom)
 
 
+@_on_device_of_first
 def conv_weight_grad_array(x, g, geom: ConvGeometry, w_shape: tuple, cols=None):
     """dw = g @ cols(x)^T, summed over samples and output positions."""
     if cols is None:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import get_array_module
+from ..backend import get_array_module, on_device_of
 from ..tensor import Tensor
 from . import dispatch as d
 from .linalg import matmul
@@ -102,6 +102,11 @@ def _chosen(values, j, index):
 
 def window_sum_array(x, win: Windows, scale=None, index=None):
     """y = scale * sum_j [index == j] x_pad[slice_j] (zero padding)."""
+    with on_device_of(x):  # CuPy allocates on the current device: make it x's (cuda:N)
+        return _window_sum(x, win, scale, index)
+
+
+def _window_sum(x, win, scale, index):
     xpad = win.pad(x, 0)
     y = _chosen(xpad[win.offsets[0]], 0, index).copy()
     for j, sl in enumerate(win.offsets[1:], 1):
@@ -113,6 +118,11 @@ def window_sum_array(x, win: Windows, scale=None, index=None):
 
 def window_spread_array(g, win: Windows, scale=None, index=None):
     """dx = sum_j pad-add([index == j] scale g), cropped to the input: window_sum's adjoint."""
+    with on_device_of(g):
+        return _window_spread(g, win, scale, index)
+
+
+def _window_spread(g, win, scale, index):
     xp = get_array_module(g)
     if scale is not None:
         g = g * scale
@@ -167,6 +177,10 @@ class MaxPool(Function):
     saves_output = True  # backward compares the input with the output
 
     def forward(self, x, *, geom):
+        with on_device_of(x):  # CuPy allocates on the current device: make it x's (cuda:N)
+            return self._max(x, geom)
+
+    def _max(self, x, geom):
         xp = get_array_module(x)
         win = Windows(geom, x.shape)
         fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -187,24 +201,29 @@ class MaxPool(Function):
     def index(self):
         """The offset of each window's first maximum (0 .. prod(kernel) - 1)."""
         if self._index is None:
-            xp = get_array_module(self.y)
-            dtype = xp.uint8 if len(self.win.offsets) < 256 else xp.int32
-            index = xp.zeros(self.y.shape, dtype=dtype)
-            taken = None
-            for j, sl in enumerate(self.win.offsets):
-                hit = self.xpad[sl] == self.y
-                if taken is None:
-                    taken = hit
-                    continue
-                xp.less(taken, hit, out=hit)  # a maximum not seen at an earlier offset
-                taken |= hit
-                index[hit] = j
-            self._index = index
+            with on_device_of(self.y):
+                self._index = self._first_max_offsets()
         return self._index
+
+    def _first_max_offsets(self):
+        xp = get_array_module(self.y)
+        dtype = xp.uint8 if len(self.win.offsets) < 256 else xp.int32
+        index = xp.zeros(self.y.shape, dtype=dtype)
+        taken = None
+        for j, sl in enumerate(self.win.offsets):
+            hit = self.xpad[sl] == self.y
+            if taken is None:
+                taken = hit
+                continue
+            xp.less(taken, hit, out=hit)  # a maximum not seen at an earlier offset
+            taken |= hit
+            index[hit] = j
+        return index
 
     def backward(self, grad, inputs, out):
         if not d.is_tensor(grad):
-            return (self._spread_first_max(grad),)
+            with on_device_of(grad):
+                return (self._spread_first_max(grad),)
         return (window_spread(grad, self.win, None, self.index),)
 
     def _spread_first_max(self, g):
@@ -236,6 +255,11 @@ class MaxPool(Function):
 
 def flat_indices(fn: MaxPool):
     """torch's ``return_indices``: each maximum's position in the flattened input plane."""
+    with on_device_of(fn.y):
+        return _flat_indices(fn)
+
+
+def _flat_indices(fn: MaxPool):
     win, xp = fn.win, get_array_module(fn.index)
     geom, spatial = win.geom, win.shape[2:]
     offsets = list(itertools.product(*(range(m) for m in geom.kernel)))
@@ -273,16 +297,15 @@ def avg_divisor(win: Windows, count_include_pad: bool, divisor_override=None):
     geom = win.geom
     if divisor_override is not None:
         return 1.0 / divisor_override
-    xp = np
     inv = 1.0
     for axis, (n, o, k, s, p) in enumerate(zip(win.shape[2:], win.out, geom.kernel,
                                                geom.stride, geom.padding)):
-        start = xp.arange(o) * s - p
-        end = xp.minimum(start + k, n + p)
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
         if count_include_pad:
             size = end - start
         else:
-            size = xp.minimum(end, n) - xp.maximum(start, 0)
+            size = np.minimum(end, n) - np.maximum(start, 0)
         shape = (o,) + (1,) * (len(win.out) - axis - 1)
         inv = inv * (1.0 / size).reshape(shape)
     return inv
@@ -294,8 +317,8 @@ def avg_pool(x: Tensor, geom: PoolGeometry, count_include_pad: bool = True,
     win = Windows(geom, tuple(x.shape))
     scale = avg_divisor(win, count_include_pad, divisor_override)
     if not isinstance(scale, float):
-        xp = get_array_module(x.array)
-        scale = xp.asarray(scale, dtype=x.array.dtype)
+        with on_device_of(x.array):
+            scale = get_array_module(x.array).asarray(scale, dtype=x.array.dtype)
     else:
         scale = x.array.dtype.type(scale)
     return WindowSum.apply(x, win=win, scale=scale, index=None)
@@ -307,8 +330,8 @@ def adaptive_matrix(length: int, out: int, like):
     for i in range(out):
         start, end = (i * length) // out, -(-((i + 1) * length) // out)
         p[i, start:end] = 1.0 / (end - start)
-    xp = get_array_module(like)
-    return Tensor._wrap(xp.asarray(p, dtype=like.dtype))
+    with on_device_of(like):
+        return Tensor._wrap(get_array_module(like).asarray(p, dtype=like.dtype))
 
 
 def adaptive_avg_pool(x: Tensor, output_size: tuple[int, ...]) -> Tensor:
