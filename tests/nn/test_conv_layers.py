@@ -4,12 +4,13 @@ Flatten -> Linear builds, trains, saves and reloads; a Conv1d stack likewise."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
-from minigrad import optim
-from tests.conftest import to_numpy
+from minigrad import backend, optim
+from tests.conftest import CUDA, to_numpy
 
 
 def _lenet_like():
@@ -76,3 +77,20 @@ def test_dtype_and_device_keywords(device):
     assert conv.weight.dtype == mg.float64 and conv.bias.dtype == mg.float64
     y = conv(mg.zeros((1, 2, 5, 5), dtype=mg.float64, device=device))
     assert y.dtype == mg.float64 and y.shape == (1, 3, 3, 3)
+
+
+@pytest.mark.skipif(not CUDA or backend._device_count() < 2,
+                    reason="needs two usable GPUs (cuda:1)")
+def test_second_gpu_convnet_computes_there():
+    """Every buffer the conv and pooling kernels allocate lives on the input's GPU."""
+    model = _lenet_like().to("cuda:1")
+    x = mg.randn(4, 1, 8, 8, device="cuda:1", requires_grad=True)
+    y, idx = F.max_pool2d(model[0](x), 2, return_indices=True)
+    F.cross_entropy(model(x), mg.tensor([0, 1, 1, 0], device="cuda:1")).backward()
+    assert y.array.device.id == 1 and idx.array.device.id == 1
+    assert x.grad.array.device.id == 1
+    for p in model.parameters():
+        assert p.grad.array.device.id == 1
+    z = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
+    w = F.adaptive_avg_pool2d(x, 3)
+    assert z.array.device.id == 1 and w.array.device.id == 1
