@@ -1,6 +1,7 @@
 """Differentiable ops: one small Function class per op, with a lowercase public entry."""
 
 from .activation import log_softmax, logsumexp, relu, sigmoid, softmax, softplus, tanh
+from .conv import ConvGeometry, conv_nd
 from .elementwise import (
     abs,
     add,
@@ -22,6 +23,7 @@ from .elementwise import (
     where,
 )
 from .linalg import matmul
+from .pool import PoolGeometry, adaptive_avg_pool, avg_pool, max_pool
 from .reduce import argmax, argmin, max, mean, min, std, sum, var
 from .shape import (
     concat,
@@ -43,4 +45,5 @@ __all__ = [
     "maximum", "mean", "min", "minimum", "mul", "neg", "permute", "pow", "raw_index", "relu",
     "reshape", "sigmoid", "sign", "softmax", "softplus", "sqrt", "squeeze", "stack", "std",
     "sub", "sum", "swapaxes", "tanh", "to_device", "unsqueeze", "var", "where",
+    "ConvGeometry", "PoolGeometry", "adaptive_avg_pool", "avg_pool", "conv_nd", "max_pool",
 ]
