@@ -26,6 +26,10 @@ Contract for subclasses (kept stable; other optimizers and the schedulers rely o
   IN PLACE. ``grad`` is the raw gradient array, already negated when ``group['maximize']`` is
   true and already clipped when the optimizer has ``clipvalue`` / ``clipnorm`` /
   ``global_clipnorm``; it may be the array of ``p.grad`` itself, so never modify it in place.
+  The base may call ``update`` once for a whole parameter group, with ``p``, ``grad`` and the
+  state's arrays flat views of every parameter of the group (the fast path of
+  :mod:`minigrad.optim.flat`); so an update is elementwise, or its class sets
+  ``flat_update = False``.
   ``state['step']`` has already been incremented: it is t = 1 at the first update. Coupled L2
   decay is applied by the subclass with :func:`l2_penalty` and decoupled decay with
   :func:`decoupled_decay`, so that every update rule shows which one it uses. Read
@@ -62,6 +66,7 @@ from ..autograd import enable_grad, no_grad
 from ..backend import Array, device_of, get_array_module, on_device_of, to_device
 from ..tensor import Tensor
 from .clip import clip_by_norm, clip_by_value, global_norm
+from .flat import FlatGroup, adopt_state, relocate
 
 __all__ = ["Optimizer", "l2_penalty", "decoupled_decay", "ema_", "ema_of_square_",
            "adam_denominator", "sma_length", "rectification", "zeros_like"]
@@ -204,7 +209,15 @@ class Optimizer:
         clipvalue: if set, each gradient element is clipped to ``[-clipvalue, clipvalue]``.
         global_clipnorm: if set, all gradients are rescaled together so that their global L2
             norm is at most ``global_clipnorm``.
+
+    Attributes:
+        flat_update: True when ``update`` is elementwise (no reduction over a parameter, no
+            use of its shape), so that the base may call it once over a whole group laid out
+            flat (:mod:`minigrad.optim.flat`); an algorithm with per-tensor reductions
+            (SWATS's dot products) sets it False.
     """
+
+    flat_update = True
 
     def __init__(self, params: Iterable, defaults: dict, *, clipnorm: float | None = None,
                  clipvalue: float | None = None, global_clipnorm: float | None = None):
@@ -242,6 +255,7 @@ class Optimizer:
 
         self.param_groups: list[dict] = []
         self.state: dict[Tensor, dict] = {}
+        self._flat: dict[int, FlatGroup] = {}  # group index -> its flat layout (see .flat)
         for group in groups:
             self.add_param_group(group)
 
@@ -339,6 +353,10 @@ class Optimizer:
         self.validate(group)
         group["params"] = params
         self.param_groups.append(group)
+        if self.flat_update and self.clipnorm is None and len(params) > 1:
+            flat = relocate(params)  # the parameters become views of one buffer (see .flat)
+            if flat is not None:
+                self._flat[len(self.param_groups) - 1] = flat
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: ``p.grad = None`` (default) or fill them with zeros in place."""
@@ -388,27 +406,81 @@ class Optimizer:
         clip = self.clipvalue is not None or self.clipnorm is not None
         scale = self._global_scale(work) if self.global_clipnorm is not None else None
         with no_grad(), on_device_of(_first_array(self.param_groups)):  # CuPy: cuda:N
-            for p, grad, group, state in work:
-                if group.get("maximize", False):
-                    grad = -grad
-                if clip:
-                    grad = self._clip(grad)
-                elif scale is not None and scale != 1.0:
-                    grad = grad * scale
-                if state is None:
-                    state = self.init_state(p, group)
-                    state["step"] = 0
-                    self.state[p] = state
-                state["step"] += 1
-                self.update(p, grad, state, group)
-                p._bump_version()
+            for index, (group, items) in enumerate(work):
+                flat = self._flat_group(index, group, items)
+                if flat is not None:
+                    self._flat_step(flat, group, [item[1] for item in items], scale)
+                    continue
+                for p, grad, state in items:
+                    if group.get("maximize", False):
+                        grad = -grad
+                    if clip:
+                        grad = self._clip(grad)
+                    elif scale is not None and scale != 1.0:
+                        grad = grad * scale
+                    if state is None:
+                        state = self.init_state(p, group)
+                        state["step"] = 0
+                        self.state[p] = state
+                    state["step"] += 1
+                    self.update(p, grad, state, group)
+                    p._bump_version()
         return loss
 
-    def _checked_work(self) -> list[tuple[Tensor, Array, dict, dict | None]]:
-        """``(parameter, raw gradient, group, state or None)`` for every parameter with a
-        gradient, in order, after checking every group's hyperparameters, every gradient against
-        its parameter and every existing state against what the group now needs (so that
-        :meth:`step` fails before it changes anything)."""
+    # ----------------------------------------------------------------- the flat fast path
+    def _flat_group(self, index: int, group: dict, items: list[tuple]) -> FlatGroup | None:
+        """Group ``index`` laid out flat for this step (see :mod:`.flat`), or None when it
+        goes per tensor: an algorithm that is not elementwise (``flat_update = False``),
+        per-parameter ``clipnorm``, a single parameter, a parameter without a gradient, or
+        parameters that don't share a dtype and device."""
+        params = group["params"]
+        previous = self._flat.get(index)
+        if (not self.flat_update or self.clipnorm is not None or len(params) < 2
+                or len(items) != len(params)):
+            if previous is not None:
+                previous.stale = True  # per-tensor steps: the flat state's numbers fall behind
+            return None
+        if previous is not None and previous.is_current(params, self.state):
+            return previous
+        flat = previous if previous is not None and previous.holds(params) else None
+        if flat is None:
+            flat = relocate(params)  # p.array was replaced since: lay the group out again
+            if flat is None:
+                return None
+            self._flat[index] = flat
+        states = [self.state.get(p) for p in params]
+        fresh = None
+        if all(st is None for st in states):
+            fresh = self.init_state(flat.tensor, group)
+            fresh["step"] = 0
+        if not adopt_state(flat, states, fresh):
+            return None
+        for p, state in zip(params, flat.states):
+            self.state[p] = state
+        return flat
+
+    def _flat_step(self, flat: FlatGroup, group: dict, grads: list[Array],
+                   scale: float | None) -> None:
+        """The step of a flat group: the same transforms as the per-tensor loop, then ONE call
+        of ``update`` over the whole group."""
+        grad = flat.gather(grads)  # our own buffer: transformed in place
+        if group.get("maximize", False):
+            get_array_module(grad).negative(grad, out=grad)
+        if self.clipvalue is not None:
+            grad = clip_by_value(grad, self.clipvalue)
+        elif scale is not None and scale != 1.0:
+            grad *= scale
+        flat.state["step"] += 1
+        self.update(flat.tensor, grad, flat.state, group)
+        flat.scatter_state()
+        for p in flat.params:
+            p._bump_version()
+
+    def _checked_work(self) -> list[tuple[dict, list[tuple[Tensor, Array, dict | None]]]]:
+        """``(group, [(parameter, raw gradient, state or None), ...])`` for every group, with
+        every parameter of it that has a gradient, in order, after checking every group's
+        hyperparameters, every gradient against its parameter and every existing state against
+        what the group now needs (so that :meth:`step` fails before it changes anything)."""
         work = []
         index = -1
         for group in self.param_groups:
@@ -417,6 +489,7 @@ class Optimizer:
             if maximize is not False and maximize is not True:
                 self.check(isinstance(maximize, np.bool_), "maximize", "a bool", maximize)
             layout = None
+            items = []
             for p in group["params"]:
                 index += 1
                 g = p.grad
@@ -436,7 +509,8 @@ class Optimizer:
                         or type(grad) is not type(theta)
                         or (type(theta) is not np.ndarray and grad.device != theta.device)):
                     self._reject_gradient(index, grad, theta)
-                work.append((p, grad, group, state))
+                items.append((p, grad, state))
+            work.append((group, items))
         return work
 
     def _state_layout(self, p: Tensor, group: dict) -> set[str]:
@@ -471,9 +545,10 @@ class Optimizer:
     def _global_scale(self, work: list[tuple]) -> float:
         """``c / max(||g||, c)`` with ``||g||`` the L2 norm over every gradient (TF's
         ``clip_by_global_norm``)."""
-        if not work:
+        grads = [item[1] for _, items in work for item in items]
+        if not grads:
             return 1.0
-        total = global_norm([item[1] for item in work])
+        total = global_norm(grads)
         c = self.global_clipnorm
         if not math.isfinite(total):
             return math.nan  # as TF: a non-finite norm poisons every gradient

@@ -76,6 +76,8 @@ class SWATS(Optimizer):
         SGD. arXiv:1712.07628, 2017.
     """
 
+    flat_update = False  # the switch test takes dot products over each parameter
+
     def __init__(self, params: Iterable, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-9,
                  weight_decay: float = 0.0, *, maximize: bool = False,

@@ -1,0 +1,224 @@
+"""Flat parameter groups: the optimizer's fast path, one update call per group.
+
+Why: an update rule written per tensor costs about ten NumPy calls per tensor, each with a few
+microseconds of Python and dispatch around it. A model of many small tensors (50 Linear(32, 32)
+layers: 100 tensors, 53 K numbers) spends almost all of its step in that overhead, and so does
+a small MLP trained on small batches (W3 of ../shared/PEERS.md). torch answers with its
+``foreach`` and ``fused`` kernels; the NumPy way is to make the tensors views into one buffer,
+so that the same rule runs once over the whole buffer: a handful of whole-buffer in-place ufuncs
+whatever the number of tensors.
+
+How: when every parameter of a group has a gradient and the group qualifies (floating
+parameters of one dtype and device, each C-contiguous and owning its memory or already a view of
+this optimizer's buffer; an algorithm whose update is elementwise, ``Optimizer.flat_update``; no
+per-parameter ``clipnorm``), the base class
+
+* relocates the parameters into one buffer: ``p.array`` becomes a view of it (same values, same
+  Parameter objects, so modules and references to the Tensors see nothing change);
+* keeps each state array of each parameter as a view of one buffer per state key, so
+  ``optimizer.state[p]`` still holds that parameter's own state and ``state_dict``,
+  ``load_state_dict``, checkpoints and schedulers see exactly what they saw before;
+* gathers the gradients into one buffer with one ``concatenate(out=)`` call;
+* calls the algorithm's ``update`` once, on the flat views, and hands the numbers it keeps
+  (``step``, NAdam's ``mu_product``, ...) back to every parameter's state.
+
+The update rules themselves are unchanged: they are elementwise, so the flat call computes the
+same numbers, element for element, as the per-tensor calls. Whatever breaks the layout (a
+parameter without a gradient in a step, ``p.array`` or ``p.data`` replaced, ``load_state_dict``)
+sends the group through the per-tensor path for that step, and the next flat step adopts the
+parameters and their state again (a copy). Measured gains: BENCHMARKS.md, "Flat optimizer
+steps".
+"""
+
+from __future__ import annotations
+
+import operator
+import weakref
+from typing import Any
+
+import numpy as np
+
+from ..backend import Array, get_array_module
+from ..tensor import Tensor
+
+
+class FlatGroup:
+    """One parameter group laid out flat.
+
+    Attributes:
+        params: the group's parameters, in order.
+        views: ``p.array`` of each parameter, a view of ``param``.
+        states: the state dict of each parameter (``optimizer.state[p]``).
+        param: the flat parameter buffer; ``tensor`` wraps it for ``update``.
+        grad: the flat gradient buffer, filled at every step.
+        state: the flat state handed to ``update``: a buffer per array key, and the numbers.
+        buffers: the state buffers that the parameters' states are views of, by key.
+        spans: ``(start, stop, shape)`` of each parameter in the buffers.
+        stale: True until the state is laid out, and again after a per-tensor step: the next
+            flat step adopts the parameters' state again.
+    """
+
+    __slots__ = ("params", "views", "states", "param", "tensor", "grad", "state", "buffers",
+                 "spans", "stale")
+
+    def __init__(self, params: list[Tensor], param: Array, spans: list[tuple]):
+        self.params = params
+        self.param = param
+        self.tensor = Tensor._wrap(param)
+        self.grad = get_array_module(param).empty_like(param)
+        self.spans = spans
+        self.views = [param[a:b].reshape(shape) for a, b, shape in spans]
+        self.states: list[dict] = []
+        self.state: dict[str, Any] = {}
+        self.buffers: dict[str, Array] = {}
+        self.stale = True  # no state laid out yet
+
+    def holds(self, params: list[Tensor]) -> bool:
+        """True when these are the group's parameters, each still holding its view."""
+        return (len(params) == len(self.params)
+                and all(map(operator.is_, params, self.params))
+                and all(map(operator.is_, [p.array for p in params], self.views)))
+
+    def is_current(self, params: list[Tensor], state: dict) -> bool:
+        """True when nothing broke the layout since the last flat step: :meth:`holds`, no
+        per-tensor step since, and each parameter still holding its state dict."""
+        return (not self.stale and self.holds(params)
+                and all(map(operator.is_, [state.get(p) for p in params], self.states)))
+
+    def gather(self, grads: list[Array]) -> Array:
+        """Copy the gradients into the flat gradient buffer (one call) and return it."""
+        xp = get_array_module(self.grad)
+        xp.concatenate([g.reshape(-1) for g in grads], out=self.grad)
+        return self.grad
+
+    def scatter_state(self) -> None:
+        """Hand the flat state back to each parameter's state: numbers by value, and any array
+        that ``update`` created or replaced (SGD's momentum buffer at its first step) as
+        views."""
+        numbers = {}
+        for key, value in self.state.items():
+            if not _is_array(value):
+                numbers[key] = value
+            elif self.buffers.get(key) is not value:
+                self._share(key, value)
+        for st in self.states:
+            st.update(numbers)
+
+    def _share(self, key: str, buffer: Array) -> None:
+        xp = get_array_module(buffer)
+        buffer = xp.ascontiguousarray(buffer.reshape(-1))
+        self.state[key] = self.buffers[key] = buffer
+        for st, (a, b, shape) in zip(self.states, self.spans):
+            st[key] = buffer[a:b].reshape(shape)
+
+
+def _is_array(v: Any) -> bool:
+    return isinstance(v, np.ndarray) or type(v).__module__.startswith("cupy")
+
+
+def _same_place(arrays: list[Array]) -> bool:
+    """Floating arrays of one dtype, one array type and one device, each C-contiguous."""
+    first = arrays[0]
+    kind, dtype = type(first), first.dtype
+    if dtype.kind != "f":
+        return False
+    device = None if kind is np.ndarray else first.device
+    return all(type(a) is kind and a.dtype == dtype and a.flags.c_contiguous
+               and (device is None or a.device == device) for a in arrays)
+
+
+_BUFFERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> flat buffer
+
+
+def _ours(array: Array) -> bool:
+    """True when ``array`` is a view of a buffer made by :func:`relocate` (whose spans are
+    disjoint, so the parameter is its only user)."""
+    base = array.base
+    return base is not None and _BUFFERS.get(id(base)) is base
+
+
+def relocate(params: list[Tensor]) -> FlatGroup | None:
+    """Move the parameters into one buffer (values unchanged), or None if they don't qualify.
+
+    A parameter qualifies when it owns its memory or is a view that :func:`relocate` made (a
+    parameter that shares memory with another array, e.g. a tied transpose, keeps its own).
+    """
+    arrays = [p.array for p in params]
+    if not _same_place(arrays) or len({id(a) for a in arrays}) != len(arrays):
+        return None
+    if any(a.base is not None and not _ours(a) for a in arrays):
+        return None
+    xp = get_array_module(arrays[0])
+    spans, start = [], 0
+    for a in arrays:
+        spans.append((start, start + a.size, a.shape))
+        start += a.size
+    param = xp.empty(start, arrays[0].dtype)
+    xp.concatenate([a.reshape(-1) for a in arrays], out=param)
+    try:
+        _BUFFERS[id(param)] = param
+    except TypeError:  # an array type without weak references: its views won't be moved again
+        pass
+    flat = FlatGroup(list(params), param, spans)
+    for p, view in zip(params, flat.views):
+        p.array = view
+    return flat
+
+
+def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool:
+    """Lay the parameters' state out flat; False (nothing changed) if it can't be.
+
+    Args:
+        flat: the relocated group.
+        states: each parameter's current state dict, or None before its first step.
+        fresh: ``init_state`` of the flat parameter with ``step = 0`` (the state of a group
+            whose parameters have not stepped yet).
+
+    Returns:
+        True when every parameter's state is now a view of ``flat.state``; the states must all
+        be None (then ``fresh`` is used) or all hold the same keys and numbers, with arrays of
+        the parameter's shape and dtype.
+    """
+    flat.stale = True
+    flat.buffers = {}
+    if all(st is None for st in states):
+        flat.stale = False
+        flat.state = fresh
+        flat.states = [{} for _ in states]
+        for key, value in fresh.items():
+            if _is_array(value):
+                flat._share(key, value)
+        flat.scatter_state()
+        return True
+    if any(st is None for st in states) or not _same_layout(flat, states):
+        return False  # (stale: the next flat step tries again)
+    first = states[0]
+    flat.states = list(states)
+    flat.state = {k: v for k, v in first.items() if not _is_array(v)}
+    xp = get_array_module(flat.param)
+    for key in [k for k, v in first.items() if _is_array(v)]:
+        buffer = xp.empty_like(flat.param)
+        xp.concatenate([st[key].reshape(-1) for st in states], out=buffer)
+        flat._share(key, buffer)
+    flat.stale = False
+    return True
+
+
+def _same_layout(flat: FlatGroup, states: list[dict]) -> bool:
+    """Every state has the first one's keys and numbers, and arrays shaped as its parameter."""
+    first = states[0]
+    dtype = flat.param.dtype
+    for st, view in zip(states, flat.views):
+        if st.keys() != first.keys():
+            return False
+        for key, value in st.items():
+            ref = first[key]
+            if _is_array(value) != _is_array(ref):
+                return False
+            if _is_array(value):
+                if (value.shape != view.shape or value.dtype != dtype
+                        or type(value) is not type(view)):
+                    return False
+            elif type(value) is not type(ref) or value != ref:
+                return False
+    return True

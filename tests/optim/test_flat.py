@@ -1,0 +1,176 @@
+"""The flat fast path (minigrad/optim/flat.py): one update over a whole group laid out flat.
+
+The reference is the per-tensor path of the same optimizer, reached by giving each parameter a
+group of its own (the base lays a group out flat only when it holds two parameters or more): the
+flat path must give the same numbers bit for bit, and the same per-parameter state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad.optim.adam import Adam
+from minigrad.optim.sgd import SGD
+
+from ..conftest import to_numpy
+from .registry import FULL_STATE
+
+SHAPES = ((3, 4), (4,), (2, 3, 2), (1,), (5, 1))
+
+
+def _twin_params(rng, device="cpu"):
+    """Two lists of parameters with the same values: one for the flat run, one per tensor."""
+    values = [rng.normal(size=s).astype(np.float32) for s in SHAPES]
+    return ([minigrad.Parameter(v.copy(), device=device) for v in values],
+            [minigrad.Parameter(v.copy(), device=device) for v in values])
+
+
+def _per_tensor(make, params, **kw):
+    return make([{"params": [p]} for p in params], **kw)
+
+
+def _step(opt, params, grads, skip=()):
+    for i, (p, g) in enumerate(zip(params, grads)):
+        p.grad = None if i in skip else minigrad.Tensor(g.copy(), device=p.device)
+    opt.step()
+
+
+def _grads(rng):
+    return [rng.normal(size=s).astype(np.float32) for s in SHAPES]
+
+
+def _assert_same(params_a, opt_a, params_b, opt_b):
+    for pa, pb in zip(params_a, params_b):
+        np.testing.assert_array_equal(to_numpy(pa), to_numpy(pb))
+        state_a, state_b = opt_a.state.get(pa), opt_b.state.get(pb)
+        assert (state_a is None) == (state_b is None)
+        if state_a is None:
+            continue
+        assert state_a.keys() == state_b.keys()
+        for key, value in state_a.items():
+            if hasattr(value, "shape"):
+                assert value.shape == pa.shape
+                np.testing.assert_array_equal(to_numpy(value), to_numpy(state_b[key]))
+            else:
+                assert value == state_b[key], key
+
+
+@pytest.mark.parametrize("name", sorted(FULL_STATE))
+@pytest.mark.parametrize("kw", [{}, {"maximize": True}, {"clipvalue": 0.5},
+                                {"global_clipnorm": 1.0}], ids=["plain", "maximize", "clipvalue",
+                                                               "global_clipnorm"])
+def test_flat_step_equals_per_tensor_step(name, kw, rng, device):
+    if "maximize" in kw and name == "FTRL":
+        kw = {}  # FTRL has no maximize
+    flat_params, ref_params = _twin_params(rng, device)
+    flat = FULL_STATE[name](flat_params, **kw)
+    ref = _per_tensor(FULL_STATE[name], ref_params, **kw)
+    for _ in range(4):
+        grads = _grads(rng)
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+        _assert_same(flat_params, flat, ref_params, ref)
+    if flat.flat_update:  # the state really is one buffer per key
+        for key, value in flat.state[flat_params[0]].items():
+            if hasattr(value, "shape"):
+                assert flat.state[flat_params[1]][key].base is value.base is not None
+
+
+@pytest.mark.parametrize("make", [lambda ps: Adam(ps, lr=0.1),
+                                  lambda ps: SGD(ps, lr=0.1, momentum=0.9)], ids=["Adam", "SGD"])
+def test_parameter_without_gradient_is_skipped_then_rejoins(make, rng):
+    flat_params, ref_params = _twin_params(rng)
+    flat, ref = make(flat_params), _per_tensor(make, ref_params)
+    for skip in [(), (1,), (0, 3), (), ()]:
+        grads = _grads(rng)
+        _step(flat, flat_params, grads, skip)
+        _step(ref, ref_params, grads, skip)
+        _assert_same(flat_params, flat, ref_params, ref)
+    assert [flat.state[p]["step"] for p in flat_params] == [4, 4, 5, 4, 5]
+
+
+def test_first_step_without_one_gradient(rng):
+    flat_params, ref_params = _twin_params(rng)
+    flat, ref = Adam(flat_params, lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1), ref_params)
+    for skip in [(2,), (), ()]:
+        grads = _grads(rng)
+        _step(flat, flat_params, grads, skip)
+        _step(ref, ref_params, grads, skip)
+        _assert_same(flat_params, flat, ref_params, ref)
+
+
+def test_load_state_dict_midway_continues_the_same_run(rng):
+    flat_params, ref_params = _twin_params(rng)
+    flat = Adam(flat_params, lr=0.1, amsgrad=True)
+    ref = _per_tensor(lambda ps: Adam(ps, lr=0.1, amsgrad=True), ref_params)
+    grads = [_grads(rng) for _ in range(4)]
+    for g in grads[:2]:
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+    saved = flat.state_dict()
+    for value in saved["state"][0].values():  # copies, not views of the live buffers
+        if hasattr(value, "shape"):
+            value[...] = 1e6
+    saved = flat.state_dict()
+    reloaded = Adam(flat_params, lr=0.5, amsgrad=True)
+    reloaded.load_state_dict(saved)
+    for g in grads[2:]:
+        _step(reloaded, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_same(flat_params, reloaded, ref_params, ref)
+
+
+def test_replaced_parameter_array_is_laid_out_again(rng):
+    grads = [_grads(rng) for _ in range(3)]
+    flat_params, ref_params = _twin_params(rng)
+    flat, ref = Adam(flat_params, lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1), ref_params)
+    _step(flat, flat_params, grads[0])
+    _step(ref, ref_params, grads[0])
+    new = rng.normal(size=SHAPES[2]).astype(np.float32)
+    flat_params[2].data = minigrad.tensor(new.copy())
+    ref_params[2].data = minigrad.tensor(new.copy())
+    for g in grads[1:]:
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_same(flat_params, flat, ref_params, ref)
+
+
+def test_parameter_sharing_memory_is_not_moved(rng):
+    storage = rng.normal(size=8).astype(np.float32)
+    shared = minigrad.Parameter(np.zeros(4, np.float32))
+    shared.array = storage[:4]  # a view of the user's own array
+    other = minigrad.Parameter(rng.normal(size=3).astype(np.float32))
+    opt = SGD([shared, other], lr=0.5)
+    assert shared.array.base is storage
+    shared.grad = minigrad.Tensor(np.ones(4, np.float32))
+    other.grad = minigrad.Tensor(np.ones(3, np.float32))
+    before = storage.copy()
+    opt.step()
+    np.testing.assert_array_equal(storage[:4], before[:4] - 0.5)  # updated where it lives
+    np.testing.assert_array_equal(storage[4:], before[4:])
+
+
+def test_parameters_keep_their_values_and_arrays_after_construction(rng):
+    params, _ = _twin_params(rng)
+    values = [p.array.copy() for p in params]
+    Adam(params, lr=0.1)
+    for p, v in zip(params, values):
+        np.testing.assert_array_equal(p.array, v)
+        assert p.array.shape == v.shape and p.array.flags.c_contiguous
+
+
+def test_zero_dimensional_parameter_in_a_flat_group(rng):
+    values = [rng.normal(size=s).astype(np.float32) for s in ((), (3,), ())]
+    flat_params = [minigrad.Parameter(v.copy()) for v in values]
+    ref_params = [minigrad.Parameter(v.copy()) for v in values]
+    flat, ref = Adam(flat_params, lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1), ref_params)
+    for _ in range(3):
+        grads = [rng.normal(size=v.shape).astype(np.float32) for v in values]
+        for params, opt in ((flat_params, flat), (ref_params, ref)):
+            for p, g in zip(params, grads):
+                p.grad = minigrad.Tensor(g.copy())
+            opt.step()
+        _assert_same(flat_params, flat, ref_params, ref)
+    assert flat_params[0].shape == () and flat.state[flat_params[0]]["exp_avg"].shape == ()
