@@ -20,6 +20,12 @@ once. "state x" = persistent optimizer state bytes / parameter bytes (Adam: 2.0)
     python benchmarks/bench_optim.py                    # CPU, all optimizers
     python benchmarks/bench_optim.py --repeat 50 --json optim.json
     python benchmarks/bench_optim.py --device cuda      # CuPy; adds a fused Adam kernel
+    python benchmarks/bench_optim.py --model small      # 50 Linear(32, 32) vs one flat tensor
+
+``--model small`` is the many-small-tensors case of issue 14: 50 Linear(32, 32) layers (100
+tensors, 52,800 numbers), each optimizer timed on them and, in the same rounds, on ONE tensor
+of the same total size ("<name> 1 tensor"); the column "x 1 tensor" is their ratio (the
+target is <= 2: the per-tensor Python overhead of a step stays small).
 """
 
 from __future__ import annotations
@@ -50,7 +56,11 @@ import minigrad  # noqa: E402
 import minigrad.optim  # noqa: E402
 from minigrad.optim.optimizer import Optimizer  # noqa: E402
 
-SHAPES = [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,), (1024, 1024), (1024,)]
+MODELS = {
+    "mlp": [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,), (1024, 1024), (1024,)],
+    "small": [(32, 32), (32,)] * 50,
+}
+SHAPES = MODELS["mlp"]
 from workloads import BETA1, BETA2, EPS, LR, HandAdam  # noqa: E402
 
 SKIP_MODULES = {"optimizer", "clip", "lr_scheduler"}
@@ -128,11 +138,13 @@ class Variant:
         self.peak_extra = None
 
 
-def build_variants(device: str, only: list[str] | None):
+def build_variants(device: str, only: list[str] | None, shapes=None):
+    shapes = SHAPES if shapes is None else shapes
+    one_tensor = shapes is not SHAPES
     rng = np.random.default_rng(0)
     xp = minigrad.backend.Device(device).xp
-    init = [rng.normal(0, 0.05, s).astype(np.float32) for s in SHAPES]
-    grads = [rng.normal(0, 1e-3, s).astype(np.float32) for s in SHAPES]
+    init = [rng.normal(0, 0.05, s).astype(np.float32) for s in shapes]
+    grads = [rng.normal(0, 1e-3, s).astype(np.float32) for s in shapes]
     variants = []
 
     raw_p = [xp.asarray(a.copy()) for a in init]
@@ -154,15 +166,21 @@ def build_variants(device: str, only: list[str] | None):
     for cls in discover():
         if only and cls.__name__ not in only:
             continue
-        params = [minigrad.Parameter(a.copy(), device=device) for a in init]
-        for p, g in zip(params, grads):
-            p.grad = minigrad.Tensor(g, device=device)
-        try:
-            opt = cls(params)
-        except TypeError:
-            opt = cls(params, lr=LR)
-        variants.append(Variant(cls.__name__, opt.step, lambda opt=opt: sum(
-            v.nbytes for s in opt.state.values() for v in s.values() if hasattr(v, "nbytes"))))
+        layouts = [(cls.__name__, init, grads)]
+        if one_tensor:
+            layouts.append((cls.__name__ + " 1 tensor", [np.concatenate([a.ravel() for a in init])],
+                            [np.concatenate([g.ravel() for g in grads])]))
+        for name, values, gradients in layouts:
+            params = [minigrad.Parameter(a.copy(), device=device) for a in values]
+            for p, g in zip(params, gradients):
+                p.grad = minigrad.Tensor(g, device=device)
+            try:
+                opt = cls(params)
+            except TypeError:
+                opt = cls(params, lr=LR)
+            variants.append(Variant(name, opt.step, lambda opt=opt: sum(
+                v.nbytes for s in opt.state.values() for v in s.values()
+                if hasattr(v, "nbytes"))))
     return variants
 
 
@@ -206,6 +224,20 @@ def measure(variants, repeat: int, warmup: int, device: str):
             v.peak_extra = peak - before
 
 
+def print_one_tensor_ratios(variants) -> None:
+    """Each optimizer on the many small tensors against itself on one tensor of the same size."""
+    med = {v.name: statistics.median(v.times) for v in variants}
+    print(f"# optimizer step over {len(MODELS['small'])} small tensors vs 1 tensor of the same "
+          f"size, median of {len(variants[0].times)} steps (numpy {np.__version__}, "
+          f"python {platform.python_version()})")
+    print(f"{'optimizer':<14} {'ms/step':>9} {'1 tensor':>9} {'x 1 tensor':>10}")
+    for name, t in med.items():
+        if name.endswith(" 1 tensor") or name + " 1 tensor" not in med:
+            continue
+        one = med[name + " 1 tensor"]
+        print(f"{name:<14} {t * 1e3:>9.3f} {one * 1e3:>9.3f} {t / one:>10.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=30, help="timed steps per optimizer")
@@ -213,13 +245,16 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (needs CuPy and a GPU)")
     ap.add_argument("--only", nargs="*", help="optimizer class names to run (default: all)")
     ap.add_argument("--json", help="write the results to this JSON file")
+    ap.add_argument("--model", default="mlp", choices=sorted(MODELS),
+                    help="mlp: the 1.3 M-parameter model; small: 50 Linear(32, 32)")
     args = ap.parse_args(argv)
 
-    variants = build_variants(args.device, args.only)
+    shapes = MODELS[args.model] if args.model != "mlp" else SHAPES
+    variants = build_variants(args.device, args.only, shapes)
     measure(variants, args.repeat, args.warmup, args.device)
-    n_params = sum(int(np.prod(s)) for s in SHAPES)
+    n_params = sum(int(np.prod(s)) for s in shapes)
     param_bytes = 4 * n_params
-    largest = 4 * max(int(np.prod(s)) for s in SHAPES)
+    largest = 4 * max(int(np.prod(s)) for s in shapes)
     base = statistics.median(variants[0].times)
     rows = []
     for v in variants:
@@ -231,7 +266,10 @@ def main(argv=None) -> int:
             "state_x_params": v.state_bytes() / param_bytes if v.state_bytes else None,
         })
 
-    print(f"# optimizer step, {n_params:,} float32 parameters in {len(SHAPES)} tensors, "
+    if args.model != "mlp":
+        print_one_tensor_ratios(variants)
+        return 0
+    print(f"# optimizer step, {n_params:,} float32 parameters in {len(shapes)} tensors, "
           f"device {args.device}, median of {len(variants[0].times)} steps "
           f"({platform.processor() or platform.machine()}, numpy {np.__version__}, "
           f"python {platform.python_version()})")

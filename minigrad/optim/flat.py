@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import operator
 import weakref
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -87,8 +88,11 @@ class FlatGroup:
 
     def gather(self, grads: list[Array]) -> Array:
         """Copy the gradients into the flat gradient buffer (one call) and return it."""
-        xp = get_array_module(self.grad)
-        xp.concatenate([g.reshape(-1) for g in grads], out=self.grad)
+        if type(self.grad) is np.ndarray:
+            np.concatenate(grads, axis=None, out=self.grad)  # axis=None: ravelled, in C
+        else:
+            get_array_module(self.grad).concatenate([g.reshape(-1) for g in grads],
+                                                    out=self.grad)
         return self.grad
 
     def scatter_state(self) -> None:
@@ -101,8 +105,8 @@ class FlatGroup:
                 numbers[key] = value
             elif self.buffers.get(key) is not value:
                 self._share(key, value)
-        for st in self.states:
-            st.update(numbers)
+        for _ in map(dict.update, self.states, repeat(numbers)):
+            pass
 
     def _share(self, key: str, buffer: Array) -> None:
         xp = get_array_module(buffer)

@@ -57,14 +57,16 @@ References:
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..backend import Array, device_of, get_array_module, on_device_of, to_device
-from ..tensor import Tensor
+from ..tensor import Tensor, bump_versions
 from .clip import clip_by_norm, clip_by_value, global_norm
 from .flat import FlatGroup, adopt_state, relocate
 
@@ -184,6 +186,9 @@ def _first_array(param_groups: list[dict]) -> Array | None:
 # --------------------------------------------------------------------------- base class
 
 _CLIP_KEYS = ("clipnorm", "clipvalue", "global_clipnorm")
+_ARRAY = operator.attrgetter("array")
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
 
 
 def _is_scalar_or_seq(v: Any) -> bool:
@@ -473,8 +478,7 @@ class Optimizer:
         flat.state["step"] += 1
         self.update(flat.tensor, grad, flat.state, group)
         flat.scatter_state()
-        for p in flat.params:
-            p._bump_version()
+        bump_versions(flat.params)
 
     def _checked_work(self) -> list[tuple[dict, list[tuple[Tensor, Array, dict | None]]]]:
         """``(group, [(parameter, raw gradient, state or None), ...])`` for every group, with
@@ -488,6 +492,11 @@ class Optimizer:
             maximize = group.get("maximize", False)
             if maximize is not False and maximize is not True:
                 self.check(isinstance(maximize, np.bool_), "maximize", "a bool", maximize)
+            items = self._quick_items(group)
+            if items is not None:
+                index += len(group["params"])
+                work.append((group, items))
+                continue
             layout = None
             items = []
             for p in group["params"]:
@@ -512,6 +521,31 @@ class Optimizer:
                 items.append((p, grad, state))
             work.append((group, items))
         return work
+
+    def _quick_items(self, group: dict) -> list[tuple[Tensor, Array, dict | None]] | None:
+        """The common case of :meth:`_checked_work`, checked a whole group at a time with
+        C-level ``map`` calls: every parameter has a Tensor gradient, a NumPy array of the
+        parameter's shape and dtype, and every existing state holds the keys the group needs.
+        None when anything differs, and the per-parameter loop then finds and reports it.
+
+        Why: the per-parameter loop costs about 1 us per parameter, most of a step over 100
+        small tensors laid out flat (BENCHMARKS.md, "Flat optimizer steps").
+        """
+        params = group["params"]
+        grads = [p._grad for p in params]
+        if not all(map(isinstance, grads, repeat(Tensor))):
+            return None
+        arrays, thetas = list(map(_ARRAY, grads)), list(map(_ARRAY, params))
+        if (not all(map(operator.is_, map(type, arrays), repeat(np.ndarray)))
+                or not all(map(operator.is_, map(type, thetas), repeat(np.ndarray)))
+                or list(map(_SHAPE, arrays)) != list(map(_SHAPE, thetas))
+                or list(map(_DTYPE, arrays)) != list(map(_DTYPE, thetas))):
+            return None
+        states = list(map(self.state.get, params))
+        present = [st for st in states if st is not None]
+        if present and not all(map(self._state_layout(params[0], group).issubset, present)):
+            return None
+        return list(zip(params, arrays, states))
 
     def _state_layout(self, p: Tensor, group: dict) -> set[str]:
         """The state keys ``init_state`` gives a parameter of ``group`` now (computed on an
