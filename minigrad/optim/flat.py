@@ -131,6 +131,14 @@ def _same_place(arrays: list[Array]) -> bool:
                and (device is None or a.device == device) for a in arrays)
 
 
+# The flat step copies every gradient into one buffer (one extra pass over the parameters);
+# the per-tensor step pays about ten NumPy calls per tensor instead (~2 us each). The copy is
+# the cheaper one while the tensors are small: measured, Adam's step over W1's 6 tensors (39 K
+# numbers on average) 12% faster flat, over W3's 6 tensors (1.5 K) 2.7x faster, over
+# bench_optim.py's 8 tensors (163 K on average) 10% slower, SGD's 70% slower. So a group goes
+# flat only while its tensors hold at most this many numbers on average.
+FLAT_MEAN_NUMEL = 1 << 16
+
 _BUFFERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> flat buffer
 
 
@@ -145,10 +153,12 @@ def relocate(params: list[Tensor]) -> FlatGroup | None:
     """Move the parameters into one buffer (values unchanged), or None if they don't qualify.
 
     A parameter qualifies when it owns its memory or is a view that :func:`relocate` made (a
-    parameter that shares memory with another array, e.g. a tied transpose, keeps its own).
+    parameter that shares memory with another array, e.g. a tied transpose, keeps its own);
+    the group, when its tensors are small (:data:`FLAT_MEAN_NUMEL`).
     """
     arrays = [p.array for p in params]
-    if not _same_place(arrays) or len({id(a) for a in arrays}) != len(arrays):
+    if (not _same_place(arrays) or len({id(a) for a in arrays}) != len(arrays)
+            or sum(a.size for a in arrays) > FLAT_MEAN_NUMEL * len(arrays)):
         return None
     if any(a.base is not None and not _ours(a) for a in arrays):
         return None

@@ -174,3 +174,15 @@ def test_zero_dimensional_parameter_in_a_flat_group(rng):
             opt.step()
         _assert_same(flat_params, flat, ref_params, ref)
     assert flat_params[0].shape == () and flat.state[flat_params[0]]["exp_avg"].shape == ()
+
+
+def test_group_of_large_tensors_stays_per_tensor(rng):
+    from minigrad.optim.flat import FLAT_MEAN_NUMEL
+
+    side = int(FLAT_MEAN_NUMEL ** 0.5) + 1
+    params = [minigrad.Parameter(rng.normal(size=(side, side)).astype(np.float32)),
+              minigrad.Parameter(rng.normal(size=(side,)).astype(np.float32))]
+    small = minigrad.Parameter(rng.normal(size=(side,)).astype(np.float32))
+    opt = SGD([{"params": params + [small]}], lr=0.1)
+    assert all(p.array.base is None for p in params + [small])  # mean numel above the limit
+    assert opt._flat == {}
