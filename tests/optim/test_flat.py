@@ -181,8 +181,10 @@ def test_group_of_large_tensors_stays_per_tensor(rng):
 
     side = int(FLAT_MEAN_NUMEL ** 0.5) + 1
     params = [minigrad.Parameter(rng.normal(size=(side, side)).astype(np.float32)),
+              minigrad.Parameter(rng.normal(size=(side + 2, side)).astype(np.float32)),
               minigrad.Parameter(rng.normal(size=(side,)).astype(np.float32))]
-    small = minigrad.Parameter(rng.normal(size=(side,)).astype(np.float32))
-    opt = SGD([{"params": params + [small]}], lr=0.1)
-    assert all(p.array.base is None for p in params + [small])  # mean numel above the limit
+    opt = SGD(params, lr=0.1)
+    assert all(p.array.base is None for p in params)  # mean numel above the limit
     assert opt._flat == {}
+    opt = SGD(params[1:] + [minigrad.Parameter(np.zeros((side, 2), np.float32))], lr=0.1)
+    assert opt._flat != {} and params[2].array.base is not None  # below it
