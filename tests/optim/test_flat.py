@@ -179,7 +179,7 @@ def test_zero_dimensional_parameter_in_a_flat_group(rng):
 def test_group_of_large_tensors_stays_per_tensor(rng):
     from minigrad.optim.flat import FLAT_MEAN_NUMEL
 
-    side = int(FLAT_MEAN_NUMEL ** 0.5) + 1
+    side = int((2 * FLAT_MEAN_NUMEL) ** 0.5)
     params = [minigrad.Parameter(rng.normal(size=(side, side)).astype(np.float32)),
               minigrad.Parameter(rng.normal(size=(side + 2, side)).astype(np.float32)),
               minigrad.Parameter(rng.normal(size=(side,)).astype(np.float32))]
