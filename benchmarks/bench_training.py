@@ -19,7 +19,9 @@ match those in ../shared/PEERS.md. Reported: the median epoch,
 the ratio to hand-written NumPy measured in the same run, and peak RSS.
 
 Variants:
-  numpy          hand-written forward + backward + in-place Adam (the floor)
+  numpy          HandMLP: hand-written forward + backward + Adam on flat buffers, reused
+                 activations, fused softmax-CE (the floor; baseline_vs_floor.py checks it
+                 against ../shared/floor)
   minigrad_raw   minigrad tensors and ops (x @ W.T + b, relu, log_softmax, gather), in-place Adam
   minigrad_nn    nn.Sequential(Linear, ReLU, ...) + nn.CrossEntropyLoss + optim.Adam
   minigrad_nogc  minigrad_nn with gc disabled (shows whether the graph makes reference cycles)
@@ -38,6 +40,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -62,95 +65,183 @@ from workloads import (  # noqa: E402
 )
 
 P_DROP, BN_EPS, BN_MOMENTUM = 0.2, 1e-5, 0.1
+F32 = np.float32
 
 
 # ----------------------------------------------------------------------------- hand NumPy
 
 
-def numpy_epoch_fn(name, x, y):
-    layers = [(w.copy(), b.copy()) for w, b in init_weights(name)]
-    bn = WORKLOADS[name]["bn"]
-    params = [a for wb in layers for a in wb]
-    bn_params = []
-    if bn:
-        for w, _ in layers[:-1]:
-            bn_params.append([np.ones(w.shape[0], np.float32), np.zeros(w.shape[0], np.float32)])
-        params += [a for gb in bn_params for a in gb]
-    running = [[np.zeros(w.shape[0], np.float32), np.ones(w.shape[0], np.float32)]
-               for w, _ in layers[:-1]]
-    opt = HandAdam(params)
-    rng = np.random.default_rng(3)
-    nl = len(layers)
+class HandMLP:
+    """Hand-written NumPy forward + backward + Adam for W1-W3, as fast as NumPy allows.
 
-    def train_step(xb, yb):
+    The baseline that every ratio of this benchmark divides by, so it must be the floor (at
+    least as fast as ../shared/floor/frameworks/numpy_hand.py, which measures it):
+
+    * every parameter and its gradient is a view into one flat buffer, so Adam is 13
+      whole-buffer in-place ufuncs per step, whatever the number of tensors;
+    * activations, masks and gradients live in buffers kept from step to step and every
+      matmul writes with ``out=`` (no allocation, no page faults);
+    * ReLU, dropout and the batch-norm output overwrite their input (nothing reads it later);
+    * log-softmax and cross-entropy are fused: the logits become ``(softmax - onehot) / n``;
+    * the first layer never computes the gradient of its input.
+
+    Weights are stored transposed, ``(in, out)``, so that the forward matmul reads both
+    operands as stored: ``h @ W.T`` with torch's ``(out, in)`` layout was measured 12% slower
+    on W1's first layer (OpenBLAS, one thread). The values, gradients and Adam steps are
+    those of torch's layout, transposed.
+    """
+
+    def __init__(self, name: str):
+        weights = init_weights(name)
+        self.bn = WORKLOADS[name]["bn"]
+        hidden = [w.shape[0] for w, _ in weights[:-1]]
+        arrays = [a for w, b in weights for a in (np.ascontiguousarray(w.T), b)]
+        if self.bn:  # gamma, beta of each hidden layer, after the Linear weights
+            arrays += [a for n in hidden for a in (np.ones(n, F32), np.zeros(n, F32))]
+        total = sum(a.size for a in arrays)
+        self.theta, self.grad = np.empty(total, F32), np.empty(total, F32)
+        self.m, self.v, self.tmp = np.zeros(total, F32), np.zeros(total, F32), np.empty(total, F32)
+        views, grads, start = [], [], 0
+        for a in arrays:
+            views.append(self.theta[start:start + a.size].reshape(a.shape))
+            grads.append(self.grad[start:start + a.size].reshape(a.shape))
+            views[-1][...] = a
+            start += a.size
+        nl = len(weights)
+        self.layers = [(views[2 * i], views[2 * i + 1], grads[2 * i], grads[2 * i + 1])
+                       for i in range(nl)]
+        self.norms = [(views[2 * nl + 2 * i], views[2 * nl + 2 * i + 1],
+                       grads[2 * nl + 2 * i], grads[2 * nl + 2 * i + 1])
+                      for i in range(nl - 1 if self.bn else 0)]
+        self.running = [(np.zeros(n, F32), np.ones(n, F32)) for n in hidden]
+        self.rng = np.random.default_rng(3)
+        self.buffers: dict = {}
+        self.t = 0
+
+    def buf(self, key, shape, dtype=F32):
+        """A scratch array kept between steps, one per (key, shape)."""
+        array = self.buffers.get((key, shape))
+        if array is None:
+            array = self.buffers[(key, shape)] = np.empty(shape, dtype)
+        return array
+
+    def step(self, xb, yb) -> float:
         n = xb.shape[0]
         acts, caches = [xb], []
         h = xb
-        for i, (w, b) in enumerate(layers):
-            z = h @ w.T
+        for i, (w, b, _, _) in enumerate(self.layers):  # w: (in, out)
+            z = self.buf(("z", i), (n, w.shape[1]))
+            np.matmul(h, w, out=z)
             z += b
-            if i == nl - 1:
+            if i == len(self.layers) - 1:
                 break
             cache = {}
-            if bn:
-                gamma, beta = bn_params[i]
-                mu = z.mean(0)
-                zc = z - mu
-                var = (zc * zc).mean(0)
-                inv = 1 / np.sqrt(var + BN_EPS)
-                xhat = zc * inv
-                z = xhat * gamma + beta
-                rm, rv = running[i]
-                rm *= 1 - BN_MOMENTUM
-                rm += BN_MOMENTUM * mu
-                rv *= 1 - BN_MOMENTUM
-                rv += BN_MOMENTUM * var * (n / (n - 1))
-                cache.update(xhat=xhat, inv=inv)
-            mask = z > 0
-            h = z * mask
-            if bn:
-                keep = rng.random(h.shape, dtype=np.float32) >= P_DROP
-                h *= keep
-                h *= 1 / (1 - P_DROP)
-                cache["keep"] = keep
-            cache["mask"] = mask
+            if self.bn:
+                cache["xhat"], cache["inv"] = self.batch_norm(i, z)
+            cache["mask"] = mask = self.buf(("mask", i), z.shape, np.bool_)
+            np.greater(z, 0, out=mask)
+            np.multiply(z, mask, out=z)
+            if self.bn:
+                u = self.buf(("u", i), z.shape)
+                self.rng.random(out=u, dtype=F32)
+                cache["keep"] = keep = self.buf(("keep", i), z.shape, np.bool_)
+                np.greater_equal(u, P_DROP, out=keep)
+                np.multiply(z, keep, out=z)
+                z *= 1 / (1 - P_DROP)
             caches.append(cache)
-            acts.append(h)
-        m = z.max(1, keepdims=True)
-        e = np.exp(z - m)
-        s = e.sum(1, keepdims=True)
-        loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - z[np.arange(n), yb]))
-        g = e / s
-        g[np.arange(n), yb] -= 1
-        g /= n
-        grads_w, grads_bn = [None] * nl, [None] * (nl - 1)
-        for i in range(nl - 1, -1, -1):
-            w, _ = layers[i]
-            grads_w[i] = (g.T @ acts[i], g.sum(0))
+            acts.append(z)
+            h = z
+        loss = self.cross_entropy(z, yb)
+        self.backward(z, acts, caches)
+        self.adam()
+        return loss
+
+    def batch_norm(self, i, z):
+        """Normalise z in place (training mode); returns (xhat, 1/sigma)."""
+        gamma, beta = self.norms[i][:2]
+        n = z.shape[0]
+        mean = z.mean(0)
+        xhat = self.buf(("xhat", i), z.shape)
+        np.subtract(z, mean, out=xhat)
+        sq = self.buf(("sq", i), z.shape)
+        np.multiply(xhat, xhat, out=sq)
+        var = sq.mean(0)
+        inv = 1 / np.sqrt(var + BN_EPS)
+        xhat *= inv
+        rm, rv = self.running[i]
+        rm *= 1 - BN_MOMENTUM
+        rm += BN_MOMENTUM * mean
+        rv *= 1 - BN_MOMENTUM
+        rv += (BN_MOMENTUM * n / (n - 1)) * var
+        np.multiply(xhat, gamma, out=z)
+        z += beta
+        return xhat, inv
+
+    def cross_entropy(self, z, yb) -> float:
+        """Mean softmax cross-entropy; z becomes d loss / d z = (softmax - onehot) / n."""
+        n = z.shape[0]
+        rows = np.arange(n)
+        z -= z.max(1, keepdims=True)
+        picked = z[rows, yb]
+        np.exp(z, out=z)
+        s = z.sum(1, keepdims=True)
+        loss = float(np.mean(np.log(s[:, 0]) - picked))
+        z *= 1 / s
+        z[rows, yb] -= 1
+        z *= 1 / n
+        return loss
+
+    def backward(self, g, acts, caches) -> None:
+        n = g.shape[0]
+        for i in range(len(self.layers) - 1, -1, -1):
+            w, _, gw, gb = self.layers[i]
+            np.matmul(acts[i].T, g, out=gw)
+            np.sum(g, axis=0, out=gb)
             if i == 0:
                 break
-            g = g @ w
-            c = caches[i - 1]
-            if bn:
-                g *= c["keep"]
+            dx = self.buf(("dx", i), (n, w.shape[0]))
+            np.matmul(g, w.T, out=dx)
+            g, c = dx, caches[i - 1]
+            if self.bn:
+                np.multiply(g, c["keep"], out=g)
                 g *= 1 / (1 - P_DROP)
-            g *= c["mask"]
-            if bn:
-                gamma = bn_params[i - 1][0]
-                xhat, inv = c["xhat"], c["inv"]
-                dgamma, dbeta = (g * xhat).sum(0), g.sum(0)
-                grads_bn[i - 1] = (dgamma, dbeta)
-                gx = g * gamma
-                g = inv * (gx - gx.mean(0) - xhat * (gx * xhat).mean(0))
-        grads = [a for gw in grads_w for a in gw]
-        if bn:
-            grads += [a for gb in grads_bn for a in gb]
-        opt.step(grads)
-        return loss
+            np.multiply(g, c["mask"], out=g)
+            if self.bn:  # dx = gamma/sigma (g - mean(g) - xhat mean(g xhat))
+                gamma, _, dgamma, dbeta = self.norms[i - 1]
+                xhat, tmp = c["xhat"], self.buf(("sq", i - 1), g.shape)
+                np.sum(g, axis=0, out=dbeta)
+                np.multiply(g, xhat, out=tmp)
+                np.sum(tmp, axis=0, out=dgamma)
+                np.multiply(xhat, dgamma * (1 / n), out=tmp)
+                g -= dbeta * (1 / n)
+                g -= tmp
+                g *= gamma * c["inv"]
+
+    def adam(self) -> None:
+        """Adam over the flat buffers: 13 in-place ufuncs."""
+        self.t += 1
+        g, m, v, tmp = self.grad, self.m, self.v, self.tmp
+        np.multiply(g, 1 - BETA1, out=tmp)     # m = b1 m + (1 - b1) g
+        m *= BETA1
+        m += tmp
+        np.multiply(g, g, out=tmp)             # v = b2 v + (1 - b2) g^2
+        tmp *= 1 - BETA2
+        v *= BETA2
+        v += tmp
+        np.sqrt(v, out=tmp)                    # theta -= lr/bc1 m / (sqrt(v / bc2) + eps)
+        tmp *= 1 / math.sqrt(1 - BETA2**self.t)
+        tmp += EPS
+        np.divide(m, tmp, out=tmp)
+        tmp *= LR / (1 - BETA1**self.t)
+        self.theta -= tmp
+
+
+def numpy_epoch_fn(name, x, y):
+    model = HandMLP(name)
 
     def epoch(batches):
         for idx in batches:
-            train_step(x[idx], y[idx])
+            model.step(x[idx], y[idx])
 
     return epoch
 
