@@ -1,25 +1,12 @@
 """Reverse-mode automatic differentiation: the Function base, the engine, grad modes, and
 gradient checking against finite differences."""
 
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ..grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .api import backward, grad
+from .checks import GradcheckError, gradcheck, gradgradcheck
+from .function import Function
 
-_LAZY = {
-    "Function": ("function", "Function"),
-    "grad": ("api", "grad"),
-    "backward": ("api", "backward"),
-    "gradcheck": ("checks", "gradcheck"),
-    "gradgradcheck": ("checks", "gradgradcheck"),
-    "GradcheckError": ("checks", "GradcheckError"),
-}
-
-
-def __getattr__(name):  # the rest imports Tensor, which imports this package: load on use
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", *_LAZY]
+__all__ = [
+    "Function", "GradcheckError", "backward", "enable_grad", "grad", "gradcheck",
+    "gradgradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled",
+]

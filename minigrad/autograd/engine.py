@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from heapq import heappop, heappush
 
 from ..backend import get_array_module
-from ..tensor import Tensor, _writes
+from ..grad_mode import thread_state
+from ..tensor import Tensor
+from ..write_clock import writes
 from .function import unbroadcast
-from .grad_mode import _GradMode
 
 # References to a view's base when only that view holds it: the view, the local name `base`
 # below, and getrefcount's own argument.
@@ -80,8 +81,8 @@ def run_backward(
     results: list = [None] * (len(inputs) if inputs is not None else 0)
     handed: set[int] = {id(g) for g in root_grads}
     pop, get = grads.pop, grads.get
-    previous_mode = _GradMode.enabled
-    _GradMode.enabled = create_graph
+    previous_mode = thread_state.enabled  # this thread's mode only: others keep theirs
+    thread_state.enabled = create_graph
     try:
         while heap:
             t = heappop(heap)[1]
@@ -101,7 +102,7 @@ def run_backward(
                     results[wanted[id(t)]] = g if create_graph else Tensor._wrap(g)
             elif t._retains_grad:
                 _accumulate(t, g, create_graph, handed)
-            if fn.writes != _writes[0]:  # an in-place write happened since: check versions
+            if fn.writes != writes[0]:  # an in-place write happened since: check versions
                 fn.check_versions(t)
             if create_graph:
                 in_grads = fn.backward(g, inputs_of_fn, t)
@@ -134,7 +135,7 @@ def run_backward(
             else:
                 _accumulate(t, g, create_graph, handed)
     finally:
-        _GradMode.enabled = previous_mode
+        thread_state.enabled = previous_mode
     return results
 
 

@@ -22,8 +22,9 @@ import itertools
 import numpy as np
 
 from ..backend import device_of
-from ..tensor import Tensor, _writes
-from .grad_mode import _GradMode
+from ..grad_mode import thread_state
+from ..tensor import Tensor
+from ..write_clock import writes
 
 ndarray = np.ndarray
 _new_tensor = object.__new__
@@ -88,11 +89,11 @@ class Function:
         out._hooks = None
         out._retains_grad = False
         out._vc = inputs[0]._vc if cls.is_view else [0]
-        if requires_grad and _GradMode.enabled:
+        if requires_grad and thread_state.enabled:
             out.requires_grad = True
             out._ctx = fn
             fn.sequence = next(_sequence)
-            fn.writes = _writes[0]
+            fn.writes = writes[0]
             fn.inputs = inputs
             if n == 1:
                 fn.needs_input_grad = (True,)

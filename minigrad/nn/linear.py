@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from .. import backend
 from ..backend import DeviceLike
 from ..tensor import Parameter, Tensor
 from . import functional as F
@@ -103,10 +106,6 @@ class Unflatten(Module):
 
 
 def _empty(shape, dtype):
-    import numpy as np  # noqa: PLC0415 - CPU scratch, filled by the initializer on the device
-
-    from .. import backend  # noqa: PLC0415
-
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     if dt.kind != "f":
         raise TypeError(f"parameters must have a floating dtype, got {dt}")

@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import backend
-from ..autograd.grad_mode import no_grad
 from ..backend import Device
+from ..grad_mode import no_grad
 from ..tensor import Parameter, Tensor
 
 

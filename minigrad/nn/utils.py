@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .. import ops
 from ..tensor import Tensor
 
 _FROM_CLIP = ("clip_grad_norm_", "clip_grad_value_")
@@ -24,8 +25,6 @@ def __getattr__(name: str):
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
-    from .. import ops  # noqa: PLC0415
-
     return ops.concat([p.reshape(-1) for p in parameters])
 
 

@@ -10,6 +10,7 @@ from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from . import dispatch as d
+from .elementwise import cast
 from .reduce import normalize_axis
 
 
@@ -281,7 +282,5 @@ def _check_sequence(tensors, name):
 
 
 def _same_dtype(tensors):
-    from .elementwise import cast  # noqa: PLC0415
-
     dtype = np.result_type(*[t.array.dtype for t in tensors])
     return [cast(t, dtype) for t in tensors]
