@@ -550,6 +550,10 @@ class Tensor:
 
     clamp = clip
 
+    def where(self, condition, other):
+        """``self`` where ``condition`` else ``other`` (torch's ``Tensor.where``)."""
+        return _ops.where(condition, self, other)
+
     def maximum(self, other):
         return _ops.maximum(self, other)
 

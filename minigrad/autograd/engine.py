@@ -105,6 +105,11 @@ def run_backward(
             if fn.writes != writes[0]:  # an in-place write happened since: check versions
                 fn.check_versions(t)
             if create_graph:
+                if not fn.double_backward:
+                    raise NotImplementedError(
+                        f"double backward through {type(fn).__name__} is not supported "
+                        "(its backward is a fused kernel on arrays)"
+                    )
                 in_grads = fn.backward(g, inputs_of_fn, t)
             else:
                 in_grads = fn.backward(g, fn.arrays if fn.saves_inputs else None, t.array)

@@ -38,11 +38,14 @@ class Function:
         saves_inputs: backward reads the inputs' values (so in-place changes to them are errors).
         saves_output: backward reads the output's value.
         is_view: the output shares memory with the first input (they share a version counter).
+        double_backward: backward can run on Tensors (``create_graph=True``); a fused kernel
+            whose backward works on raw arrays only sets it False, and the engine then raises.
     """
 
     saves_inputs = True
     saves_output = False
     is_view = False
+    double_backward = True
 
     # filled in by apply when a graph is recorded
     inputs: tuple[Tensor, ...] | None

@@ -23,9 +23,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return input
-        return F._Dropout.apply(input, p=self.p)
+        return F.dropout(input, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

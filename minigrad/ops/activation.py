@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from . import dispatch as d
 from .reduce import normalize_axis
-
-
-def sigmoid_array(x):
-    """sigma(x) = 1 / (1 + e^-x), computed as (1 + tanh(x / 2)) / 2, which never overflows."""
-    xp = get_array_module(x)
-    return 0.5 * (1 + xp.tanh(0.5 * x))
+from .special import erf
+from .special import sigmoid as sigmoid_array
 
 
 class ReLU(Function):
@@ -23,7 +21,7 @@ class ReLU(Function):
 
     def backward(self, grad, inputs, out):
         (x,) = inputs
-        return (grad * (d.constant(x) > 0),)
+        return (grad * (x > 0),)
 
 
 class Sigmoid(Function):
@@ -52,15 +50,110 @@ class Tanh(Function):
         return (grad * (1 - y * y),)
 
 
-class Softplus(Function):
-    """y = ln(1 + e^x), computed as logaddexp(0, x);  dy/dx = sigma(x)."""
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope."""
 
-    def forward(self, x):
-        return get_array_module(x).logaddexp(0, x)
+    def forward(self, x, slope):
+        self.slope = slope
+        return get_array_module(x).where(x > 0, x, x * slope)
 
     def backward(self, grad, inputs, out):
         (x,) = inputs
-        return (grad * d.sigmoid(x),)
+        return (d.where(x > 0, grad, grad * self.slope),)
+
+
+class ELU(Function):
+    """y = x if x > 0 else alpha (e^x - 1);  dy/dx = 1 or alpha e^x = y + alpha.
+
+    References:
+        Clevert et al., "Fast and Accurate Deep Network Learning by Exponential Linear Units
+        (ELUs)", ICLR 2016.
+    """
+
+    saves_output = True
+
+    def forward(self, x, alpha):
+        self.alpha = alpha
+        xp = get_array_module(x)
+        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(self, grad, inputs, y):
+        (x,) = inputs
+        return (d.where(x > 0, grad, grad * (y + self.alpha)),)
+
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class GELU(Function):
+    """Exact: y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dy/dx = Phi(x) + x phi(x).
+
+    tanh: y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
+    dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+
+    References:
+        Hendrycks and Gimpel, "Gaussian Error Linear Units (GELUs)", arXiv:1606.08415.
+    """
+
+    double_backward = False
+
+    def forward(self, x, approximate):
+        self.approximate = approximate
+        xp = get_array_module(x)
+        if approximate == "tanh":
+            self.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + erf(x * _INV_SQRT_2))
+        return x * self.cdf
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        xp = get_array_module(x)
+        if self.approximate == "tanh":
+            t = self.t
+            dudx = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx),)
+        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+        return (grad * (self.cdf + x * pdf),)
+
+
+class SiLU(Function):
+    """y = x sigma(x);  dy/dx = sigma(x) (1 + x (1 - sigma(x))).
+
+    References:
+        Elfwing et al., "Sigmoid-Weighted Linear Units for Neural Network Function
+        Approximation in Reinforcement Learning", 2017.
+    """
+
+    def forward(self, x):
+        self.s = sigmoid_array(x)
+        return x * self.s
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        s = d.sigmoid(x) if d.is_tensor(x) else self.s  # recorded anew for double backward
+        return (grad * s * (1 + x * (1 - s)),)
+
+
+class Softplus(Function):
+    """y = ln(1 + e^(beta x)) / beta, computed as logaddexp(0, beta x) / beta, or x where
+    beta x > threshold (torch's rule);  dy/dx = sigma(beta x), or 1 above the threshold."""
+
+    def forward(self, x, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+        xp = get_array_module(x)
+        bx = x * beta if beta != 1.0 else x
+        y = xp.logaddexp(0, bx)
+        if beta != 1.0:
+            y /= beta
+        return xp.where(bx > threshold, x, y)
+
+    def backward(self, grad, inputs, out):
+        (x,) = inputs
+        bx = x * self.beta
+        return (d.where(bx > self.threshold, grad, grad * d.sigmoid(bx)),)
 
 
 class Softmax(Function):
@@ -135,8 +228,24 @@ def tanh(x: Tensor) -> Tensor:
     return Tanh.apply(x)
 
 
-def softplus(x: Tensor) -> Tensor:
-    return Softplus.apply(x)
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus.apply(x, beta=float(beta), threshold=float(threshold))
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyReLU.apply(x, slope=float(negative_slope))
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return ELU.apply(x, alpha=float(alpha))
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    return GELU.apply(x, approximate=approximate)
+
+
+def silu(x: Tensor) -> Tensor:
+    return SiLU.apply(x)
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:

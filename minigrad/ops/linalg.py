@@ -1,4 +1,5 @@
-"""Matrix product, with NumPy's rules for 1-D, 2-D and batched operands."""
+"""Matrix products: ``matmul`` with NumPy's rules for 1-D, 2-D and batched operands, and the
+fused affine map of a linear layer."""
 
 from __future__ import annotations
 
@@ -46,6 +47,36 @@ class MatMul(Function):
         return gx, gy
 
 
+class Linear(Function):
+    """y = x W^T + b with W of shape (out, in), as torch's linear layer: one node, not three.
+
+    dx = g W;  dW = g^T x (leading dims of x flattened);  db = sum of g over leading dims.
+    """
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, grad, inputs, out):
+        x, w = inputs[0], inputs[1]
+        need = self.needs_input_grad
+        gx = gw = gb = None
+        if x.ndim != 2:  # flatten leading dims for the weight gradient
+            g2 = grad.reshape(-1, grad.shape[-1])
+            x2 = x.reshape(-1, x.shape[-1])
+        else:
+            g2, x2 = grad, x
+        if need[0]:
+            gx = grad @ w
+        if need[1]:
+            gw = g2.T @ x2
+        if len(need) > 2 and need[2]:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
 def _is_transposed(a) -> bool:
     """A 2-D array stored column-major (a transposed view, as W.T in x @ W.T). Its gradient
     is computed in the same layout, (B^T A^T)^T instead of A B, so that the parameter under
@@ -75,3 +106,10 @@ def matmul(a, b) -> Tensor:
             "contracted dimension)"
         )
     return MatMul.apply(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias as one node (shapes and dtypes are checked by ``nn.functional``)."""
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)

@@ -11,7 +11,7 @@ import minigrad as mg
 import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad.autograd import gradcheck
-from minigrad.nn._erf import erf
+from minigrad.ops.special import erf
 from tests.conftest import to_numpy
 
 from ._ref import check_against_reference

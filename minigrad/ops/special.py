@@ -1,4 +1,5 @@
-"""The error function on arrays, for GELU's exact form.
+"""Special functions on arrays: the logistic sigmoid, and the error function for GELU's exact
+form.
 
 NumPy has no erf. We use W. J. Cody's rational Chebyshev approximations (the coefficient sets
 of Netlib SPECFUN ``CALERF``, also used by SciPy/Cephes), accurate to about 1e-15 relative in
@@ -59,6 +60,12 @@ def _erfc_scaled_tail(y, xp):
     ysq = xp.trunc(y * 16.0) / 16.0
     delta = (y - ysq) * (y + ysq)
     return xp.exp(-ysq * ysq) * xp.exp(-delta) * r
+
+
+def sigmoid(x):
+    """sigma(x) = 1 / (1 + e^-x), computed as (1 + tanh(x / 2)) / 2, which never overflows."""
+    xp = get_array_module(x)
+    return 0.5 * (1 + xp.tanh(0.5 * x))
 
 
 def erf(x):
