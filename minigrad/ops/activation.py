@@ -17,36 +17,34 @@ class ReLU(Function):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).maximum(x, 0)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad * (x > 0),)
 
 
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x):
-        return sigmoid_array(x)
+        y = sigmoid_array(x)
+        self.save_for_backward(y)
+        return y
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (grad * y * (1 - y),)
 
 
 class Tanh(Function):
     """y = tanh(x);  dy/dx = 1 - y^2."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x):
-        return get_array_module(x).tanh(x)
+        y = get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (grad * (1 - y * y),)
 
 
@@ -55,10 +53,10 @@ class LeakyReLU(Function):
 
     def forward(self, x, slope):
         self.slope = slope
+        self.save_for_backward(x)
         return get_array_module(x).where(x > 0, x, x * slope)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (d.where(x > 0, grad, grad * self.slope),)
 
 
@@ -70,15 +68,14 @@ class ELU(Function):
         (ELUs)", ICLR 2016.
     """
 
-    saves_output = True
-
     def forward(self, x, alpha):
         self.alpha = alpha
         xp = get_array_module(x)
-        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        y = xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
+        self.save_for_backward(x, y)
+        return y
 
-    def backward(self, grad, inputs, y):
-        (x,) = inputs
+    def backward(self, grad, x, y):
         return (d.where(x > 0, grad, grad * (y + self.alpha)),)
 
 
@@ -101,6 +98,7 @@ class GELU(Function):
 
     def forward(self, x, approximate):
         self.approximate = approximate
+        self.save_for_backward(x)
         xp = get_array_module(x)
         if approximate == "tanh":
             self.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
@@ -108,8 +106,7 @@ class GELU(Function):
         self.cdf = 0.5 * (1 + erf(x * _INV_SQRT_2))
         return x * self.cdf
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         xp = get_array_module(x)
         if self.approximate == "tanh":
             t = self.t
@@ -129,10 +126,10 @@ class SiLU(Function):
 
     def forward(self, x):
         self.s = sigmoid_array(x)
+        self.save_for_backward(x)
         return x * self.s
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         s = d.sigmoid(x) if d.is_tensor(x) else self.s  # recorded anew for double backward
         return (grad * s * (1 + x * (1 - s)),)
 
@@ -148,10 +145,10 @@ class Softplus(Function):
         y = xp.logaddexp(0, bx)
         if beta != 1.0:
             y /= beta
+        self.save_for_backward(x)
         return xp.where(bx > threshold, x, y)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         bx = x * self.beta
         return (d.where(bx > self.threshold, grad, grad * d.sigmoid(bx)),)
 
@@ -159,41 +156,35 @@ class Softplus(Function):
 class Softmax(Function):
     """y_i = e^(x_i - max x) / sum_j e^(x_j - max x);  dx = y * (grad - sum(grad * y))."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x, axis):
         self.axis = axis
         xp = get_array_module(x)
         e = xp.exp(x - x.max(axis=axis, keepdims=True))
         e /= e.sum(axis=axis, keepdims=True)
+        self.save_for_backward(e)
         return e
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (y * (grad - (grad * y).sum(axis=self.axis, keepdims=True)),)
 
 
 class LogSoftmax(Function):
     """y = x - max x - ln sum e^(x - max x);  dx = grad - softmax(x) * sum(grad)."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x, axis):
         self.axis = axis
         xp = get_array_module(x)
         shifted = x - x.max(axis=axis, keepdims=True)
         shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        self.save_for_backward(shifted)
         return shifted
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (grad - d.exp(y) * grad.sum(axis=self.axis, keepdims=True),)
 
 
 class LogSumExp(Function):
     """y = ln sum e^x = m + ln sum e^(x - m) with m = max x;  dy/dx = e^(x - y) = softmax(x)."""
-
-    saves_output = True
 
     def forward(self, x, axis, keepdims):
         xp = get_array_module(x)
@@ -202,10 +193,11 @@ class LogSumExp(Function):
         m = xp.where(xp.isfinite(m), m, 0)  # an all -inf row gives -inf, not nan
         out = m + xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True))
         self.kept_shape = out.shape
-        return out if keepdims else out.reshape(_drop(out.shape, axis, x.ndim))
+        y = out if keepdims else out.reshape(_drop(out.shape, axis, x.ndim))
+        self.save_for_backward(x, y)
+        return y
 
-    def backward(self, grad, inputs, y):
-        (x,) = inputs
+    def backward(self, grad, x, y):
         if not self.keepdims:
             grad, y = grad.reshape(self.kept_shape), y.reshape(self.kept_shape)
         return (grad * d.exp(x - y),)

@@ -18,8 +18,6 @@ class Dropout(Function):
         Overfitting", JMLR 15 (2014).
     """
 
-    saves_inputs = False
-
     def forward(self, x, p):
         u = backend.default_generator.random(x.shape, x.dtype, backend.device_of(x))
         mask = (u >= p).astype(x.dtype)
@@ -27,7 +25,7 @@ class Dropout(Function):
         self.mask = mask
         return x * mask
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad * d.constant_like(grad, self.mask),)
 
 

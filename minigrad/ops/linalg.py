@@ -13,10 +13,10 @@ class MatMul(Function):
     a 1-D operand is a row for X, a column for Y, as in NumPy)."""
 
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return x @ y
 
-    def backward(self, grad, inputs, out):
-        x, y = inputs
+    def backward(self, grad, x, y):
         gx = gy = None
         if x.ndim == 1 and y.ndim == 1:  # dot product
             return grad * y, grad * x
@@ -54,13 +54,13 @@ class Linear(Function):
     """
 
     def forward(self, x, w, b=None):
+        self.save_for_backward(x, w)
         y = x @ w.T
         if b is not None:
             y += b
         return y
 
-    def backward(self, grad, inputs, out):
-        x, w = inputs[0], inputs[1]
+    def backward(self, grad, x, w):
         need = self.needs_input_grad
         gx = gw = gb = None
         if x.ndim != 2:  # flatten leading dims for the weight gradient

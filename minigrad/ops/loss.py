@@ -28,7 +28,6 @@ class PointwiseLoss(Function):
     """loss = reduce(l(x - y)); dx = reduce'(grad) l'(x - y), dy = -dx. A subclass gives l and
     l' in ``loss_and_slope``; only l' is kept for backward."""
 
-    saves_inputs = False
     double_backward = False
 
     def loss_and_slope(self, r, xp, delta):  # pragma: no cover - abstract
@@ -43,7 +42,7 @@ class PointwiseLoss(Function):
         out = loss.sum() if reduction == "sum" else loss.mean()
         return xp.asarray(out, dtype=x.dtype)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         dl = self.dl
         if self.reduction == "mean":
             gx = dl * (grad / dl.size)
@@ -105,7 +104,6 @@ class ClassIndexLoss(Function):
     weights under reduction='mean'. No (M, C) one-hot is built.
     """
 
-    saves_inputs = False
     double_backward = False
     log_input = False  # True: the input holds log-probabilities (NLL)
 
@@ -154,7 +152,7 @@ class ClassIndexLoss(Function):
         self.valid, self.nc = valid, (n, c)
         return xp.asarray(out, dtype=x.dtype)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         xp = get_array_module(grad)
         eps, wt, weight = self.smoothing, self.wt, self.weight
         n, c = self.nc
@@ -248,7 +246,7 @@ class SoftCrossEntropy(Function):
         out = loss.sum() if reduction == "sum" else loss.sum() / x.dtype.type(n)
         return xp.asarray(out, dtype=x.dtype)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         g = grad / grad.dtype.type(self.n) if self.reduction == "mean" else grad
         g = g[:, None] if g.ndim else g
         dx = dq = None
@@ -269,6 +267,7 @@ class BinaryCrossEntropy(Function):
     double_backward = False
 
     def forward(self, p, y, w, reduction):
+        self.save_for_backward(p, y)
         xp = get_array_module(p)
         with np.errstate(divide="ignore"):
             logp = xp.maximum(xp.log(p), -100.0)
@@ -281,8 +280,7 @@ class BinaryCrossEntropy(Function):
             return loss
         return xp.asarray(_reduce(loss, reduction), dtype=p.dtype)
 
-    def backward(self, grad, inputs, out):
-        p, y = inputs
+    def backward(self, grad, p, y):
         xp = get_array_module(p)
         g = grad / grad.dtype.type(p.size) if self.reduction == "mean" else grad
         if self.w is not None:
@@ -305,6 +303,7 @@ class BinaryCrossEntropyWithLogits(Function):
     double_backward = False
 
     def forward(self, x, y, w, pos_weight, reduction):
+        self.save_for_backward(x, y)
         xp = get_array_module(x)
         sp = xp.log1p(xp.exp(-xp.abs(x)))
         sp += xp.maximum(-x, 0)  # softplus(-x)
@@ -320,8 +319,7 @@ class BinaryCrossEntropyWithLogits(Function):
             return loss
         return xp.asarray(_reduce(loss, reduction), dtype=x.dtype)
 
-    def backward(self, grad, inputs, out):
-        x, y = inputs
+    def backward(self, grad, x, y):
         g = grad / grad.dtype.type(x.size) if self.reduction == "mean" else grad
         if self.w is not None:
             g = g * self.w

@@ -41,14 +41,13 @@ class BatchNorm(Function):
         Reducing Internal Covariate Shift", ICML 2015.
     """
 
-    saves_inputs = False
     double_backward = False
 
     def forward(self, x, *affine, mean, invstd, axes, pshape, batch_stats, centered=None):
         self.axes, self.batch_stats = axes, batch_stats
         return _normalize(self, x, affine, mean, invstd, pshape, centered)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         xhat, invstd, gamma, axes = self.xhat, self.invstd, self.gamma, self.axes
         need = self.needs_input_grad
         dx = dgamma = dbeta = None
@@ -82,14 +81,13 @@ class LayerNorm(Function):
         Ba, Kiros and Hinton, "Layer Normalization", arXiv:1607.06450.
     """
 
-    saves_inputs = False
     double_backward = False
 
     def forward(self, x, *affine, mean, invstd, axes, pshape, centered=None):
         self.axes, self.lead = axes, tuple(range(x.ndim - len(axes)))
         return _normalize(self, x, affine, mean, invstd, pshape, centered)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         xhat, invstd, gamma, axes = self.xhat, self.invstd, self.gamma, self.axes
         need = self.needs_input_grad
         dx = dgamma = dbeta = None

@@ -11,14 +11,13 @@ class Embedding(Function):
     """y = W[idx];  dW = grad's rows added at idx (scatter-add: a repeated index accumulates),
     and rows at padding_idx get none."""
 
-    saves_inputs = False
     double_backward = False
 
     def forward(self, w, idx, padding_idx):
         self.idx, self.padding_idx, self.wshape = idx, padding_idx, w.shape
         return w[idx]
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         gw = scatter_add(grad.reshape(-1, self.wshape[1]), self.idx.reshape(-1), self.wshape)
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
