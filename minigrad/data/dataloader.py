@@ -1,6 +1,6 @@
 """DataLoader: batches of Tensors from a dataset, shuffled afresh every epoch.
 
-Fast path: when the dataset offers ``_get_batch`` (as :class:`TensorDataset` and
+Fast path: when the dataset offers ``get_batch`` (as :class:`TensorDataset` and
 :class:`Subset` do) and no ``collate_fn`` is given, each batch is one fancy index per array
 with an int64 index array sliced from the epoch's order; no per-sample Python loop. Otherwise
 samples are fetched one by one and stacked by :func:`default_collate`.
@@ -203,7 +203,7 @@ class DataLoader:
 
     def __iter__(self) -> Iterator:
         self.epoch += 1
-        if self.collate_fn is None and hasattr(self.dataset, "_get_batch"):
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
             return self._iter_fast()
         return self._iter_samples()
 
@@ -224,12 +224,12 @@ class DataLoader:
         return self._fetch((order[i:i + size] for i in range(0, stop, size)), data_dev)
 
     def _slices(self, order, size: int, stop: int) -> Iterator:
-        get_batch = self.dataset._get_batch
+        get_batch = self.dataset.get_batch
         for start in range(0, stop, size):  # the hot loop: one slice, one fancy index per array
             yield get_batch(order[start:start + size])
 
     def _fetch(self, batches, data_dev: Device) -> Iterator:
-        get_batch, dev = self.dataset._get_batch, self.device
+        get_batch, dev = self.dataset.get_batch, self.device
         if dev is None or dev == data_dev:
             for idx in batches:
                 yield get_batch(idx)

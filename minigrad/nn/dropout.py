@@ -13,7 +13,7 @@ class Dropout(Module):
 
     Args:
         p: drop probability, in [0, 1) (ValueError otherwise).
-        inplace: accepted for torch compatibility and ignored.
+        inplace: overwrite the input (outside the graph only, as F.dropout).
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
@@ -23,7 +23,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import backend, ops
 from ..backend import get_array_module
+from ..grad_mode import is_grad_enabled
 from ..ops import loss as loss_ops
 from ..ops import normalization, sparse
 from ..tensor import Tensor
@@ -49,6 +50,19 @@ def _legacy_reduction(size_average, reduce, reduction: str) -> str:
     if not reduce:
         return "none"
     return "mean" if size_average else "sum"
+
+
+def _in_place(name: str, input: Tensor, out_of_place) -> Tensor:
+    """torch's ``inplace=True``: the result is written into ``input``'s memory (its version
+    advances) and ``input`` is returned. minigrad's autograd records out-of-place ops only, so
+    this is refused for a tensor whose graph is being recorded (it requires grad, outside
+    ``no_grad``), rather than silently done out of place."""
+    if input.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"{name}(inplace=True) on a tensor that requires grad: minigrad records only "
+            "out-of-place ops; use inplace=False (the default)"
+        )
+    return input.copy_(out_of_place(input))
 
 
 def _check_reduction(reduction: str, name: str) -> None:
@@ -86,7 +100,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0). ``inplace`` is accepted for torch compatibility and ignored."""
+    """max(x, 0); ``inplace=True`` overwrites ``input`` (outside the graph only)."""
+    if inplace:
+        return _in_place("relu", input, ops.relu)
     return ops.relu(input)
 
 
@@ -99,17 +115,23 @@ def tanh(input: Tensor) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x if x > 0 else negative_slope * x (torch's default slope 0.01)."""
+    """x if x > 0 else negative_slope * x (torch's default slope 0.01); ``inplace=True``
+    overwrites ``input`` (outside the graph only)."""
+    if inplace:
+        return _in_place("leaky_relu", input, lambda x: ops.leaky_relu(x, negative_slope))
     return ops.leaky_relu(input, negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x if x > 0 else alpha (exp(x) - 1).
+    """x if x > 0 else alpha (exp(x) - 1); ``inplace=True`` overwrites ``input`` (outside the
+    graph only).
 
     References:
         Clevert et al., "Fast and Accurate Deep Network Learning by Exponential Linear Units
         (ELUs)", ICLR 2016.
     """
+    if inplace:
+        return _in_place("elu", input, lambda x: ops.elu(x, alpha))
     return ops.elu(input, alpha)
 
 
@@ -127,12 +149,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """x * sigmoid(x) (also called swish).
+    """x * sigmoid(x) (also called swish); ``inplace=True`` overwrites ``input`` (outside the
+    graph only).
 
     References:
         Elfwing et al., "Sigmoid-Weighted Linear Units for Neural Network Function
         Approximation in Reinforcement Learning", 2017.
     """
+    if inplace:
+        return _in_place("silu", input, ops.silu)
     return ops.silu(input)
 
 
@@ -177,7 +202,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     1 / (1 - p) in training; the identity when ``training`` is False or p == 0.
 
     The mask is drawn from ``minigrad.backend.default_generator`` on the input's device, in
-    its dtype.
+    its dtype. ``inplace=True`` overwrites ``input`` (outside the graph only).
 
     References:
         Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
@@ -186,6 +211,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_dropout_p(p)
     if not training or p == 0:
         return input
+    if inplace:
+        return _in_place("dropout", input, lambda x: ops.dropout(x, p))
     return ops.dropout(input, p)
 
 

@@ -63,7 +63,7 @@ class BasicIndex(Function):
     is_view = True
 
     def forward(self, x, index):
-        self.index, self.shape, self.dtype = index, x.shape, x.dtype
+        self.index, self.shape = index, x.shape
         return x[index]
 
     def backward(self, grad):

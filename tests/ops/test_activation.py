@@ -158,3 +158,28 @@ def test_activation_double_backward(fn, rng):
     a[np.abs(a) < 1e-2] = 0.5
     x = mg.tensor(a, dtype=mg.float64, requires_grad=True)
     assert gradgradcheck(fn, [x])
+
+
+@pytest.mark.parametrize("name,fn,module", [
+    ("relu", lambda x, inplace: F.relu(x, inplace=inplace), lambda: nn.ReLU(inplace=True)),
+    ("leaky_relu", lambda x, inplace: F.leaky_relu(x, 0.1, inplace=inplace),
+     lambda: nn.LeakyReLU(0.1, inplace=True)),
+    ("elu", lambda x, inplace: F.elu(x, 0.5, inplace=inplace), lambda: nn.ELU(0.5, True)),
+    ("silu", lambda x, inplace: F.silu(x, inplace=inplace), lambda: nn.SiLU(inplace=True)),
+])
+def test_inplace_overwrites_the_input_outside_the_graph(name, fn, module):
+    a = np.array([-2.0, -0.5, 0.0, 1.5])
+    want = fn(mg.tensor(a), False).numpy()
+    x = mg.tensor(a)
+    version = x._version
+    out = fn(x, True)
+    assert out is x and x._version == version + 1
+    np.testing.assert_array_equal(x.numpy(), want)
+    y = mg.tensor(a)
+    assert module()(y) is y
+    np.testing.assert_array_equal(y.numpy(), want)
+    w = mg.tensor(a, requires_grad=True)
+    with mg.no_grad():  # no graph recorded: allowed, as torch allows
+        assert fn(w, True) is w
+    with pytest.raises(RuntimeError, match=f"{name}\\(inplace=True\\) on a tensor that requires"):
+        fn(mg.tensor(a, requires_grad=True) * 1, True)

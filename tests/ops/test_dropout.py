@@ -61,3 +61,18 @@ def test_dropout_gradcheck_with_fixed_mask():
         return F.dropout(t, 0.4)
 
     assert gradcheck(fn, [x])
+
+
+def test_dropout_inplace_overwrites_the_input_outside_the_graph():
+    x = mg.ones(20, 30)
+    mg.manual_seed(3)
+    want = F.dropout(mg.ones(20, 30), 0.4).numpy()
+    mg.manual_seed(3)
+    assert F.dropout(x, 0.4, inplace=True) is x
+    np.testing.assert_array_equal(x.numpy(), want)
+    y = mg.ones(20, 30)
+    mg.manual_seed(3)
+    assert nn.Dropout(0.4, inplace=True)(y) is y
+    np.testing.assert_array_equal(y.numpy(), want)
+    with pytest.raises(RuntimeError, match="dropout\\(inplace=True\\)"):
+        F.dropout(mg.ones(3, requires_grad=True) * 1, 0.4, inplace=True)
