@@ -169,29 +169,29 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 def _softmax_dim(ndim: int) -> int:
     warnings.warn(
         "Implicit dimension choice for softmax has been deprecated (as in torch): pass dim",
-        UserWarning, stacklevel=3,
+        UserWarning, stacklevel=4,
     )
     return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_args(input: Tensor, dim, dtype) -> tuple:
+    """torch's softmax arguments: ``dtype`` casts the input first; ``dim=None`` is the
+    deprecated implicit choice (with torch's warning)."""
+    if dtype is not None:
+        input = input.astype(dtype)
+    return input, (_softmax_dim(input.ndim) if dim is None else dim)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype=None) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along ``dim`` (``dtype``: cast the input first)."""
-    if dtype is not None:
-        input = input.astype(dtype)
-    if dim is None:
-        dim = _softmax_dim(input.ndim)
-    return ops.softmax(input, dim)
+    return ops.softmax(*_softmax_args(input, dim, dtype))
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype=None) -> Tensor:
     """x_i - log sum_j exp(x_j) along ``dim``, computed stably (``dtype``: cast first)."""
-    if dtype is not None:
-        input = input.astype(dtype)
-    if dim is None:
-        dim = _softmax_dim(input.ndim)
-    return ops.log_softmax(input, dim)
+    return ops.log_softmax(*_softmax_args(input, dim, dtype))
 
 
 # =============================================================================== dropout
@@ -557,17 +557,23 @@ def _binary_targets(name, input, target, weight):
         if target.requires_grad:
             raise TypeError(f"{name}: input has dtype {input.dtype}, target {target.dtype}")
         target = Tensor._wrap(target.array.astype(input.array.dtype))
-    w = None
-    if weight is not None:
-        w = weight.array if isinstance(weight, Tensor) else weight
-        w = backend.to_device(w, input.device)
-        w = w if w.dtype == input.dtype else w.astype(input.dtype)
-        try:
-            np.broadcast_shapes(tuple(w.shape), tuple(input.shape))
-        except ValueError:
-            raise ValueError(f"{name}: weight of shape {tuple(w.shape)} does not broadcast to "
-                             f"input shape {tuple(input.shape)}") from None
-    return target, w
+    return target, _broadcast_weight(weight, input, name, "weight")
+
+
+def _broadcast_weight(weight, input: Tensor, name: str, what: str):
+    """``weight`` (a Tensor, array or None) as an array on input's device in its dtype,
+    checked to broadcast to input's shape."""
+    if weight is None:
+        return None
+    w = weight.array if isinstance(weight, Tensor) else weight
+    w = backend.to_device(w, input.device)
+    w = w if w.dtype == input.dtype else w.astype(input.dtype)
+    try:
+        np.broadcast_shapes(tuple(w.shape), tuple(input.shape))
+    except ValueError:
+        raise ValueError(f"{name}: {what} of shape {tuple(w.shape)} does not broadcast to "
+                         f"input shape {tuple(input.shape)}") from None
+    return w
 
 
 def binary_cross_entropy(
@@ -607,18 +613,7 @@ def binary_cross_entropy_with_logits(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target, w = _binary_targets("binary_cross_entropy_with_logits", input, target, weight)
-    pw = None
-    if pos_weight is not None:
-        pw = pos_weight.array if isinstance(pos_weight, Tensor) else pos_weight
-        pw = backend.to_device(pw, input.device)
-        pw = pw if pw.dtype == input.dtype else pw.astype(input.dtype)
-        try:
-            np.broadcast_shapes(tuple(pw.shape), tuple(input.shape))
-        except ValueError:
-            raise ValueError(
-                f"binary_cross_entropy_with_logits: pos_weight of shape {tuple(pw.shape)} "
-                f"does not broadcast to input shape {tuple(input.shape)}"
-            ) from None
+    pw = _broadcast_weight(pos_weight, input, "binary_cross_entropy_with_logits", "pos_weight")
     return loss_ops.binary_cross_entropy_with_logits(input, target, w, pw, reduction)
 
 
