@@ -107,7 +107,8 @@ class Function:
             out._ctx = fn
             fn.inputs = inputs
             fn.needs_input_grad = tuple(needs)
-            fn.versions = versions
+            if fn.saved:  # only what backward reads is checked for in-place changes
+                fn.versions = tuple(versions)
             fn.sequence = next(_sequence)
             fn.writes = writes[0]
         else:
