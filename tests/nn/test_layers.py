@@ -1,4 +1,5 @@
-"""Layers: Linear, Identity, Flatten, Embedding, Dropout, BatchNorm1d/2d, LayerNorm."""
+"""Layer modules: Linear, Identity, Flatten, BatchNorm1d/2d, LayerNorm (the kernels behind
+them, embedding and dropout are tested in tests/ops/)."""
 
 import math
 
@@ -26,10 +27,6 @@ def test_linear_mse_gradient_matches_hand_worked_example():
     nn.MSELoss()(lin(x), y).backward()
     np.testing.assert_allclose(to_numpy(lin.weight.grad)[0], [-24.1878, -30.7642], atol=1e-4)
     np.testing.assert_allclose(to_numpy(lin.bias.grad), [-38.7382], atol=1e-4)
-
-
-
-
 
 
 def test_linear_default_init_is_torch_uniform():
@@ -71,24 +68,6 @@ def test_identity_flatten_unflatten(rng):
     assert nn.Flatten(1, 1)(x).shape == (2, 3, 4)
     assert nn.Unflatten(1, (3, 1))(x).shape == (2, 3, 1, 4)
     assert gradcheck(lambda t: nn.Flatten()(t) * 2, [x])
-
-
-# ---------------------------------------------------------------------------- Embedding
-
-
-
-
-
-# ---------------------------------------------------------------------------- Dropout
-
-
-
-
-
-
-
-
-
 
 
 # ---------------------------------------------------------------------------- BatchNorm
@@ -153,8 +132,6 @@ def test_batchnorm2d_matches_torch_over_steps():
                                REF["bn2d/eval_y"], rtol=1e-10, atol=1e-12)
 
 
-
-
 def test_batchnorm_without_affine_or_tracking(rng):
     x = f64(rng.standard_normal((6, 4)))
     bn = nn.BatchNorm1d(4, affine=False, track_running_stats=False).double()
@@ -192,6 +169,3 @@ def test_batchnorm_float32_stays_float32(rng):
 
 
 # ---------------------------------------------------------------------------- LayerNorm
-
-
-

@@ -31,7 +31,6 @@ def test_matmul_with_transposed_weight_gives_contiguous_grad(rng):
     assert w.grad.array.flags.c_contiguous
 
 
-
 @pytest.mark.parametrize("shape", [(5, 3), (2, 4, 3), (3,)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear_value_and_gradcheck(shape, bias, rng, device):
