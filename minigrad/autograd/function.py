@@ -20,8 +20,8 @@ Writing an op (the whole API)::
   backward needs; ``backward(grad, *saved)`` receives them as arguments. Anything else the
   backward needs (an axis, a mask, a shape) is kept as an attribute of ``self``: a constant.
 - ``backward`` returns one gradient per input, at the broadcast shape: undoing broadcasting
-  happens here, once, for every op. ``self.needs_input_grad[i]`` says whether input i wants
-  one (return None to skip the work).
+  is done once for every op (``unbroadcast`` below, called by the engine).
+  ``self.needs_input_grad[i]`` says whether input i wants one (return None to skip the work).
 - What was saved is guarded: if an input or the output saved for backward is changed in place
   before backward runs, backward raises instead of giving a silently wrong gradient.
 - Under ``create_graph=True`` the same backward runs on Tensors (``grad`` and the saved values
@@ -53,8 +53,9 @@ class Function:
     """Base of every op: subclasses define ``forward`` and ``backward`` (see the module doc).
 
     Filled in by ``apply`` when the node is recorded: ``inputs`` (the input Tensors),
-    ``needs_input_grad``, ``versions`` (the inputs' version counters when recorded),
-    ``sequence`` (creation order) and ``writes`` (the write clock when recorded).
+    ``needs_input_grad``, ``versions`` (the inputs' version counters when recorded, kept when
+    something was saved), ``sequence`` (creation order) and ``writes`` (the write clock when
+    recorded).
     """
 
     is_view = False
