@@ -7,8 +7,13 @@ Networks (float32, Adam lr 1e-3, mean softmax cross-entropy, random data residen
 Timing: CUDA events around `--steps` steps after `--warmup` steps, repeated `--repeat` times;
 the median ms/step is reported with its ratio to hand-written CuPy from the same run.
 
-    python benchmarks/bench_gpu.py                 # needs CuPy and a GPU; PyTorch optional
-    python benchmarks/bench_gpu.py --json gpu.json
+Also: the embedding backward (50000 x 256 table, 16384 token ids drawn from a Zipf law, so
+that ids repeat as in text) with minigrad's deterministic sort-and-sum scatter-add (the
+default) against CuPy's atomic ``cupyx.scatter_add`` (``use_deterministic_algorithms(False)``),
+and whether two runs of each give the same bits.
+
+    PYTHONPATH=. python3 benchmarks/bench_gpu.py                 # needs CuPy and a GPU
+    PYTHONPATH=. python3 benchmarks/bench_gpu.py --json gpu.json # PyTorch optional
 """
 
 from __future__ import annotations
@@ -139,6 +144,37 @@ def torch_step_fn(cp, sizes, batch):
     return step
 
 
+def embedding_backward(cp, warmup: int, steps: int, repeat: int) -> dict:
+    """ms per embedding forward+backward, deterministic vs atomic, and bit-reproducibility."""
+    import minigrad as mg
+    from minigrad.nn import functional as F
+
+    rng = cp.random.RandomState(0)
+    ids = mg.Tensor._wrap((rng.zipf(1.3, size=(32, 512)) % 50000).astype(cp.int64))
+    grad = mg.Tensor._wrap(rng.standard_normal((32, 512, 256), dtype=cp.float32))
+    weight = mg.Tensor._wrap(rng.standard_normal((50000, 256), dtype=cp.float32))
+    weight.requires_grad_(True)
+
+    def step():
+        weight.grad = None
+        F.embedding(ids, weight).backward(grad)
+
+    out = {}
+    for deterministic in (True, False):
+        mg.use_deterministic_algorithms(deterministic)
+        try:
+            bits = []
+            for _ in range(2):
+                step()
+                bits.append(weight.grad.array.copy())
+            same = bool((bits[0] == bits[1]).all())
+            ms = time_steps(cp, step, warmup, steps, repeat)
+        finally:
+            mg.use_deterministic_algorithms(True)
+        out["deterministic" if deterministic else "atomic"] = {"ms": ms, "bit_identical": same}
+    return out
+
+
 def time_steps(cp, step, warmup: int, steps: int, repeat: int) -> float:
     for _ in range(warmup):
         step()
@@ -163,12 +199,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json")
     args = ap.parse_args()
-    try:
-        import cupy as cp
+    import minigrad as mg
 
-        cp.cuda.runtime.getDeviceCount()
-    except Exception as err:  # noqa: BLE001 - any failure means: no GPU here
-        sys.exit(f"bench_gpu needs CuPy and a GPU: {err}")
+    if not mg.cuda_is_available():  # imports CuPy, runs a kernel and a cuRAND draw
+        sys.exit("bench_gpu needs CuPy and a working GPU: minigrad.cuda_is_available() is "
+                 "False (pip install 'minigrad[cuda12]', which brings the CUDA libraries)")
+    import cupy as cp
     name = cp.cuda.runtime.getDeviceProperties(0)["name"]
     name = name.decode() if isinstance(name, bytes) else name
     print(f"# device: {name}, CuPy {cp.__version__}")
@@ -189,6 +225,11 @@ def main() -> None:
             base = base or ms
             print(f"{variant:<10} {ms:9.3f} {ms / base:8.2f}")
             results[net][variant] = {"ms_per_step": ms, "ratio_to_cupy": ms / base}
+    emb = embedding_backward(cp, args.warmup, args.steps, args.repeat)
+    print("\nembedding backward, 50000 x 256, 16384 Zipf ids")
+    for variant, r in emb.items():
+        print(f"{variant:<14} {r['ms']:9.3f} ms  bit-identical over 2 runs: {r['bit_identical']}")
+    results["embedding_backward"] = emb
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

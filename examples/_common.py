@@ -219,6 +219,19 @@ def savefig(fig, out_dir: str, name: str) -> str:
     return path
 
 
+def save_animation(fig, update, frames: int, out_dir: str, name: str, fps: int = 12) -> str:
+    """Write an animated GIF: ``update(i)`` redraws frame i of ``frames`` on ``fig``
+    (matplotlib's FuncAnimation with the Pillow writer); prints where it went."""
+    from matplotlib.animation import FuncAnimation, PillowWriter  # noqa: PLC0415
+
+    path = os.path.join(out_dir, name)
+    fig.tight_layout()
+    anim = FuncAnimation(fig, update, frames=frames, blit=False)
+    anim.save(path, writer=PillowWriter(fps=fps), dpi=80)
+    print(f"saved {path}")
+    return path
+
+
 class Timer:
     """``with Timer() as t: ...``; then ``t.seconds``."""
 

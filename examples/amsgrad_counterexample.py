@@ -16,6 +16,7 @@ stays near -1. After every step x is projected back onto [-1, 1].
 Usage::
 
     python3 examples/amsgrad_counterexample.py          # ~5 s; writes runs/amsgrad/amsgrad.png
+    python3 examples/amsgrad_counterexample.py --animate    # also runs/amsgrad/amsgrad.gif
 """
 
 from __future__ import annotations
@@ -55,16 +56,20 @@ def run(name: str, steps: int, device: str) -> np.ndarray:
 def main(argv: Sequence[str] | None = None) -> dict:
     p = C.base_parser(__doc__.splitlines()[0], out_dir=os.path.join("runs", "amsgrad"))
     p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--animate", action="store_true",
+                   help="also write amsgrad.gif: x_t of both optimizers over time")
+    p.add_argument("--frames", type=int, default=60, help="frames of the animation")
     args = p.parse_args(argv)
     device = C.setup(args)
 
-    final = {}
+    final, trajectories = {}, {}
     fig, axes = C.figure(size=(7.0, 4.0))
     ax = axes[0][0]
     with C.Timer() as timer:
         for name in ("Adam", "AMSGrad"):
             xs = run(name, args.steps, device)
             final[name] = float(xs[-1])
+            trajectories[name] = xs
             ax.plot(np.arange(1, args.steps + 1), xs, lw=1.0, label=name)
             marks = sorted({max(1, args.steps // d) for d in (20, 4, 2, 1)})
             trail = ", ".join(f"x_{k} = {xs[k - 1]:+.4f}" for k in marks)
@@ -81,7 +86,47 @@ def main(argv: Sequence[str] | None = None) -> dict:
     ax.title.set_fontsize(9)
     ax.legend()
     figure = C.savefig(fig, args.out_dir, "amsgrad.png")
-    return {"final_x": final, "figure": figure}
+    gif = animate(trajectories, args.out_dir, args.frames) if args.animate else None
+    return {"final_x": final, "figure": figure, "animation": gif}
+
+
+def animate(trajectories: dict[str, np.ndarray], out_dir: str, frames: int) -> str:
+    """An animated GIF: left, x_t so far; right, each optimizer's current x on the feasible
+    segment [-1, 1], with the optimum at -1 and the worst point at +1."""
+    fig, axes = C.figure(ncols=2, size=(4.6, 3.4))
+    left, right = axes[0]
+    steps = len(next(iter(trajectories.values())))
+    t = np.arange(1, steps + 1)
+    left.set_xlim(1, steps)
+    left.set_ylim(-1.1, 1.1)
+    left.axhline(-1.0, color="k", ls=":", lw=1)
+    left.set_xlabel("step t")
+    left.set_ylabel("x_t")
+    right.set_xlim(-1.15, 1.15)
+    right.set_ylim(-0.5, len(trajectories) - 0.5)
+    right.axvline(-1.0, color="g", ls=":", lw=1)
+    right.axvline(1.0, color="r", ls=":", lw=1)
+    right.set_yticks(range(len(trajectories)), list(trajectories))
+    right.set_xlabel("x (optimum -1, worst +1)")
+    right.set_title("t = 0")  # so the layout leaves room for it
+    lines, dots = [], []
+    for k, (name, xs) in enumerate(trajectories.items()):
+        (line,) = left.plot([], [], lw=1.0, color=f"C{k}", label=name)
+        (dot,) = right.plot([], [], "o", ms=10, color=f"C{k}")
+        lines.append((xs, line))
+        dots.append((xs, dot, k))
+    left.legend(loc="lower right")
+
+    def update(i):
+        n = max(1, round((i + 1) / frames * steps))
+        for xs, line in lines:
+            line.set_data(t[:n], xs[:n])
+        for xs, dot, k in dots:
+            dot.set_data([xs[n - 1]], [k])
+        right.set_title(f"t = {n}")
+        return []
+
+    return C.save_animation(fig, update, frames, out_dir, "amsgrad.gif")
 
 
 if __name__ == "__main__":

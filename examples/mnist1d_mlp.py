@@ -3,7 +3,7 @@
 Greydanus & Kobak, "Scaling Down Deep Learning with MNIST-1D", ICML 2024 (arXiv:2011.14439).
 The data set (4,000 training and 1,000 test sequences of 40 values, 10 classes) is generated
 locally by the ``mnist1d`` package with its default arguments (seed 42) -- nothing is
-downloaded. ``pip install 'minigrad[mnist1d]'`` installs it; without it this script says so
+downloaded. ``pip install 'minigrad-tensor[mnist1d]'`` installs it; without it this script says so
 and exits with status 0.
 
 Models, as in the paper's baselines: logistic regression (a single Linear 40-10) and an MLP
@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     data = make_mnist1d()
     if data is None:
         print("mnist1d_mlp.py needs the mnist1d package, which is not installed: "
-              "pip install 'minigrad[mnist1d]'  (skipping)")
+              "pip install 'minigrad-tensor[mnist1d]'  (skipping)")
         return {"skipped": True}
     device = C.setup(args)
     print(f"MNIST-1D: {len(data['y'])} train / {len(data['y_test'])} test sequences of "

@@ -19,6 +19,7 @@ there is no best optimizer.
 Usage::
 
     python3 examples/optimizer_paths.py                 # ~15 s; writes runs/paths/*.png
+    python3 examples/optimizer_paths.py --animate       # also runs/paths/optimizer_paths.gif
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def run_path(label: str, surface: str, lr: float, steps: int, device: str) -> np
     return path
 
 
-def plot(surface: str, paths: dict[str, np.ndarray], ax) -> None:
+def contours(surface: str, ax) -> None:
+    """The surface's contour lines, its start (black dot) and minimum (red star)."""
     fn, start, minimum, _, (x0, x1, y0, y1), log = SURFACES[surface]
     xs, ys = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     zs = fn(xs, ys)
@@ -107,14 +109,48 @@ def plot(surface: str, paths: dict[str, np.ndarray], ax) -> None:
         ax.contour(xs, ys, zs, levels=levels, cmap="Greys", linewidths=0.6)
     else:
         ax.contour(xs, ys, zs, levels=30, cmap="Greys", linewidths=0.6)
-    colors = C.matplotlib.colormaps["tab20"].colors
-    for (label, path), color in zip(paths.items(), colors):
-        ax.plot(path[:, 0], path[:, 1], lw=1.2, color=color, label=label)
     ax.plot(*start, "ko", ms=5)
     ax.plot(*minimum, "r*", ms=12)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_title(surface)
+
+
+def plot(surface: str, paths: dict[str, np.ndarray], ax) -> None:
+    contours(surface, ax)
+    colors = C.matplotlib.colormaps["tab20"].colors
+    for (label, path), color in zip(paths.items(), colors):
+        ax.plot(path[:, 0], path[:, 1], lw=1.2, color=color, label=label)
+
+
+def animate(all_paths: dict[str, dict[str, np.ndarray]], out_dir: str, frames: int) -> str:
+    """An animated GIF of the paths growing: frame i shows each surface's first i / frames of
+    its steps, with a dot at each optimizer's current position."""
+    fig, axes = C.figure(ncols=len(all_paths), size=(4.2, 3.8))
+    colors = C.matplotlib.colormaps["tab20"].colors
+    artists, titles = [], []
+    for ax, (surface, paths) in zip(axes[0], all_paths.items()):
+        contours(surface, ax)
+        steps = len(next(iter(paths.values()))) - 1
+        titles.append((ax, surface, steps))
+        for (label, path), color in zip(paths.items(), colors):
+            (line,) = ax.plot([], [], lw=1.2, color=color, label=label)
+            (head,) = ax.plot([], [], "o", ms=4, color=color)
+            artists.append((path, line, head))
+    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+    def update(i):
+        frac = (i + 1) / frames
+        for path, line, head in artists:
+            k = max(1, round(frac * (len(path) - 1))) + 1
+            shown = path[:k][np.isfinite(path[:k]).all(axis=1)]
+            line.set_data(shown[:, 0], shown[:, 1])
+            head.set_data(shown[-1:, 0], shown[-1:, 1])
+        for ax, surface, steps in titles:
+            ax.set_title(f"{surface}: step {max(1, round(frac * steps))} of {steps}")
+        return []
+
+    return C.save_animation(fig, update, frames, out_dir, "optimizer_paths.gif")
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -123,10 +159,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
                    help="multiply every surface's step budget (e.g. 0.1 for a quick look)")
     p.add_argument("--optimizers", nargs="*", default=list(OPTIMIZERS),
                    help="a subset of: " + " ".join(OPTIMIZERS))
+    p.add_argument("--animate", action="store_true",
+                   help="also write optimizer_paths.gif, the paths growing step by step")
+    p.add_argument("--frames", type=int, default=60, help="frames of the animation")
     args = p.parse_args(argv)
     device = C.setup(args)
 
     distances: dict[str, dict[str, float]] = {o: {} for o in args.optimizers}
+    all_paths: dict[str, dict[str, np.ndarray]] = {}
     fig, axes = C.figure(ncols=len(SURFACES), size=(5.2, 4.6))
     with C.Timer() as timer:
         for ax, surface in zip(axes[0], SURFACES):
@@ -138,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                 distances[label][surface] = (float(np.hypot(*(end - SURFACES[surface][2])))
                                              if np.isfinite(end).all() else math.inf)
             plot(surface, paths, ax)
+            all_paths[surface] = paths
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     rows = [[o, *(distances[o][s] for s in SURFACES)] for o in args.optimizers]
     headers = ["optimizer", *(f"{s} ({round(SURFACES[s][3] * args.steps_scale)} steps)"
@@ -146,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     print(C.table(rows, headers))
     print(f"time: {timer.seconds:.1f} s")
     figure = C.savefig(fig, args.out_dir, "optimizer_paths.png")
-    return {"distances": distances, "figure": figure}
+    gif = animate(all_paths, args.out_dir, args.frames) if args.animate else None
+    return {"distances": distances, "figure": figure, "animation": gif}
 
 
 if __name__ == "__main__":

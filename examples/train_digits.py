@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                                   restore_best_weights=True, start_from_epoch=es_start,
                                   monitor="val_loss")
     print(f"{type(optimizer).__name__}(lr={args.lr:g}), scheduler {args.scheduler}, "
-          f"{sum(p.size for p in model.parameters()):,} parameters")
+          f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
     history = train.fit(model, nn.CrossEntropyLoss(), optimizer, train_loader,
                         epochs=args.epochs, val_loader=val_loader, scheduler=scheduler,

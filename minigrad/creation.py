@@ -12,7 +12,7 @@ import numpy as np
 
 from . import backend
 from .backend import Device, DeviceLike
-from .tensor import Tensor, _check_dtype
+from .tensor import Tensor, _as_array, _check_dtype
 
 
 def _dtype(dtype, default=None):
@@ -30,6 +30,11 @@ def _shape(size) -> tuple:
     return tuple(int(s) for s in size)
 
 
+def _check_like(t, name: str) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
+
+
 def _made(array, requires_grad: bool) -> Tensor:
     t = Tensor._wrap(array)
     if requires_grad:
@@ -38,8 +43,15 @@ def _made(array, requires_grad: bool) -> Tensor:
 
 
 def tensor(data, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    """A new tensor holding a copy of ``data``. Floats become float32 unless ``dtype`` is set."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    """A new tensor holding a copy of ``data``.
+
+    The dtype, unless ``dtype`` is given: Python floats become the default float dtype
+    (float32). A float array keeps its dtype unless it is wider than the default: a float64
+    NumPy array becomes float32 (unlike ``torch.tensor``, which keeps float64; pass
+    ``dtype=minigrad.float64`` to keep it), while float16 stays float16 (never an upcast).
+    Integers keep theirs (Python ints become int64) and bools stay bool.
+    """
+    return _made(_as_array(data, dtype, device), requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -51,18 +63,21 @@ def from_numpy(array: np.ndarray) -> Tensor:
 
 
 def zeros(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
-    return _made(xp.zeros(_shape(size), dtype=_dtype(dtype)), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.zeros(_shape(size), dtype=_dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
-    return _made(xp.ones(_shape(size), dtype=_dtype(dtype)), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.ones(_shape(size), dtype=_dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
-    return _made(xp.empty(_shape(size), dtype=_dtype(dtype)), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.empty(_shape(size), dtype=_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device: DeviceLike = None,
@@ -72,9 +87,10 @@ def full(size, fill_value, dtype=None, device: DeviceLike = None,
             dtype = np.bool_
         elif isinstance(fill_value, numbers.Integral):
             dtype = np.int64
-    xp = Device(device).xp
+    dev = Device(device)
     size = _shape(size if isinstance(size, (tuple, list)) else (size,))
-    return _made(xp.full(size, fill_value, dtype=_dtype(dtype)), requires_grad)
+    with backend.on_device(dev):
+        return _made(dev.xp.full(size, fill_value, dtype=_dtype(dtype)), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device: DeviceLike = None,
@@ -85,21 +101,28 @@ def arange(start, end=None, step=1, dtype=None, device: DeviceLike = None,
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be non-zero")
+    if (end - start) * step < 0:  # as torch; NumPy would return an empty range
+        raise ValueError(f"arange: the range from {start} to {end} runs against the sign of "
+                         f"step={step}")
     ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dt = _dtype(dtype, np.dtype(np.int64) if ints else None)
-    xp = Device(device).xp
-    return _made(xp.arange(start, end, step).astype(dt, copy=False), requires_grad)
+    dev = Device(device)
+    with backend.on_device(dev):
+        return _made(dev.xp.arange(start, end, step).astype(dt, copy=False), requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device: DeviceLike = None) -> Tensor:
-    xp = Device(device).xp
-    return Tensor._wrap(xp.linspace(start, end, steps).astype(_dtype(dtype)))
+    dev = Device(device)
+    with backend.on_device(dev):
+        return Tensor._wrap(dev.xp.linspace(start, end, steps).astype(_dtype(dtype)))
 
 
 def eye(n: int, m: int | None = None, dtype=None, device: DeviceLike = None,
         requires_grad: bool = False) -> Tensor:
-    xp = Device(device).xp
-    return _made(xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
+    dev = Device(device)
+    n, m = _shape((n, n if m is None else m))
+    with backend.on_device(dev):
+        return _made(dev.xp.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
 def rand(*size, dtype=None, device: DeviceLike = None, requires_grad: bool = False,
@@ -129,35 +152,41 @@ def randint(low: int, high: int | None = None, size=(), device: DeviceLike = Non
 
 def randperm(n: int, device: DeviceLike = None,
              generator: backend.Generator | None = None) -> Tensor:
+    (n,) = _shape((n,))
     gen = generator or backend.default_generator
     return Tensor._wrap(gen.permutation(n, Device(device)))
 
 
 def zeros_like(t: Tensor, dtype=None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
+    _check_like(t, "zeros_like")
     return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    _check_like(t, "ones_like")
     return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    _check_like(t, "full_like")
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def rand_like(t: Tensor, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    _check_like(t, "rand_like")
     return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                 requires_grad=requires_grad)
 
 
 def randn_like(t: Tensor, dtype=None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
+    _check_like(t, "randn_like")
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
                  requires_grad=requires_grad)

@@ -12,18 +12,21 @@ tuples, Tensors (``requires_grad`` and Parameter-ness kept), NumPy and CuPy arra
 or string dtype, NumPy scalars, NumPy dtypes, Python ints, floats (nan/inf included), bools,
 strings, bytes and None. Anything else raises ``TypeError`` naming where it sits.
 
-Writes are atomic: the file is written beside the target under a temporary name, flushed,
-``fsync``-ed and renamed over the target with ``os.replace``, so a crash mid-write leaves the
-previous file intact. Loading reads and checks every entry (the zip CRCs included) before it
-returns anything; a truncated, corrupted or foreign file raises :class:`CheckpointError`
-naming the file.
+Writes are atomic: the file is written beside the target under a temporary name
+(``.<name>.tmp-<pid>-<random>``), flushed, ``fsync``-ed and renamed over the target with
+``os.replace``, so a crash mid-write leaves the previous file intact. A process killed while
+saving leaves its temporary behind; the next successful save of the same target removes the
+temporaries whose writer is no longer running. Files get the mode ``open()`` would give them
+(0666 less the umask). Loading reads and checks every entry (the zip CRCs included) before it
+returns anything; whatever is wrong with a file (truncated, corrupted, crafted, foreign, or not
+a zip at all) raises :class:`CheckpointError` naming the file and saying what is wrong, and a
+tensor entry of a dtype a Tensor cannot hold (strings, say) is refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from typing import Any
@@ -35,6 +38,7 @@ from .backend import Device, DeviceLike, device_of
 from .tensor import Parameter, Tensor
 
 FORMAT = "minigrad.checkpoint"
+_TENSOR_KINDS = "biuf"  # what a Tensor (or a CuPy array) can hold: bool, integers, floats
 VERSION = 1
 _META = "__minigrad__"
 
@@ -43,12 +47,25 @@ class CheckpointError(ValueError):
     """A file that is not a readable minigrad checkpoint (truncated, corrupted or foreign)."""
 
 
+class CheckpointDeviceError(CheckpointError, backend.DeviceError):
+    """A checkpoint that holds arrays saved on a device not available here (load it with
+    ``map_location='cpu'``). Both a :class:`CheckpointError`, so that one ``except`` catches
+    every file that cannot be loaded, and a :class:`~minigrad.backend.DeviceError`."""
+
+
 # --------------------------------------------------------------------------- encoding
+
+
+# Containers nest at most this deep. The header is JSON and both directions recurse once per
+# level: a bound keeps a crafted header from raising RecursionError, and save refuses what
+# load would refuse.
+MAX_DEPTH = 100
 
 
 class _Encoder:
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
+        self.depth = 0
 
     def _store(self, array) -> str:
         key = f"a{len(self.arrays)}"
@@ -63,6 +80,20 @@ class _Encoder:
             )
 
     def encode(self, obj: Any, where: str):
+        if isinstance(obj, (dict, list, tuple)):
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    raise ValueError(
+                        f"minigrad.save: {where[:200]} nests containers more than {MAX_DEPTH} "
+                        "levels deep"
+                    )
+                return self._encode(obj, where)
+            finally:
+                self.depth -= 1
+        return self._encode(obj, where)
+
+    def _encode(self, obj: Any, where: str):
         if isinstance(obj, np.generic):  # before float: np.float64 subclasses float
             self._check_dtype(np.asarray(obj), where)
             return {"$": "npscalar", "k": self._store(np.asarray(obj))}
@@ -143,27 +174,39 @@ class _Decoder:
         try:
             return backend.to_device(array, dev)
         except backend.DeviceError as err:
-            raise backend.DeviceError(
+            raise CheckpointDeviceError(
                 f"{self.path}: holds arrays saved on {saved_device}, which is not available "
                 f"here ({err}); pass map_location='cpu'"
             ) from err
 
-    def decode(self, node):
+    def _array_of(self, node: dict, kinds: str, what: str):
+        """The node's array, refused unless its dtype kind is one of ``kinds``."""
+        array = self._array(node)
+        if array.dtype.kind not in kinds:
+            self._fail(f"{what} entry {node.get('k')!r} has dtype {array.dtype}, which a "
+                       f"{what} cannot have")
+        return array
+
+    def decode(self, node, depth: int = 0):
         if node is None or isinstance(node, (bool, str, int, float)):
             return node
+        if depth >= MAX_DEPTH:
+            self._fail(f"containers nested more than {MAX_DEPTH} levels deep")
+        depth += 1
         if isinstance(node, list):
-            return [self.decode(v) for v in node]
+            return [self.decode(v, depth) for v in node]
         if not isinstance(node, dict) or "$" not in node:
             self._fail(f"unexpected node {str(node)[:80]!r}")
         kind = node["$"]
         if kind == "float":
             return float(str(node["v"]))
         if kind == "dict":
-            return {self._decode_key(k): self.decode(v) for k, v in node["items"]}
+            return {self.decode(k, depth): self.decode(v, depth) for k, v in node["items"]}
         if kind == "tuple":
-            return tuple(self.decode(v) for v in node["v"])
+            return tuple([self.decode(v, depth) for v in node["v"]])
         if kind == "tensor":
-            array = self._place(self._array(node), node.get("dev", "cpu"))
+            array = self._array_of(node, _TENSOR_KINDS, "tensor")
+            array = self._place(array, node.get("dev", "cpu"))
             cls = Parameter if node.get("param") else Tensor
             t = cls._wrap(array)
             t.requires_grad = bool(node.get("rg", False))
@@ -171,17 +214,15 @@ class _Decoder:
         if kind == "ndarray":
             return self._array(node)
         if kind == "cupy":
-            return self._place(self._array(node), node.get("dev", "cuda:0"))
+            return self._place(self._array_of(node, _TENSOR_KINDS, "CuPy array"),
+                               node.get("dev", "cuda:0"))
         if kind == "npscalar":
             return self._array(node)[()]
         if kind == "dtype":
             return np.dtype(node["v"])
         if kind == "bytes":
-            return self._array(node).tobytes()
+            return self._array_of(node, "u", "bytes").tobytes()
         self._fail(f"unknown node kind {kind!r}")
-
-    def _decode_key(self, node):
-        return self.decode(node)
 
 
 # --------------------------------------------------------------------------- save / load
@@ -205,7 +246,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     entries = dict(enc.arrays)
     entries[_META] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp = _create_temporary(path, directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)
@@ -219,6 +260,71 @@ def save(obj: Any, path: str | os.PathLike) -> None:
             pass
         raise
     _fsync_dir(directory)
+    _remove_stale_temporaries(path, directory)
+
+
+def _temporary_prefix(path: str) -> str:
+    return f".{os.path.basename(path)}.tmp-"
+
+
+def _create_temporary(path: str, directory: str) -> tuple[int, str]:
+    """Create ``.<name>.tmp-<pid>-<random>`` beside ``path``, with the mode ``open()`` gives.
+
+    ``tempfile.mkstemp`` would make it 0600; ``os.open(..., 0o666)`` lets the umask decide, so
+    the checkpoint ends up with the same mode as any file the user writes. The writer's pid in
+    the name lets a later save tell a dead writer's leftover from a live one's file.
+    """
+    prefix = os.path.join(directory, _temporary_prefix(path)) + f"{os.getpid()}-"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = prefix + os.urandom(4).hex()
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"minigrad.save: cannot save to {path}: the directory {directory} does not exist"
+            ) from None
+        except NotADirectoryError:
+            raise NotADirectoryError(
+                f"minigrad.save: cannot save to {path}: {directory} is not a directory"
+            ) from None
+    raise FileExistsError(f"minigrad.save: no free temporary name beside {path}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's), or cannot tell: keep its file
+    return True
+
+
+def _remove_stale_temporaries(path: str, directory: str) -> None:
+    """Remove temporaries of ``path`` left by writers that died mid-save (killed, out of
+    power). A temporary whose writer is still running (another process saving the same
+    target right now) is left alone; so are this process's own. Best effort: errors are
+    ignored, the save itself has already succeeded."""
+    prefix = _temporary_prefix(path)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
 
 
 def _fsync_dir(directory: str) -> None:
@@ -235,6 +341,40 @@ def _fsync_dir(directory: str) -> None:
         os.close(dfd)
 
 
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry; an empty zip
+
+
+def _check_signature(path: str) -> None:
+    """Refuse a file that is not a zip at all, saying what it looks like instead (NumPy would
+    report anything unrecognised as "pickled data")."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{path} is a directory, not a checkpoint file") from None
+    if head.startswith(_ZIP_SIGNATURES):
+        return
+    if not head:
+        why = "the file is empty"
+    elif head.startswith(b"\x93NUMPY"):
+        why = "a bare .npy array, not the .npz that minigrad.save writes"
+    elif head.startswith((b"\x80", b"(")) and b"torch" in head:
+        why = "it looks like a pickle (torch.save?), which minigrad never loads"
+    elif _looks_like_text(head):
+        why = f"it is a text file, starting {head[:40].decode('utf-8', 'replace')!r}"
+    else:
+        why = f"it does not start with the zip signature (first bytes {head[:8]!r})"
+    raise CheckpointError(f"{path}: not a minigrad checkpoint ({why})")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
 def load(path: str | os.PathLike, map_location: DeviceLike = None) -> Any:
     """Load what :func:`save` wrote.
 
@@ -246,13 +386,15 @@ def load(path: str | os.PathLike, map_location: DeviceLike = None) -> Any:
 
     Raises:
         FileNotFoundError: no file at ``path``.
-        CheckpointError: (a ``ValueError``) the file is truncated, corrupted or not a minigrad
-            checkpoint; nothing is returned half-loaded.
+        CheckpointError: (a ``ValueError``) the file is truncated, corrupted, crafted or not a
+            minigrad checkpoint, or (:class:`CheckpointDeviceError`) it holds arrays saved on a
+            device that is not available here; nothing is returned half-loaded.
     """
     path = os.fspath(path)
     dev = Device(map_location) if map_location is not None else None
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
+    _check_signature(path)
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -272,8 +414,13 @@ def load(path: str | os.PathLike, map_location: DeviceLike = None) -> Any:
             f"({type(err).__name__}: {err})"
         ) from err
     meta_arr = arrays.pop(_META)
+    if meta_arr.dtype != np.uint8 or meta_arr.ndim != 1:
+        raise CheckpointError(f"{path}: corrupted checkpoint header (an array of dtype "
+                              f"{meta_arr.dtype} and shape {meta_arr.shape}, not UTF-8 bytes)")
     try:
         meta = json.loads(meta_arr.tobytes().decode("utf-8"))
+    except RecursionError:
+        raise CheckpointError(f"{path}: corrupted checkpoint header (nested too deep)") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: corrupted checkpoint header ({err})") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "tree" not in meta:

@@ -12,6 +12,7 @@ minigrad sits at the top of its file.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -23,6 +24,12 @@ from .write_clock import writes
 
 _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
+def _is_array(data) -> bool:
+    """An array or tensor with a dtype of its own (a NumPy scalar counts); not a Python
+    number or nested list, whose floats NumPy reads as float64."""
+    return hasattr(data, "dtype") and hasattr(data, "shape")
+
+
 def _check_dtype(dtype: np.dtype) -> None:
     if dtype.kind not in _SUPPORTED_KINDS:
         raise TypeError(
@@ -33,8 +40,10 @@ def _check_dtype(dtype: np.dtype) -> None:
 def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) -> Array:
     """Convert ``data`` (a number, nested list, NumPy/CuPy array or Tensor) to a backend array.
 
-    Python floats and float arrays become the default float dtype (float32) unless ``dtype``
-    says otherwise; integers stay int64, bools stay bool.
+    Without ``dtype``: Python floats, and float arrays wider than the default float dtype
+    (float32), become the default (float64 data -> float32; torch would keep float64); narrower
+    float arrays keep their dtype (float16 stays float16: never an upcast); integers keep
+    theirs (Python ints -> int64), bools stay bool.
     """
     if isinstance(data, Tensor):
         data = data.array
@@ -58,35 +67,84 @@ def _as_array(data, dtype=None, device: DeviceLike = None, copy: bool = True) ->
                 "expected numbers (bool, int or float)"
             )
     else:
-        arr = xp.array(data, copy=copy)
+        with backend.on_device_of(data):  # cupy.array copies onto the *current* device
+            arr = xp.array(data, copy=copy)
     if dtype is None:
-        dtype = backend.get_default_dtype() if arr.dtype.kind == "f" else arr.dtype
+        dtype = arr.dtype
+        if dtype.kind == "f":
+            default = backend.get_default_dtype()
+            if dtype.itemsize > default.itemsize or not _is_array(data):
+                dtype = default
         if arr.dtype.kind == "c":
             _check_dtype(arr.dtype)
     if arr.dtype != dtype:
-        arr = arr.astype(dtype)
+        with backend.on_device_of(arr):
+            arr = arr.astype(dtype)
     if dev is not None and device_of(arr) != dev:
         arr = backend.to_device(arr, dev)
     return arr
 
 
+def _constructor_array(data, sizes: tuple, dtype, device: DeviceLike) -> Array:
+    """The array of ``Tensor(data)`` / ``Tensor(*sizes)``, with torch.Tensor's rules: floating
+    (the default dtype) unless ``dtype`` is given; integers alone are sizes."""
+    dtype = backend.get_default_dtype() if dtype is None else dtype
+    if data is None and not sizes:
+        sizes = (0,)
+    if sizes or (isinstance(data, numbers.Integral) and not isinstance(data, (bool, np.ndarray))):
+        shape = sizes if data is None else (data, *sizes)
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        for n in shape:
+            if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+                raise TypeError(
+                    f"Tensor(*sizes): sizes must be non-negative ints, got {shape!r} (to make a "
+                    "tensor from data, pass one sequence: Tensor([1, 2]))"
+                )
+        dt = np.dtype(dtype)
+        _check_dtype(dt)
+        return Device(device).xp.zeros(tuple(int(n) for n in shape), dtype=dt)
+    return _as_array(data, dtype, device)
+
+
+class Size(tuple):
+    """A tensor's shape, as ``torch.Size``: a tuple of ints that also counts its elements."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __repr__(self) -> str:
+        return f"minigrad.Size({list(self)})"
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it for backward.
 
+    As ``torch.Tensor``, the constructor makes floating tensors: ``Tensor([1, 2, 3])`` is
+    float32 (the default dtype), and ``Tensor(2, 3)`` is a (2, 3) tensor of zeros (torch leaves
+    it uninitialised). ``minigrad.tensor(data)`` keeps the data's kind: ints stay int64.
+
     Args:
-        data: a number, nested list, NumPy or CuPy array, or Tensor.
+        data: a number, nested list, NumPy or CuPy array, or Tensor; or the first of the sizes.
+        *sizes: the remaining sizes, for the ``Tensor(2, 3)`` form.
         requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
-        dtype: the dtype; by default floats become float32, ints int64, bools bool.
+        dtype: the dtype; by default the default float dtype (float32).
         device: ``'cpu'``, ``'cuda'`` or ``'cuda:N'``; by default where ``data`` lives.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
+    __slots__ = ("array", "_grad", "requires_grad", "_ctx", "_vc", "_hooks", "_retains_grad",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected operators
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None, device: DeviceLike = None):
-        self.array = _as_array(data, dtype, device)
-        self.grad: Tensor | None = None
+    def __init__(self, data=None, *sizes, requires_grad: bool = False, dtype=None,
+                 device: DeviceLike = None):
+        self.array = _constructor_array(data, sizes, dtype, device)
+        self._grad: Tensor | None = None
         self._ctx = None
         self._vc = [0]
         self._hooks = None
@@ -103,7 +161,7 @@ class Tensor:
             array = np.asarray(array)
         t = object.__new__(cls)
         t.array = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = requires_grad
         t._ctx = None
         t._vc = [0]
@@ -139,6 +197,30 @@ class Tensor:
         self.array = value.array
 
     @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward`` (None until then).
+
+        Filled for leaves that require grad, and for non-leaves that called
+        :meth:`retain_grad`; reading it on any other non-leaf warns, as torch does, since
+        backward never fills it. Assigning checks the value against this tensor (shape,
+        dtype, device) at the assignment, so a wrong gradient cannot reach an optimizer.
+        The backward engine writes ``_grad`` directly and pays for none of this.
+        """
+        if self._ctx is not None and not self._retains_grad:
+            warnings.warn(
+                "reading .grad of a non-leaf tensor: backward does not fill it (only leaves "
+                "get .grad); call .retain_grad() on it before backward if you want its "
+                "gradient, or read the .grad of the leaf tensors instead", UserWarning,
+                stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            _check_grad_value(self, value)
+        self._grad = value
+
+    @property
     def shape(self) -> tuple:
         return self.array.shape
 
@@ -150,9 +232,19 @@ class Tensor:
     def ndim(self) -> int:
         return self.array.ndim
 
-    @property
-    def size(self) -> int:
-        return self.array.size
+    def size(self, dim: int | None = None):
+        """The shape as a :class:`Size` (a tuple), or the length of dimension ``dim``."""
+        if dim is None:
+            return Size(self.array.shape)
+        if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+            raise TypeError(f"size(dim): dim must be an int, got {dim!r}")
+        nd = self.array.ndim
+        if not -max(nd, 1) <= dim < max(nd, 1) or nd == 0:
+            raise IndexError(
+                f"size({dim}): dimension out of range for a tensor of {nd} dim(s) "
+                f"(expected to be in [{-nd}, {nd - 1}])"
+            )
+        return self.array.shape[dim]
 
     def numel(self) -> int:
         return self.array.size
@@ -228,6 +320,13 @@ class Tensor:
 
         return remove
 
+    def register_post_accumulate_grad_hook(
+            self, hook: Callable[[Tensor], None]) -> Callable[[], None]:
+        """Call ``hook(self)`` after backward has accumulated this leaf's gradient into
+        ``self.grad`` (as torch's); see :func:`minigrad.autograd.engine.
+        register_post_accumulate_grad_hook`. Returns a function that removes the hook."""
+        return register_post_accumulate_grad_hook(self, hook)
+
     # ----------------------------------------------------------------- autograd
     def backward(self, grad=None, retain_graph: bool = False, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
@@ -265,7 +364,8 @@ class Tensor:
         return self.array.item()
 
     def tolist(self):
-        return self.numpy().tolist()
+        """Nested Python lists (works on tensors that require grad, as torch's)."""
+        return backend.to_device(self.array, backend.CPU).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU; shared on the CPU)."""
@@ -294,6 +394,7 @@ class Tensor:
                 dtype = a
         out = self
         if dtype is not None and np.dtype(dtype) != self.array.dtype:
+            _check_dtype(np.dtype(dtype))
             out = _ops.cast(out, np.dtype(dtype))
         if device is not None and Device(device) != out.device:
             out = _ops.to_device(out, Device(device))
@@ -307,6 +408,7 @@ class Tensor:
 
     def astype(self, dtype) -> Tensor:
         dtype = np.dtype(dtype)
+        _check_dtype(dtype)
         return self if dtype == self.array.dtype else _ops.cast(self, dtype)
 
     def float(self) -> Tensor:
@@ -434,10 +536,10 @@ class Tensor:
         return Tensor._wrap(~self.array)
 
     def __and__(self, other):
-        return Tensor._wrap(self.array & _raw(other))
+        return Tensor._wrap(self.array & _host_value(other, self.array))
 
     def __or__(self, other):
-        return Tensor._wrap(self.array | _raw(other))
+        return Tensor._wrap(self.array | _host_value(other, self.array))
 
     # ----------------------------------------------------------------- in place
     def _check_inplace(self, name: str) -> None:
@@ -451,19 +553,32 @@ class Tensor:
     def _inplace(self, name: str, ufunc: str, other) -> Tensor:
         self._check_inplace(name)
         xp = get_array_module(self.array)
-        other = _raw(other)
-        getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        other = _host_value(other, self.array)
+        try:
+            if xp is np:
+                getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+            else:
+                with backend.on_device_of(self.array):  # CuPy launches on its current device
+                    getattr(xp, ufunc)(self.array, other, out=self.array, casting="same_kind")
+        except TypeError:  # NumPy's casting message names ufuncs; say which dtypes clash
+            raise TypeError(_inplace_type_message(name, self.array, other)) from None
+        except ValueError:  # NumPy's broadcasting message; name the shapes torch-style
+            raise ValueError(
+                f"{name}: cannot apply an operand of shape "
+                f"{tuple(getattr(other, 'shape', ()))} in place to this tensor of shape "
+                f"{tuple(self.array.shape)}"
+            ) from None
         self._bump_version()
         return self
 
     def add_(self, other, alpha: float = 1.0) -> Tensor:
         if alpha != 1.0:
-            other = _raw(other) * alpha
+            other = _host_value(other, self.array) * alpha
         return self._inplace("add_", "add", other)
 
     def sub_(self, other, alpha: float = 1.0) -> Tensor:
         if alpha != 1.0:
-            other = _raw(other) * alpha
+            other = _host_value(other, self.array) * alpha
         return self._inplace("sub_", "subtract", other)
 
     def mul_(self, other) -> Tensor:
@@ -489,44 +604,98 @@ class Tensor:
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.array[...] = _raw(value)
+        _assign(self.array, Ellipsis, value)
         self._bump_version()
         return self
 
     def copy_(self, src) -> Tensor:
         self._check_inplace("copy_")
-        src = _raw(src)
+        src = _host_value(src, self.array)
         if tuple(src.shape) != tuple(self.array.shape) and np.broadcast_shapes(
             src.shape, self.array.shape
         ) != tuple(self.array.shape):
             raise ValueError(f"copy_: cannot copy shape {src.shape} into {self.array.shape}")
-        self.array[...] = backend.to_device(src, self.device)
+        _assign(self.array, Ellipsis, src)
         self._bump_version()
         return self
 
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - torch's names
         self._check_inplace("clamp_")
-        get_array_module(self.array).clip(self.array, min, max, out=self.array)
+        with backend.on_device_of(self.array):  # CuPy launches on its current device
+            get_array_module(self.array).clip(self.array, min, max, out=self.array)
         self._bump_version()
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         self._check_inplace("normal_")
-        self.array[...] = mean + std * backend.default_generator.normal(
-            self.array.shape, self.array.dtype, self.device)
+        z = backend.default_generator.normal(self.array.shape, self.array.dtype, self.device)
+        with backend.on_device_of(z):  # the arithmetic on z's GPU too (cuda:N)
+            _assign(self.array, Ellipsis, mean + std * z)
         self._bump_version()
         return self
 
     def uniform_(self, low: float = 0.0, high: float = 1.0) -> Tensor:
         self._check_inplace("uniform_")
         u = backend.default_generator.random(self.array.shape, self.array.dtype, self.device)
-        self.array[...] = low + (high - low) * u
+        with backend.on_device_of(u):
+            _assign(self.array, Ellipsis, low + (high - low) * u)
         self._bump_version()
         return self
 
+    def _inplace_from(self, name: str, fn, *args) -> Tensor:
+        """Write ``fn(self, *args)``, computed out of place outside the graph, into this
+        tensor's storage (torch's ``x.exp_()`` family)."""
+        self._check_inplace(name)
+        result = fn(Tensor._wrap(self.array), *args).array
+        if not np.can_cast(result.dtype, self.array.dtype, "same_kind"):
+            raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to the "
+                               f"tensor's dtype {self.array.dtype}")
+        self.array[...] = result
+        self._bump_version()
+        return self
+
+    def exp_(self):
+        return self._inplace_from("exp_", _ops.exp)
+
+    def log_(self):
+        return self._inplace_from("log_", _ops.log)
+
+    def sqrt_(self):
+        return self._inplace_from("sqrt_", _ops.sqrt)
+
+    def abs_(self):
+        return self._inplace_from("abs_", _ops.abs)
+
+    def neg_(self):
+        return self._inplace_from("neg_", _ops.neg)
+
+    def pow_(self, exponent):
+        return self._inplace_from("pow_", _ops.pow, exponent)
+
+    def tanh_(self):
+        return self._inplace_from("tanh_", _ops.tanh)
+
+    def sigmoid_(self):
+        return self._inplace_from("sigmoid_", _ops.sigmoid)
+
+    def relu_(self):
+        return self._inplace_from("relu_", _ops.relu)
+
+    def floor_(self):
+        return self._inplace_from("floor_", _fn.floor)
+
+    def ceil_(self):
+        return self._inplace_from("ceil_", _fn.ceil)
+
+    def round_(self, decimals: int = 0):
+        return self._inplace_from("round_", lambda t: _fn.round(t, decimals=decimals))
+
+    def sign_(self):
+        return self._inplace_from("sign_", _fn.sign)
+
     def __setitem__(self, index, value) -> None:
         self._check_inplace("item assignment")
-        self.array[_ops.raw_index(index)] = _raw(value)
+        _assign(self.array, _ops.shape.array_index(index, self.array), value)
         self._bump_version()
 
     # ----------------------------------------------------------------- math methods
@@ -543,7 +712,256 @@ class Tensor:
         return _ops.abs(self)
 
     def sign(self):
-        return _ops.sign(self)
+        return _fn.sign(self)
+
+    def pow(self, exponent):
+        return _ops.pow(self, exponent)
+
+    def sin(self):
+        return _fn.sin(self)
+
+    def cos(self):
+        return _fn.cos(self)
+
+    def tan(self):
+        return _fn.tan(self)
+
+    def asin(self):
+        return _fn.asin(self)
+
+    def acos(self):
+        return _fn.acos(self)
+
+    def atan(self):
+        return _fn.atan(self)
+
+    def sinh(self):
+        return _fn.sinh(self)
+
+    def cosh(self):
+        return _fn.cosh(self)
+
+    arcsin, arccos, arctan = asin, acos, atan
+
+    def floor(self):
+        return _fn.floor(self)
+
+    def ceil(self):
+        return _fn.ceil(self)
+
+    def round(self, decimals: int = 0):
+        return _fn.round(self, decimals=decimals)
+
+    def add(self, other, *, alpha=1):
+        return _fn.add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return _fn.sub(self, other, alpha=alpha)
+
+    def mul(self, other):
+        return _ops.mul(self, other)
+
+    def div(self, other, *, rounding_mode=None):
+        return _fn.div(self, other, rounding_mode=rounding_mode)
+
+    subtract, multiply, divide, true_divide = sub, mul, div, div
+
+    def mm(self, mat2):
+        return _fn.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _fn.bmm(self, mat2)
+
+    def t(self):
+        return _fn.t(self)
+
+    def clone(self, *, memory_format=None):
+        return _fn.clone(self)
+
+    def eq(self, other):
+        return _fn.eq(self, other)
+
+    def ne(self, other):
+        return _fn.ne(self, other)
+
+    def lt(self, other):
+        return _fn.lt(self, other)
+
+    def le(self, other):
+        return _fn.le(self, other)
+
+    def gt(self, other):
+        return _fn.gt(self, other)
+
+    def ge(self, other):
+        return _fn.ge(self, other)
+
+    def square(self):
+        return _fn.square(self)
+
+    def neg(self):
+        return _ops.neg(self)
+
+    negative = neg
+
+    def reciprocal(self):
+        return _fn.reciprocal(self)
+
+    def rsqrt(self):
+        return _fn.rsqrt(self)
+
+    def log1p(self):
+        return _fn.log1p(self)
+
+    def expm1(self):
+        return _fn.expm1(self)
+
+    def cumsum(self, dim: int):
+        return _fn.cumsum(self, dim)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False):
+        return _fn.norm(self, p, dim, keepdim)
+
+    def remainder(self, other):
+        return _fn.remainder(self, other)
+
+    def floor_divide(self, other):
+        return _fn.floor_divide(self, other)
+
+    def __floordiv__(self, other):
+        return _fn.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _fn.floor_divide(_ops.elementwise.as_tensor_like(other, self), self)
+
+    def __mod__(self, other):
+        return _fn.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _fn.remainder(_ops.elementwise.as_tensor_like(other, self), self)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _fn.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def masked_fill(self, mask, value):
+        return _fn.masked_fill(self, mask, value)
+
+    def masked_fill_(self, mask, value):
+        self._check_inplace("masked_fill_")
+        m = _raw(mask)
+        if getattr(m, "dtype", None) != np.bool_:
+            raise TypeError(f"masked_fill_: mask must be a bool tensor, got "
+                            f"{getattr(m, 'dtype', m)}")
+        xp = get_array_module(self.array)
+        self.array[...] = xp.where(m, _raw(value), self.array)
+        self._bump_version()
+        return self
+
+    def index_select(self, dim: int, index):
+        return _fn.index_select(self, dim, index)
+
+    def gather(self, dim: int, index):
+        return _fn.gather(self, dim, index)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return _fn.sort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        return _fn.topk(self, k, dim, largest, sorted)
+
+    def split(self, split_size, dim: int = 0):
+        return _fn.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _fn.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0):
+        return _fn.unbind(self, dim)
+
+    def triu(self, diagonal: int = 0):
+        return _fn.triu(self, diagonal)
+
+    def tril(self, diagonal: int = 0):
+        return _fn.tril(self, diagonal)
+
+    def diag(self, diagonal: int = 0):
+        return _fn.diag(self, diagonal)
+
+    def repeat(self, *sizes):
+        return _fn.repeat(self, _shape_args(sizes))
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def all(self, dim=None, keepdim: bool = False):
+        return _fn.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False):
+        return _fn.any(self, dim, keepdim)
+
+    def equal(self, other) -> bool:
+        return _fn.equal(self, other)
+
+    def allclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
+        return _fn.allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
+        return _fn.isclose(self, other, rtol, atol, equal_nan)
+
+    def contiguous(self, memory_format=None):
+        """This tensor (arrays here are made contiguous where it matters, by the ops)."""
+        return self
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return bool(self.array.flags.c_contiguous)
+
+    def is_floating_point(self) -> bool:
+        return self.array.dtype.kind == "f"
+
+    def type(self, dtype=None, non_blocking: bool = False):
+        """``x.type()``: the type name, as torch's (``'minigrad.FloatTensor'``);
+        ``x.type(dtype)``: a cast copy (``dtype`` a dtype or a name like
+        ``'torch.DoubleTensor'``)."""
+        if dtype is None:
+            return "minigrad." + _TYPE_NAMES.get(self.array.dtype, f"{self.array.dtype}Tensor")
+        if isinstance(dtype, str):
+            name = dtype.rpartition(".")[2]
+            found = [dt for dt, n in _TYPE_NAMES.items() if n == name]
+            if not found:
+                raise ValueError(f"type(): unknown tensor type {dtype!r}; expected one of "
+                                 f"{sorted(_TYPE_NAMES.values())} or a dtype")
+            dtype = found[0]
+        return self.astype(dtype)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.astype(other.array.dtype)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, tuple(other.shape))
+
+    reshape_as = view_as
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.expand(self, tuple(other.shape))
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+        """A new tensor (a copy of ``data``) with this tensor's dtype and device by default."""
+        t = Tensor._wrap(_as_array(data, dtype or self.array.dtype, device or self.device))
+        return t.requires_grad_(True) if requires_grad else t
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self.new_full(_shape_args(size), 0, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+        return self.new_full(_shape_args(size), 1, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        xp = Device(device or self.device).xp
+        t = Tensor._wrap(xp.full(tuple(size), fill_value, dtype=dtype or self.array.dtype))
+        return t.requires_grad_(True) if requires_grad else t
 
     def clip(self, min=None, max=None):  # noqa: A002 - torch's names
         return _ops.clip(self, min, max)
@@ -592,10 +1010,24 @@ class Tensor:
         return _ops.mean(self, _pick(dim, axis), _pick(keepdim, keepdims))
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return _ops.max(self, _pick(dim, axis), _pick(keepdim, keepdims))
+        """torch's: ``x.max()`` the largest element, ``x.max(dim)`` the pair
+        ``(values, indices)``, ``x.max(other_tensor)`` the elementwise maximum. NumPy's
+        keywords (``axis=``, ``keepdims=``) give NumPy's answer: the values only."""
+        if _numpy_style(dim, axis, keepdims):
+            return _ops.max(self, _pick(dim, axis), _pick(keepdim, keepdims))
+        return _fn.max(self, dim, keepdim)
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return _ops.min(self, _pick(dim, axis), _pick(keepdim, keepdims))
+        """torch's ``min``, as :meth:`max`."""
+        if _numpy_style(dim, axis, keepdims):
+            return _ops.min(self, _pick(dim, axis), _pick(keepdim, keepdims))
+        return _fn.min(self, dim, keepdim)
+
+    def amax(self, dim=(), keepdim=False):
+        return _fn.amax(self, dim, keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return _fn.amin(self, dim, keepdim)
 
     def var(self, dim=None, keepdim=False, *, correction=1, axis=None, keepdims=None):
         return _ops.var(self, _pick(dim, axis), _pick(keepdim, keepdims), correction)
@@ -603,11 +1035,11 @@ class Tensor:
     def std(self, dim=None, keepdim=False, *, correction=1, axis=None, keepdims=None):
         return _ops.std(self, _pick(dim, axis), _pick(keepdim, keepdims), correction)
 
-    def argmax(self, dim=None, keepdim=False):
-        return _ops.argmax(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False, *, axis=None):
+        return _fn.argmax(self, dim, keepdim, axis=axis)
 
-    def argmin(self, dim=None, keepdim=False):
-        return _ops.argmin(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False, *, axis=None):
+        return _fn.argmin(self, dim, keepdim, axis=axis)
 
     # shape
     def reshape(self, *shape):
@@ -655,10 +1087,71 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True, dtype=None, device=None):
         if data is None:
             data = np.empty((0,), dtype=backend.get_default_dtype())
-        super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
+        # torch's Parameter wraps a tensor as it is (its dtype kept); other data follows
+        # minigrad.tensor's rules, not the float-only Tensor constructor's
+        if dtype is None and isinstance(data, Tensor):
+            dtype = data.array.dtype
+        self.array = _as_array(data, dtype, device)
+        self._grad = None
+        self._ctx = None
+        self._vc = [0]
+        self._hooks = None
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+
+def _inplace_type_message(name: str, array, other) -> str:
+    if not (isinstance(other, numbers.Number) or hasattr(other, "dtype")):
+        return f"{name}: expected a number or a tensor, got {type(other).__name__}"
+    result = get_array_module(array).result_type(array, other)
+    return (f"{name}: the result has dtype {result} ({array.dtype} with "
+            f"{getattr(other, 'dtype', type(other).__name__)}), which cannot be stored in this "
+            f"tensor of dtype {array.dtype}")
+
+
+def _check_grad_value(t: Tensor, g) -> None:
+    """Raise unless ``g`` can be ``t``'s gradient: a Tensor of t's shape, dtype and device."""
+    if not isinstance(g, Tensor):
+        raise TypeError(f"assigned grad must be a Tensor or None, got {type(g).__name__}")
+    if g is t:
+        raise RuntimeError("cannot assign a tensor as its own grad")
+    ga, ta = g.array, t.array
+    if ga.shape != ta.shape:
+        raise RuntimeError(
+            f"assigned grad has shape {tuple(ga.shape)}, but the tensor has shape "
+            f"{tuple(ta.shape)}: they must match"
+        )
+    if ga.dtype != ta.dtype:
+        raise RuntimeError(
+            f"assigned grad has dtype {ga.dtype}, but the tensor has dtype "
+            f"{ta.dtype}: they must match (cast it with .to({ta.dtype}))"
+        )
+    # the device: compared without building Device objects (an assignment stays cheap)
+    if type(ga) is not type(ta) or (type(ta) is not np.ndarray and ga.device.id != ta.device.id):
+        raise RuntimeError(
+            f"assigned grad is on device {g.device}, but the tensor is on {t.device}: "
+            "they must match"
+        )
+
+
+_TYPE_NAMES = {
+    np.dtype(np.float16): "HalfTensor", np.dtype(np.float32): "FloatTensor",
+    np.dtype(np.float64): "DoubleTensor", np.dtype(np.int8): "CharTensor",
+    np.dtype(np.uint8): "ByteTensor", np.dtype(np.int16): "ShortTensor",
+    np.dtype(np.int32): "IntTensor", np.dtype(np.int64): "LongTensor",
+    np.dtype(np.bool_): "BoolTensor",
+}
+
+
+def _numpy_style(dim, axis, keepdims) -> bool:
+    """A reduction called NumPy's way (axis=, keepdims=, or a tuple of dims): values only."""
+    return axis is not None or keepdims is not None or not isinstance(
+        dim, (numbers.Integral, Tensor))
 
 
 def _pick(torch_style, numpy_style):
@@ -676,6 +1169,23 @@ def _raw(x):
     return x.array if isinstance(x, Tensor) else x
 
 
+def _assign(array: Array, index, value) -> None:
+    """``array[index] = value``: a host value moved to a GPU array's device first, and the
+    copy launched on that GPU (CuPy launches on its current device)."""
+    value = _host_value(value, array)
+    if type(array) is np.ndarray:
+        array[index] = value
+    else:
+        with backend.on_device_of(array):
+            array[index] = value
+
+
+def _host_value(value, like: Array):
+    """A Tensor's array or any host value, on ``like``'s device, ready to be written into it
+    (see :func:`minigrad.backend.host_value_on`: the one place host data meets GPU data)."""
+    return backend.host_value_on(value.array if isinstance(value, Tensor) else value, like)
+
+
 def _initial_grad(t: Tensor, grad, create_graph: bool):
     """The upstream gradient for ``t.backward(grad)``, checked and in t's dtype and device."""
     if grad is None:
@@ -685,7 +1195,8 @@ def _initial_grad(t: Tensor, grad, create_graph: bool):
                 "`grad` of that shape (grad can be implicitly created only for scalar outputs)"
             )
         xp = get_array_module(t.array)
-        g = xp.ones_like(t.array)
+        with backend.on_device_of(t.array):  # ones_like allocates on the current device
+            g = xp.ones_like(t.array)
         return Tensor._wrap(g) if create_graph else g
     g_t = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=t.array.dtype, device=t.device)
     if tuple(g_t.shape) != tuple(t.array.shape):
@@ -702,5 +1213,6 @@ def _initial_grad(t: Tensor, grad, create_graph: bool):
 
 
 # The inherent cycle (see the module docstring): what Tensor's methods call, imported last.
+from . import functions as _fn  # noqa: E402  (torch-signature wrappers over ops)
 from . import ops as _ops  # noqa: E402
-from .autograd.engine import run_backward  # noqa: E402
+from .autograd.engine import register_post_accumulate_grad_hook, run_backward  # noqa: E402

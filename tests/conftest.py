@@ -9,7 +9,8 @@ CUDA = minigrad.cuda_is_available()
 DEVICES = [
     "cpu",
     pytest.param("cuda", marks=pytest.mark.skipif(
-        not CUDA, reason="CUDA device not available (needs CuPy and a GPU: minigrad[cuda12])")),
+        not CUDA,
+        reason="CUDA device not available (needs CuPy and a GPU: minigrad-tensor[cuda12])")),
 ]
 
 

@@ -10,7 +10,8 @@ from tests.conftest import CUDA, to_numpy
 
 def test_attributes(device):
     x = mg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], device=device, requires_grad=True)
-    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and x.dtype == np.float32
+    assert x.shape == (2, 3) and x.ndim == 2 and x.numel() == 6 and x.dtype == np.float32
+    assert x.size() == (2, 3) and x.size(-1) == 3
     assert x.device == device and x.is_leaf and x.grad_fn is None and x.requires_grad
     assert x.T.shape == (3, 2) and len(x) == 2
     y = x * 2
@@ -152,7 +153,7 @@ def test_device_parsing():
 
 @pytest.mark.skipif(CUDA, reason="checks the message shown when CUDA is missing")
 def test_cuda_without_cupy_or_gpu_says_which_extra():
-    with pytest.raises(Exception, match=r"minigrad\[cuda1[23]\]|GPU"):
+    with pytest.raises(Exception, match=r"minigrad-tensor\[cuda1[23]\]|GPU"):
         mg.zeros(2, device="cuda")
 
 

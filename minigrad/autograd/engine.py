@@ -10,14 +10,81 @@ as they are passed on, and the graph's references released after the pass unless
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 
-from ..backend import get_array_module
+from ..backend import get_array_module, on_device_of
 from ..grad_mode import thread_state
 from ..tensor import Tensor
 from ..write_clock import writes
 from .function import Function, unbroadcast
+
+# Callbacks queued during the running backward passes (innermost last), run when it ends.
+_queued_callbacks: list[list] = []
+
+
+# Leaves with post-accumulate-grad hooks: id -> (weak reference to the tensor, [hooks]).
+_post_hooks: dict[int, tuple] = {}
+
+
+def register_post_accumulate_grad_hook(t: Tensor, hook: Callable[[Tensor], None]):
+    """Call ``hook(t)`` once backward has accumulated ``t``'s gradient for this pass into
+    ``t.grad`` (torch's ``Tensor.register_post_accumulate_grad_hook``); ``t`` is a leaf.
+
+    While such hooks exist, backward first counts each hooked leaf's uses in the graph, so a
+    hooked leaf is accumulated, and its hooks run, as soon as its last use has been
+    differentiated, while the rest of the graph is still being walked (DistributedDataParallel
+    starts its all-reduces there). The engine holds ``hook`` until it is removed or ``t`` dies:
+    a hook should not capture ``t`` (it receives it) or what holds ``t``, or neither is freed.
+    Returns a function that removes the hook.
+    """
+    if t._ctx is not None or not t.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require "
+                           "grad have an accumulated gradient")
+    k = id(t)
+    entry = _post_hooks.get(k)
+    if entry is None or entry[0]() is not t:
+        entry = (weakref.ref(t, lambda _, k=k, hooks=_post_hooks: hooks.pop(k, None)), [])
+        _post_hooks[k] = entry
+    hooks = entry[1]
+    hooks.append(hook)
+
+    def remove() -> None:
+        if hook in hooks:
+            hooks.remove(hook)
+        if not hooks and _post_hooks.get(k) is entry:
+            del _post_hooks[k]
+
+    return remove
+
+
+def _hooked_leaf_uses(roots: Sequence[Tensor]) -> dict[int, int]:
+    """For each leaf with post-accumulate hooks, how many graph edges lead into it."""
+    uses: dict[int, int] = {}
+    seen: set[int] = set()
+    stack = [r._ctx for r in roots if r._ctx is not None]
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen or fn.inputs is None:
+            continue
+        seen.add(id(fn))
+        for p, need in zip(fn.inputs, fn.needs_input_grad):
+            if need:
+                if p._ctx is not None:
+                    stack.append(p._ctx)
+                elif id(p) in _post_hooks:
+                    uses[id(p)] = uses.get(id(p), 0) + 1
+    return uses
+
+
+def queue_callback(fn) -> None:
+    """Call ``fn()`` once the backward pass now running has finished (torch's
+    ``Variable._execution_engine.queue_callback``): e.g. DistributedDataParallel waits there
+    for its gradient all-reduces. Only valid inside a backward pass (from a hook)."""
+    if not _queued_callbacks:
+        raise RuntimeError("queue_callback: no backward pass is running (call it from a hook)")
+    _queued_callbacks[-1].append(fn)
 
 
 def run_backward(
@@ -32,7 +99,8 @@ def run_backward(
     Nodes are visited in decreasing creation sequence: every consumer of a tensor was created
     after it, so a tensor is processed only once all the gradient flowing into it has been
     summed (Chainer orders its backward the same way, by generation). Leaves are finished at
-    the end.
+    the end (a leaf with post-accumulate hooks as soon as its last use is done). Callbacks
+    queued during the pass (``queue_callback``) run after it.
 
     Without ``inputs``, gradients accumulate into the ``.grad`` of every leaf that requires
     grad (and of non-leaves that called ``retain_grad``). With ``inputs``, nothing is
@@ -42,8 +110,14 @@ def run_backward(
     """
     grads, heap, leaves = _order_roots(roots, root_grads)
     sink = _Sink(inputs, create_graph, root_grads)
+    # leaves with post-accumulate hooks are finished as soon as their last use is done
+    eager = _hooked_leaf_uses(roots) if _post_hooks and inputs is None and not create_graph \
+        else None
     previous_mode = thread_state.enabled
     thread_state.enabled = create_graph
+    _queued_callbacks.append([])
+    device = on_device_of(roots[0].array if roots else None)  # CuPy runs on its current device
+    device.__enter__()
     try:
         while heap:
             t = heappop(heap)[1]
@@ -55,16 +129,17 @@ def run_backward(
                 g = _run_hooks(t, g, create_graph)
             sink.offer(t, g, is_leaf=False)
             in_grads = _call_backward(fn, t, g, create_graph)
-            _route(fn, in_grads, grads, heap, leaves)
+            _route(fn, in_grads, grads, heap, leaves, eager, sink)
             if not retain_graph:
                 fn.inputs = None
         for k, t in leaves.items():  # every consumer is done: the leaves' sums are complete
-            g = grads.pop(k)
-            if t._hooks:
-                g = _run_hooks(t, g, create_graph)
-            sink.offer(t, g, is_leaf=True)
+            sink.finish_leaf(t, grads.pop(k))
     finally:
         thread_state.enabled = previous_mode
+        device.__exit__(None, None, None)
+        callbacks = _queued_callbacks.pop()
+    for callback in callbacks:
+        callback()
     return sink.results
 
 
@@ -101,9 +176,10 @@ def _call_backward(fn: Function, out: Tensor, g, create_graph: bool):
     return fn.backward(g, *fn.saved_tensors(out))
 
 
-def _route(fn: Function, in_grads, grads: dict, heap: list, leaves: dict) -> None:
+def _route(fn: Function, in_grads, grads: dict, heap: list, leaves: dict, eager, sink) -> None:
     """Add each input's gradient (summed down to its shape) to its entry in ``grads``; an input
-    seen for the first time joins the heap, or the leaves."""
+    seen for the first time joins the heap, or the leaves. A hooked leaf (``eager``) whose last
+    use this was is finished at once."""
     for p, need, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
         if need and ig is not None:
             if ig.shape != p.array.shape:
@@ -118,6 +194,11 @@ def _route(fn: Function, in_grads, grads: dict, heap: list, leaves: dict) -> Non
                     leaves[k] = p
                 else:
                     heappush(heap, (-p._ctx.sequence, p))
+            if eager is not None and k in eager:
+                eager[k] -= 1
+                if not eager[k]:
+                    del leaves[k]
+                    sink.finish_leaf(p, grads.pop(k))
 
 
 class _Sink:
@@ -130,6 +211,15 @@ class _Sink:
         self.create_graph = create_graph
         self.ownership = GradOwnership(root_grads)
 
+    def finish_leaf(self, t: Tensor, g) -> None:
+        """A leaf's complete gradient: its hooks, then offered, then post-accumulate hooks."""
+        if t._hooks:
+            g = _run_hooks(t, g, self.create_graph)
+        self.offer(t, g, is_leaf=True)
+        if self.wanted is None and id(t) in _post_hooks:
+            for hook in list(_post_hooks[id(t)][1]):
+                hook(t)
+
     def offer(self, t: Tensor, g, is_leaf: bool) -> None:
         if self.wanted is not None:
             i = self.wanted.get(id(t))
@@ -139,14 +229,15 @@ class _Sink:
             self._accumulate(t, g)
 
     def _accumulate(self, t: Tensor, g) -> None:
+        # ``_grad``: the slot under Tensor.grad, whose setter checks user assignments
         if self.create_graph:
-            t.grad = g if t.grad is None else t.grad + g
-        elif t.grad is None:
-            t.grad = Tensor._wrap(self.ownership.claim(g, t.array))
-        elif t.grad.requires_grad:  # a grad recorded by an earlier create_graph backward
-            t.grad = Tensor._wrap(t.grad.array + g)
+            t._grad = g if t._grad is None else t._grad + g
+        elif t._grad is None:
+            t._grad = Tensor._wrap(self.ownership.claim(g, t.array))
+        elif t._grad.requires_grad:  # a grad recorded by an earlier create_graph backward
+            t._grad = Tensor._wrap(t._grad.array + g)
         else:
-            t.grad.array += g
+            t._grad.array += g
 
 
 class GradOwnership:

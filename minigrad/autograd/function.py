@@ -39,7 +39,7 @@ import itertools
 
 import numpy as np
 
-from ..backend import device_of
+from ..backend import device_of, on_device_of
 from ..grad_mode import thread_state
 from ..tensor import Tensor
 from ..write_clock import writes
@@ -91,7 +91,11 @@ class Function:
         if not on_host:
             _check_devices(cls, arrays)
         try:
-            out_array = fn.forward(*arrays, **params)
+            if on_host:
+                out_array = fn.forward(*arrays, **params)
+            else:  # CuPy launches on its current device: make it the inputs' (cuda:N)
+                with on_device_of(arrays[0]):
+                    out_array = fn.forward(*arrays, **params)
         except ValueError as err:
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: inputs of shapes {shapes}: {err}") from None
@@ -99,7 +103,7 @@ class Function:
             out_array = _as_0d(fn, out_array)  # NumPy gives scalars for 0-d results
         out = _new_tensor(Tensor)
         out.array = out_array
-        out.grad = None
+        out._grad = None
         out._hooks = None
         out._retains_grad = False
         out._vc = inputs[0]._vc if cls.is_view else [0]

@@ -15,8 +15,12 @@ save :meth:`DataLoader.state_dict` too (it holds that generator's state and the 
 from __future__ import annotations
 
 import collections.abc as cabc
+import itertools
 import numbers
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 
 import numpy as np
 
@@ -38,7 +42,8 @@ def _stack_arrays(arrays: list, what: str):
             f"default_collate: cannot stack {what} on different devices "
             f"{sorted(map(str, devices))}"
         )
-    return get_array_module(arrays[0]).stack(arrays)
+    with backend.on_device_of(arrays[0]):  # CuPy allocates on its current device
+        return get_array_module(arrays[0]).stack(arrays)
 
 
 def default_collate(batch: list):
@@ -142,6 +147,26 @@ class DataLoader:
         device: put every batch on this device. A :class:`TensorDataset` already on that
             device (``TensorDataset(..., device='cuda')``) is indexed there: nothing crosses
             the bus but the epoch's index order, once.
+        num_workers: with 0 (the default) batches are made in the loop that asks for them;
+            with n > 0, n background **threads** prepare the next batches while the training
+            step runs, and the loader yields exactly the batches of ``num_workers=0``, in the
+            same order (the epoch's order is drawn first, on the calling thread, from the same
+            generator; each batch is a pure function of its indices).
+            Threads, not torch's processes: batching here is NumPy/CuPy indexing, which
+            releases the GIL, so threads overlap it with compute without pickling the dataset
+            or copying batches between processes, work the same on every OS (no fork/spawn
+            difference) and share the one seeded generator. A ``__getitem__`` that is pure
+            Python and CPU-bound gains little from threads; a dataset that draws random
+            augmentations from a shared generator during loading gets its draws in a
+            thread-dependent order (torch seeds each worker separately, with the same effect).
+        prefetch_factor: batches prepared ahead per worker (default 2, as torch); only with
+            ``num_workers > 0``.
+        persistent_workers: keep the worker threads between epochs (only with
+            ``num_workers > 0``).
+        pin_memory: accepted for torch compatibility; batches are placed by ``device=``
+            (page-locked host buffers would matter only for CuPy transfers, not done here).
+        timeout: seconds to wait for a worker's batch (0: forever).
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker thread.
 
     ``len(loader)`` is the number of batches per epoch.
     """
@@ -149,7 +174,10 @@ class DataLoader:
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  sampler: Sampler | None = None, batch_sampler=None, drop_last: bool = False,
                  collate_fn: Callable | None = None, generator: Generator | None = None,
-                 device: DeviceLike = None):
+                 device: DeviceLike = None, num_workers: int = 0, pin_memory: bool = False,
+                 timeout: float = 0, worker_init_fn: Callable | None = None,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = ""):
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(
                 f"DataLoader needs a map-style dataset with __len__ and __getitem__, "
@@ -180,6 +208,8 @@ class DataLoader:
                     "batch_sampler cannot be combined with shuffle, batch_size or drop_last "
                     f"(got shuffle={shuffle}, batch_size={batch_size}, drop_last={drop_last})"
                 )
+        _check_workers(num_workers, prefetch_factor, persistent_workers, timeout,
+                       worker_init_fn)
         user_batch_sampler = batch_sampler is not None
         if sampler is None:
             sampler = (RandomSampler(dataset, generator=generator) if shuffle
@@ -196,6 +226,14 @@ class DataLoader:
         self.collate_fn = collate_fn
         self.generator = generator
         self.device = Device(device) if device is not None else None
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = (2 if prefetch_factor is None else int(prefetch_factor)) \
+            if num_workers else None
+        self.persistent_workers = persistent_workers
+        self.pin_memory = bool(pin_memory)
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self._pool = None  # the persistent workers' thread pool
         self.epoch = 0  # epochs started so far (each iter() starts one)
 
     def __len__(self) -> int:
@@ -203,9 +241,62 @@ class DataLoader:
 
     def __iter__(self) -> Iterator:
         self.epoch += 1
+        if self.num_workers:
+            return self._iter_workers()
         if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
             return self._iter_fast()
         return self._iter_samples()
+
+    # ----------------------------------------------------------------- background workers
+    def _plan(self) -> tuple:
+        """(the epoch's index batches, drawn now; the function making one batch from them):
+        the same batches, in the same order, as the single-threaded paths."""
+        dev = self.device
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
+            data_dev = getattr(self.dataset, "device", backend.CPU)
+            bs = self.batch_sampler
+            if isinstance(bs, BatchSampler):
+                order = bs._order()
+                _check_order(order, len(self.dataset))
+                if data_dev.type != "cpu":
+                    order = backend.to_device(order, data_dev)
+                n, size = len(order), bs.batch_size
+                stop = n - n % size if bs.drop_last else n
+                batches = [order[i:i + size] for i in range(0, stop, size)]
+            else:
+                n = len(self.dataset)
+                batches = [_as_index_array(b, n, data_dev) for b in bs]
+            get_batch = self.dataset.get_batch
+            if dev is None or dev == data_dev:
+                return batches, get_batch
+            return batches, lambda idx: _move(get_batch(idx), dev)
+        bs = self.batch_sampler
+        batches = list(bs.batches() if isinstance(bs, BatchSampler) else bs)
+        collate, dataset = self.collate_fn or default_collate, self.dataset
+
+        def make(idx):
+            batch = collate([dataset[int(i)] for i in idx])
+            return batch if dev is None else _move(batch, dev)
+
+        return batches, make
+
+    def _workers(self):
+        if self._pool is not None:
+            return self._pool
+        counter = iter(range(self.num_workers))
+        init = self.worker_init_fn
+        pool = ThreadPoolExecutor(
+            self.num_workers, thread_name_prefix="minigrad-DataLoader",
+            initializer=(lambda: init(next(counter))) if init is not None else None)
+        if self.persistent_workers:
+            self._pool = pool
+        return pool
+
+    def _iter_workers(self) -> Iterator:
+        batches, make = self._plan()
+        pool = self._workers()
+        return _prefetched(batches, make, pool, self.num_workers * self.prefetch_factor,
+                           self.timeout or None, own_pool=pool is not self._pool)
 
     def _iter_fast(self) -> Iterator:
         data_dev = getattr(self.dataset, "device", backend.CPU)
@@ -280,6 +371,51 @@ class DataLoader:
                 f"drop_last={self.drop_last}, batches={len(self)})")
 
 
+def _prefetched(batches, make, pool, depth: int, timeout, own_pool: bool) -> Iterator:
+    """Yield ``make(b)`` for each b in order, with up to ``depth`` batches in the making."""
+    pending: deque = deque()
+    todo = iter(batches)
+    try:
+        for b in itertools.islice(todo, depth):
+            pending.append(pool.submit(make, b))
+        while pending:
+            try:
+                batch = pending.popleft().result(timeout=timeout)
+            except FuturesTimeout:
+                raise RuntimeError(
+                    f"DataLoader timed out after {timeout} seconds waiting for a batch"
+                ) from None
+            for b in itertools.islice(todo, 1):
+                pending.append(pool.submit(make, b))
+            yield batch
+    finally:  # also on break or an error: stop the batches not yet started
+        for f in pending:
+            f.cancel()
+        if own_pool:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _check_workers(num_workers, prefetch_factor, persistent_workers, timeout,
+                   worker_init_fn) -> None:
+    if (not isinstance(num_workers, numbers.Integral) or isinstance(num_workers, bool)
+            or num_workers < 0):
+        raise ValueError(f"num_workers option should be a non-negative integer, got "
+                         f"{num_workers!r}")
+    if prefetch_factor is not None:
+        if num_workers == 0:
+            raise ValueError("prefetch_factor option could only be specified with "
+                             "num_workers > 0 (background workers)")
+        if not isinstance(prefetch_factor, numbers.Integral) or prefetch_factor < 1:
+            raise ValueError(f"prefetch_factor must be a positive integer, got "
+                             f"{prefetch_factor!r}")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("persistent_workers option needs num_workers > 0")
+    if not isinstance(timeout, numbers.Real) or timeout < 0:
+        raise ValueError(f"timeout option should be non-negative, got {timeout!r}")
+    if worker_init_fn is not None and not callable(worker_init_fn):
+        raise TypeError(f"worker_init_fn must be callable, got {worker_init_fn!r}")
+
+
 def _check_order(order: np.ndarray, n: int) -> None:
     if order.size and (order.min() < 0 or order.max() >= n):
         bad = order[(order < 0) | (order >= n)][0]
@@ -288,6 +424,7 @@ def _check_order(order: np.ndarray, n: int) -> None:
 
 def _as_index_array(batch, n: int, device: Device):
     if get_array_module(batch) is not np:  # already a CuPy index array
+        _check_order(batch, n)  # CuPy would wrap an out-of-range index
         return batch
     idx = np.asarray(batch, dtype=np.int64).reshape(-1)
     _check_order(idx, n)

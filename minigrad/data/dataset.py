@@ -38,6 +38,26 @@ def _check_index(index, n: int, who: str) -> int:
     return i + n if i < 0 else i
 
 
+def _index_array(index, n: int, device: Device) -> Array:
+    """Integer (or boolean mask) indices as an int64 index array on ``device``, checked."""
+    if get_array_module(index) is not np:
+        index = backend.to_device(index, backend.CPU)
+    idx = np.asarray(index)
+    if idx.dtype == np.bool_:
+        if idx.shape != (n,):
+            raise IndexError(f"TensorDataset: a boolean mask must have shape ({n},), got "
+                             f"{idx.shape}")
+        idx = np.flatnonzero(idx)
+    if idx.size and idx.dtype.kind not in "iu":
+        raise TypeError(f"TensorDataset indices must be integers, got dtype {idx.dtype}")
+    idx = idx.astype(np.int64).reshape(-1)
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = idx[(idx < -n) | (idx >= n)][0]
+        raise IndexError(f"TensorDataset index {int(bad)} is out of range for a dataset of "
+                         f"length {n}")
+    return idx if device.type == "cpu" else backend.to_device(idx, device)
+
+
 def _to_array(x, device: Device | None) -> Array:
     """The raw array of a tensor, array or nested list; float data in the default float dtype."""
     if isinstance(x, Tensor):
@@ -107,13 +127,24 @@ class TensorDataset(Dataset):
         return self.arrays[0].shape[0]
 
     def __getitem__(self, index) -> tuple[Tensor, ...]:
+        """Sample ``index``; or, as torch's, the stacked samples of a slice (``ds[0:5]``) or
+        of a sequence, array or Tensor of indices."""
+        if isinstance(index, slice):
+            return tuple(Tensor._wrap(a[index]) for a in self.arrays)
+        if isinstance(index, (list, tuple, np.ndarray, Tensor)) or (
+                get_array_module(index) is not np):
+            idx = index.array if isinstance(index, Tensor) else index
+            return self.get_batch(_index_array(idx, len(self), self.device))
         i = _check_index(index, len(self), "TensorDataset")
         return tuple(Tensor._wrap(a[i]) for a in self.arrays)
 
     def get_batch(self, indices: Array) -> tuple[Tensor, ...]:
         """One batch: one fancy index per array (``indices`` on this dataset's device)."""
         wrap = Tensor._wrap
-        return tuple([wrap(a[indices]) for a in self.arrays])
+        if type(indices) is np.ndarray:
+            return tuple([wrap(a[indices]) for a in self.arrays])
+        with backend.on_device_of(indices):  # CuPy gathers on its current device (cuda:N)
+            return tuple([wrap(a[indices]) for a in self.arrays])
 
 
 class Subset(Dataset):

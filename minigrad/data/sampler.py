@@ -122,7 +122,11 @@ class SubsetRandomSampler(Sampler):
 
     def __init__(self, indices, generator: Generator | None = None):
         _check_generator(generator)
-        self.idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        host = backend.to_device(getattr(indices, "array", indices), backend.CPU)  # CuPy too
+        idx = np.asarray(host)
+        if idx.size and idx.dtype.kind not in "iu":
+            raise TypeError(f"SubsetRandomSampler: indices must be integers, got {indices!r}")
+        self.idx = idx.astype(np.int64).reshape(-1)
         self.generator = generator
 
     def indices(self) -> np.ndarray:
@@ -179,3 +183,106 @@ class BatchSampler(Sampler):
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def _world_default(value, what: str) -> int:
+    """``num_replicas`` / ``rank`` from the default process group when not given."""
+    if value is not None:
+        return value
+    from .. import distributed as dist  # noqa: PLC0415  (data does not need MPI otherwise)
+
+    if not dist.is_initialized():
+        raise RuntimeError(
+            f"DistributedSampler: {what} was not given and the default process group is not "
+            "initialised: call minigrad.distributed.init_process_group() first, or pass "
+            "num_replicas and rank"
+        )
+    return dist.get_world_size() if what == "num_replicas" else dist.get_rank()
+
+
+class DistributedSampler(Sampler):
+    """Each of ``num_replicas`` processes gets its own equal-sized shard of the dataset.
+
+    torch's algorithm (``torch.utils.data.DistributedSampler``): with n samples and R
+    replicas, every replica gets ``num_samples = ceil(n / R)`` indices; without ``drop_last``
+    the epoch's order is padded by repeating its head up to ``total_size = R * num_samples``,
+    with ``drop_last`` (when R does not divide n) ``num_samples = ceil((n - R) / R)`` and the
+    tail is dropped. Replica r takes ``order[r:total_size:R]``. So the shards of an epoch are
+    disjoint and, without padding, cover every sample exactly once; with a batch of B per
+    replica, the replicas' batch i together form batch i of one process that reads the same
+    order with batch R * B.
+
+    The order is a permutation drawn from a :class:`~minigrad.backend.Generator` seeded with
+    ``seed + epoch``, identical on every replica and independent of the framework's RNG
+    state. The permutation is minigrad's (NumPy's PCG64), not torch's ``randperm``: the
+    shards match torch's for ``shuffle=False`` only. Call :meth:`set_epoch` at the start of
+    every epoch (``minigrad.train.fit`` does) for a fresh order each epoch.
+
+    Args:
+        dataset: the dataset (only its length is used).
+        num_replicas: the number of processes; the default group's world size by default.
+        rank: this process's replica, in ``[0, num_replicas)``; the default group's rank.
+        shuffle: draw a new permutation each epoch (else ``0 .. n-1`` in order).
+        seed: the permutation's seed; must be the same on every replica.
+        drop_last: drop the tail to make the shards equal instead of padding them.
+    """
+
+    def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None,
+                 shuffle: bool = True, seed: int = 0, drop_last: bool = False):
+        num_replicas = _world_default(num_replicas, "num_replicas")
+        rank = _world_default(rank, "rank")
+        for name, v in (("num_replicas", num_replicas), ("rank", rank), ("seed", seed)):
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool):
+                raise TypeError(f"DistributedSampler: {name} must be an integer, got {v!r}")
+        if num_replicas < 1:
+            raise ValueError(f"DistributedSampler: num_replicas must be positive, "
+                             f"got {num_replicas}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"DistributedSampler: rank must be in [0, {num_replicas - 1}], "
+                             f"got {rank}")
+        if seed < 0:
+            raise ValueError(f"DistributedSampler: seed must be non-negative, got {seed}")
+        for name, v in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(v, bool):
+                raise TypeError(f"DistributedSampler: {name} must be a bool, got {v!r}")
+        self.dataset = dataset
+        self.num_replicas, self.rank = int(num_replicas), int(rank)
+        self.shuffle, self.seed, self.drop_last = shuffle, int(seed), drop_last
+        self.epoch = 0
+        n = len(dataset)
+        if drop_last and n % self.num_replicas:
+            self.num_samples = -(-(n - self.num_replicas) // self.num_replicas)
+        else:
+            self.num_samples = -(-n // self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the order of ``epoch`` (the permutation's seed is ``seed + epoch``)."""
+        if not isinstance(epoch, numbers.Integral) or isinstance(epoch, bool) or epoch < 0:
+            raise ValueError(f"DistributedSampler.set_epoch: epoch must be a non-negative "
+                             f"integer, got {epoch!r}")
+        self.epoch = int(epoch)
+
+    def indices(self) -> np.ndarray:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = Generator(self.seed + self.epoch).permutation(n).astype(np.int64)
+        else:
+            order = np.arange(n, dtype=np.int64)
+        if self.total_size > n:  # pad with the head, repeated as often as needed
+            order = np.resize(order, self.total_size) if n else order
+        else:
+            order = order[:self.total_size]
+        return order[self.rank:self.total_size:self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices().tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.set_epoch(state["epoch"])

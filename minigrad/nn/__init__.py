@@ -9,7 +9,7 @@ A PyTorch user's model code ports by changing the import::
 """
 
 from ..tensor import Parameter
-from . import functional, init, utils
+from . import functional, init, parallel, utils
 from .activation import (
     ELU,
     GELU,
@@ -23,7 +23,7 @@ from .activation import (
     Tanh,
 )
 from .dropout import Dropout
-from .linear import Flatten, Identity, Linear, Unflatten
+from .linear import Flatten, Identity, LazyLinear, Linear, Unflatten
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -37,11 +37,13 @@ from .loss import (
 from .module import Module, ModuleDict, ModuleList, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .sparse import Embedding
+from .sync_batchnorm import SyncBatchNorm
 
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout",
     "ELU", "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "L1Loss", "LayerNorm",
-    "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList",
+    "LazyLinear", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
+    "ModuleList",
     "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
-    "Softplus", "Tanh", "Unflatten", "functional", "init", "utils",
+    "Softplus", "SyncBatchNorm", "Tanh", "Unflatten", "functional", "init", "parallel", "utils",
 ]

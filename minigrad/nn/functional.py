@@ -211,6 +211,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_dropout_p(p)
     if not training or p == 0:
         return input
+    _check_tensor(input, "dropout")
+    _check_float(input, "dropout")
     if inplace:
         return _in_place("dropout", input, lambda x: ops.dropout(x, p))
     return ops.dropout(input, p)
@@ -330,7 +332,8 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(idx.max()) + 1 if idx.size else 0
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
-    return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
+    with backend.on_device_of(idx):  # arange on the indices' GPU (cuda:N)
+        return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
 
 
 # =============================================================================== losses
@@ -552,6 +555,11 @@ def _binary_targets(name, input, target, weight):
         raise ValueError(
             f"{name}: target shape {tuple(target.shape)} does not match input shape "
             f"{tuple(input.shape)} (expected equal shapes)"
+        )
+    if target.array.dtype.kind != "f":  # torch refuses these too: a 0/1 label is a float here
+        raise TypeError(
+            f"{name}: target must be a floating-point tensor of 0/1 labels or probabilities, "
+            f"got dtype {target.dtype} (use target.float())"
         )
     if target.array.dtype != input.array.dtype:
         if target.requires_grad:

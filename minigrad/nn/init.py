@@ -49,9 +49,15 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     )
 
 
+_ANY_DTYPE = ("zeros_", "ones_", "constant_", "eye_")  # the rest draw or scale floats
+
+
 def _check(tensor, name: str) -> None:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init.{name}: expected a Tensor, got {type(tensor).__name__}")
+    if name not in _ANY_DTYPE and tensor.array.dtype.kind != "f":
+        raise TypeError(f"init.{name}: expected a floating-point tensor, got dtype "
+                        f"{tensor.array.dtype}")
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
@@ -243,11 +249,13 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
             f"init.orthogonal_: only tensors with 2 or more dimensions are supported, got "
             f"shape {tuple(tensor.shape)}"
         )
-    if tensor.size == 0:
+    if tensor.numel() == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.size // rows
-    flat = backend.default_generator.normal((rows, cols), tensor.dtype, tensor.device)
+    cols = tensor.numel() // rows
+    # QR has no float16 kernel (NumPy or CuPy): factor in float32, cast once at the end
+    work = "float32" if tensor.dtype == "float16" else tensor.dtype
+    flat = backend.default_generator.normal((rows, cols), work, tensor.device)
     if rows < cols:
         flat = flat.T
     xp = get_array_module(flat)

@@ -61,7 +61,12 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        if input.array.shape[-1:] != (self.in_features,):
+        try:
+            shape = input.array.shape
+        except AttributeError:
+            raise TypeError(f"Linear: input must be a minigrad Tensor, got "
+                            f"{type(input).__name__}") from None
+        if shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear(in_features={self.in_features}) got input of shape "
                 f"{tuple(input.shape)}"
@@ -98,6 +103,11 @@ class Unflatten(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         d = self.dim % input.ndim
+        if math.prod(self.unflattened_size) != input.shape[d] and -1 not in self.unflattened_size:
+            raise ValueError(
+                f"Unflatten: sizes {self.unflattened_size} do not multiply up to the size of "
+                f"dim {self.dim} ({input.shape[d]}) of the input of shape {tuple(input.shape)}"
+            )
         shape = input.shape[:d] + self.unflattened_size + input.shape[d + 1:]
         return input.reshape(shape)
 
@@ -109,4 +119,54 @@ def _empty(shape, dtype):
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     if dt.kind != "f":
         raise TypeError(f"parameters must have a floating dtype, got {dt}")
-    return np.zeros(shape, dtype=dt)
+    return Tensor._wrap(np.zeros(shape, dtype=dt))  # a Tensor: Parameter keeps its dtype
+
+
+class LazyLinear(Linear):
+    """A :class:`Linear` whose ``in_features`` is inferred from the first input, as torch's.
+
+    Until that first call, ``weight`` and ``bias`` are empty placeholder Parameters; the first
+    call fills those same Parameter objects in place (shape (out_features, in_features), the
+    default initialisation) and the module becomes a plain ``Linear``. An optimizer made
+    before the first call therefore already holds the right parameters (torch asks for a
+    dry run first; here it is not needed, but does no harm).
+    """
+
+    def __init__(self, out_features: int, bias: bool = True, device: DeviceLike = None,
+                 dtype=None) -> None:
+        Module.__init__(self)
+        if not isinstance(out_features, int) or isinstance(out_features, bool) or \
+                out_features < 0:
+            raise ValueError(f"LazyLinear: out_features must be a non-negative int, got "
+                             f"{out_features!r}")
+        self.in_features = 0
+        self.out_features = out_features
+        self._factory = {"device": device, "dtype": dtype}
+        self.weight = Parameter(_empty((0,), dtype), device=device)
+        if bias:
+            self.bias = Parameter(_empty((0,), dtype), device=device)
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.in_features:  # nothing to initialise before the shapes are known
+            Linear.reset_parameters(self)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim == 0:
+            raise ValueError("LazyLinear got a 0-d input: it needs (..., in_features)")
+        self.in_features = int(input.shape[-1])
+        shape = {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
+        for name, p in self._parameters.items():
+            if p is not None:
+                fresh = Parameter(_empty(shape[name], self._factory["dtype"]),
+                                  device=self._factory["device"])
+                p.array = fresh.array  # the same Parameter object: optimizers keep it
+        self.__dict__.pop("_factory")
+        self.__class__ = Linear
+        self.reset_parameters()
+        return Linear.forward(self, input)
+
+    def extra_repr(self) -> str:
+        return f"in_features=<lazy>, out_features={self.out_features}, " \
+               f"bias={self.bias is not None}"

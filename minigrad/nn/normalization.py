@@ -52,12 +52,11 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean",
-                                 Tensor(_empty((num_features,), dtype), device=device))
-            self.register_buffer("running_var",
-                                 Tensor(_empty((num_features,), dtype), device=device))
+            self.register_buffer("running_mean", Tensor(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", Tensor(num_features, dtype=dtype, device=device))
             self.register_buffer("num_batches_tracked",
-                                 Tensor(np.zeros((), dtype=np.int64), device=device))
+                                 Tensor(np.zeros((), dtype=np.int64), dtype=np.int64,
+                                        device=device))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -118,6 +117,11 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
             normalized_shape)
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+                   for n in shape):
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be non-negative ints, got {normalized_shape!r}"
+            )
         self.normalized_shape = shape
         self.eps = eps
         self.elementwise_affine = elementwise_affine

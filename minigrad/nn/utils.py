@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import ops
+from ..backend import host_value_on
 from ..tensor import Tensor
 
 _FROM_CLIP = ("clip_grad_norm_", "clip_grad_value_")
@@ -32,16 +33,16 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Copy consecutive slices of ``vec`` into the parameters' data, in place (all or nothing:
     a length mismatch raises before anything is written)."""
     params = list(parameters)
-    total = sum(p.size for p in params)
-    if vec.ndim != 1 or vec.size != total:
+    total = sum(p.numel() for p in params)
+    if vec.ndim != 1 or vec.numel() != total:
         raise ValueError(
             f"vector_to_parameters: expected a 1-D vector of {total} values (the parameters' "
             f"total), got shape {tuple(vec.shape)}"
         )
     i = 0
     for p in params:
-        n = p.size
-        p.array[...] = vec.array[i:i + n].reshape(p.shape)
+        n = p.numel()
+        p.array[...] = host_value_on(vec.array[i:i + n].reshape(p.shape), p.array)
         p._bump_version()
         i += n
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
@@ -99,21 +101,30 @@ class GELU(Function):
     def forward(self, x, approximate):
         self.approximate = approximate
         self.save_for_backward(x)
+        dtype, x = x.dtype, _float16_in_float32(x)
         xp = get_array_module(x)
         if approximate == "tanh":
             self.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-            return 0.5 * x * (1 + self.t)
+            return (0.5 * x * (1 + self.t)).astype(dtype, copy=False)
         self.cdf = 0.5 * (1 + erf(x * _INV_SQRT_2))
-        return x * self.cdf
+        return (x * self.cdf).astype(dtype, copy=False)
 
     def backward(self, grad, x):
+        x = _float16_in_float32(x)
         xp = get_array_module(x)
         if self.approximate == "tanh":
             t = self.t
             dudx = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return (grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx),)
-        pdf = _INV_SQRT_2PI * xp.exp(-0.5 * x * x)
-        return (grad * (self.cdf + x * pdf),)
+            dydx = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx
+        else:
+            dydx = self.cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
+        return ((grad * dydx).astype(grad.dtype, copy=False),)
+
+
+def _float16_in_float32(x):
+    """float16 computed in float32 and rounded once at the end (1 + erf(x) near x = -3 loses
+    every digit in float16), as torch does for half precision."""
+    return x.astype(np.float32) if x.dtype == np.float16 else x
 
 
 class SiLU(Function):

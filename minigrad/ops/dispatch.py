@@ -33,6 +33,11 @@ def sign(x):
     return get_array_module(x).sign(x)
 
 
+def constant(x):
+    """x as a value that carries no gradient (a mask, a count)."""
+    return Tensor._wrap(x.array) if isinstance(x, Tensor) else x
+
+
 def constant_like(like, array):
     """``array`` as a value of ``like``'s kind that carries no gradient (a saved mask)."""
     return Tensor._wrap(array) if isinstance(like, Tensor) else array

@@ -13,7 +13,7 @@ import numpy as np
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ..tensor import Tensor
+from ..tensor import Tensor, _as_array
 from . import dispatch as d
 
 # ----------------------------------------------------------------------------- operands
@@ -37,7 +37,7 @@ def as_tensor_like(x, like: Tensor) -> Tensor:
     elif kind is bool:
         pass
     else:
-        return Tensor(x, device=like.device)
+        return Tensor._wrap(_as_array(x, device=like.device))
     return Tensor._wrap(get_array_module(like.array).asarray(x, dtype=dtype))
 
 
@@ -121,7 +121,8 @@ class Neg(Function):
 
 
 class PowScalar(Function):
-    """z = x^p for a constant p;  dz/dx = p x^(p-1)."""
+    """z = x^p for a constant p;  dz/dx = p x^(p-1), and exactly 0 for p = 0 (as torch: x^0
+    is the constant 1, so 0 * 0^(-1) = nan never arises at x = 0)."""
 
     def forward(self, x, p):
         self.p = p
@@ -132,23 +133,27 @@ class PowScalar(Function):
         p = self.p
         if p == 2:
             return (grad * 2 * x,)
+        if p == 0:
+            return (d.zeros_like(grad),)
         return (grad * p * x ** (p - 1),)
 
 
 class Pow(Function):
-    """z = x^y;  dz/dx = y x^(y-1), dz/dy = x^y ln x (taken as 0 where x = 0)."""
+    """z = x^y;  dz/dx = y x^(y-1) (0 where y = 0), dz/dy = x^y ln x (0 where x = 0 and
+    y >= 0), as torch's pow_backward_self / pow_backward_exponent: at x = 0 the limits are
+    taken, while a negative x gives dz/dy = nan (ln x is not real there)."""
 
     def forward(self, x, y):
         z = x**y
         self.save_for_backward(x, y, z)
         return z
 
-    def backward(self, grad, x, y, z):
-        gx = grad * y * x ** (y - 1)
+    def backward(self, grad, x, y, z):  # comparisons carry no gradient, even on Tensors
+        gx = d.where(y == 0, d.zeros_like(grad), grad * y * x ** (y - 1))
         if not self.needs_input_grad[1]:
             return gx, None
-        positive = x > 0
-        log_x = d.log(d.where(positive, x, 1))  # ln 1 = 0 where x <= 0
+        limit = (x == 0) & (y >= 0)
+        log_x = d.log(d.where(limit, 1, x))  # ln 1 = 0 where the limit is taken
         return gx, grad * z * log_x
 
 
@@ -364,7 +369,7 @@ def where(cond, a, b) -> Tensor:
     """Elementwise ``a`` where ``cond`` else ``b``; differentiable in ``a`` and ``b``."""
     like = a if isinstance(a, Tensor) else b
     if not isinstance(like, Tensor):
-        like = Tensor(a)
+        like = Tensor._wrap(_as_array(a))
     a, b = operands(as_tensor_like(a, like), as_tensor_like(b, like))
     cond = cond.array if isinstance(cond, Tensor) else get_array_module(a.array).asarray(cond)
     if cond.dtype != np.bool_:

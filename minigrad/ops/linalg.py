@@ -3,8 +3,12 @@ fused affine map of a linear layer."""
 
 from __future__ import annotations
 
+import collections
+
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..tensor import Tensor
+from . import dispatch as d
 from .elementwise import operands
 
 
@@ -88,10 +92,10 @@ def _is_transposed(a) -> bool:
 def matmul(a, b) -> Tensor:
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         da, db = a.array.dtype, b.array.dtype
-        if da != db and da.kind == "f" and db.kind == "f":
+        if da != db:  # as torch: no silent promotion (float32 @ int64 would give float64)
             raise TypeError(
                 f"matmul: operands have dtypes {da} and {db}; cast one of them "
-                "(.float() or .double()) so that both match"
+                "(.float(), .double(), .long()...) so that both match"
             )
     a, b = operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
@@ -113,3 +117,90 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
+
+
+# ----------------------------------------------------------------------------- einsum
+
+
+class Einsum(Function):
+    """Z = einsum('s_1,...,s_n->s_z', X_1, ..., X_n), a sum of products over the indices
+    missing from s_z. The derivative in X_k is the same contraction with X_k's place taken by
+    the upstream gradient:  dX_k = einsum('s_1,..,s_z,..,s_n->s_k', X_1, .., G, .., X_n)
+    (indices of s_k found in no other term are summed away, so dX_k is broadcast along them).
+    """
+
+    def forward(self, *xs, subscripts, output):
+        self.subscripts, self.output = subscripts, output
+        self.save_for_backward(*xs)
+        eq = ",".join(subscripts) + "->" + output
+        return get_array_module(xs[0]).einsum(eq, *xs, optimize=len(xs) > 2)
+
+    def backward(self, grad, *inputs):
+        grads = []
+        for k, (x, s_k) in enumerate(zip(inputs, self.subscripts)):
+            if not self.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            terms = [self.output] + [s for j, s in enumerate(self.subscripts) if j != k]
+            operands_ = [grad] + [v for j, v in enumerate(inputs) if j != k]
+            present = set("".join(terms))
+            kept = "".join(c for c in s_k if c in present)
+            g = _einsum_any(",".join(terms) + "->" + kept, operands_)
+            if kept != s_k:  # broadcast along the indices summed away in the forward
+                g = d.broadcast_to(
+                    g.reshape(tuple(n if c in present else 1 for c, n in zip(s_k, x.shape))),
+                    tuple(x.shape))
+            grads.append(g)
+        return tuple(grads)
+
+
+def _einsum_any(eq: str, operands_):
+    if any(isinstance(v, Tensor) for v in operands_):
+        return einsum(eq, *operands_)
+    return get_array_module(operands_[0]).einsum(eq, *operands_, optimize=len(operands_) > 2)
+
+
+def _parse_einsum(equation: str, shapes) -> tuple[list[str], str]:
+    """Explicit subscripts (one string per operand) and output, '...' spelled out as letters."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(
+            f"einsum: equation {equation!r} has {len(terms)} operand(s), got {len(shapes)}")
+    used = set(c for c in eq if c.isalpha())
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in used]
+    n_ell = max((len(shape) - len(t.replace("...", "")) for t, shape in zip(terms, shapes)
+                 if "..." in t), default=0)
+    ell = "".join(free[:n_ell])
+    subs = []
+    for t, shape in zip(terms, shapes):
+        if "..." in t:
+            k = len(shape) - len(t.replace("...", ""))
+            t = t.replace("...", ell[n_ell - k:] if k else "")
+        if not all(c.isalpha() for c in t) or len(t) != len(shape):
+            raise ValueError(
+                f"einsum: term {t!r} of {equation!r} does not fit an operand of shape {shape}")
+        subs.append(t)
+    if arrow:
+        out = out.replace("...", ell)
+    else:  # implicit output: the ellipsis, then the indices used once, in alphabetical order
+        counts = collections.Counter("".join(subs))
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return subs, out
+
+
+def einsum(equation: str, *tensors) -> Tensor:
+    """Einstein summation, as ``torch.einsum(equation, *operands)`` (operands may also come as
+    one list). Differentiable in every operand."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError("einsum: operands must be Tensors")
+    subs, out = _parse_einsum(equation, [tuple(t.shape) for t in tensors])
+    for s, t in zip(subs, tensors):
+        if t.requires_grad and len(set(s)) != len(s):
+            raise NotImplementedError(
+                f"einsum: the gradient of a term with a repeated index ({s!r}, a diagonal) is "
+                "not supported; take the diagonal first (x.diagonal()) or detach the operand")
+    return Einsum.apply(*tensors, subscripts=tuple(subs), output=out)

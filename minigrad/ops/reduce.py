@@ -21,7 +21,12 @@ def normalize_axis(dim, ndim: int, single: bool = False):
     if type(dim) is int and -ndim <= dim < ndim:  # the common case, without the checks below
         dim = dim % ndim
         return dim if single else (dim,)
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if isinstance(dim, numbers.Integral):
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"dims must be integers, got {dim!r}")
     span = builtins.max(ndim, 1)
     out = []
     for a in dims:
@@ -67,7 +72,12 @@ class Mean(Function):
 
 
 class Max(Function):
-    """y = max of x over axis;  dy/dx = 1 at the maximum (split evenly between ties)."""
+    """y = max of x over axis;  dy/dx = 1 at the maximum (split evenly between ties).
+
+    The even split is torch's rule for ``max()`` over all elements and for ``amax(dim)``;
+    torch's ``max(dim)``, which also returns indices, sends the gradient to the returned
+    index instead.
+    """
 
     def forward(self, x, axis, keepdims):
         if x.size == 0:
@@ -104,6 +114,27 @@ class Var(Function):
         return (grad.reshape(self.kept) * centred * (2 / self.dof),)
 
 
+class Std(Var):
+    """y = sqrt(var(x));  dy/dx = (x - mean) / ((n - correction) y), and 0 where y = 0.
+
+    At y = 0 (a constant slice) the chain rule through sqrt would give 0 * inf = nan; torch's
+    std_backward masks the 1 / (2 y) factor to 0 there, and so does this.
+    """
+
+    def forward(self, x, axis, keepdims, correction):
+        y = get_array_module(x).sqrt(super().forward(x, axis, keepdims, correction))
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, grad, x, y):
+        y = y.reshape(self.kept)
+        zero = d.constant(y) == 0
+        safe_y = d.where(zero, 1, y)  # no 1 / 0 to mask afterwards
+        grad_var = d.where(zero, d.zeros_like(y), grad.reshape(self.kept) / (2 * safe_y))
+        centred = x - x.mean(axis=self.axis, keepdims=True)
+        return (grad_var * centred * (2 / self.dof),)
+
+
 def _prod(shape) -> int:
     p = 1
     for n in shape:
@@ -130,12 +161,19 @@ def min(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 
 def var(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
-    """Variance; ``correction=1`` (the default, as in torch) is the unbiased estimate."""
+    """Variance; ``correction=1`` (the default, as in torch) is the unbiased estimate.
+
+    Deliberate difference from torch: with no degrees of freedom left (n - correction <= 0,
+    e.g. the unbiased variance of one element) this raises ValueError, where torch returns
+    nan (and an inf or nan gradient). The gradient of a constant slice is 0, as in torch.
+    """
     return Var.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim, correction=correction)
 
 
 def std(x: Tensor, dim=None, keepdim: bool = False, correction: int = 1) -> Tensor:
-    return var(x, dim, keepdim, correction).sqrt()
+    """Standard deviation, sqrt of :func:`var`; its gradient is 0 where the std is 0 (as
+    torch's std_backward), and too few elements raise as in :func:`var`."""
+    return Std.apply(x, axis=normalize_axis(dim, x.ndim), keepdims=keepdim, correction=correction)
 
 
 def argmax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:

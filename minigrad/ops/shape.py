@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import operator
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 from . import dispatch as d
+from . import indexing
 from .elementwise import cast
 from .reduce import normalize_axis
 
@@ -90,17 +92,7 @@ class ScatterAdd(Function):
 
 
 def _scatter_add_array(g, index, shape):
-    xp = get_array_module(g)
-    out = xp.zeros(shape, dtype=g.dtype)
-    if _is_basic(index):
-        out[index] = g
-    elif xp is np:
-        np.add.at(out, index, g)
-    else:
-        import cupyx  # noqa: PLC0415 - only reached with CuPy arrays
-
-        cupyx.scatter_add(out, index, g)
-    return out
+    return indexing.scatter_add(shape, index, g)
 
 
 def scatter_add(g, index, shape):
@@ -171,9 +163,13 @@ def _is_basic(index) -> bool:
 
 def reshape(x: Tensor, shape: tuple) -> Tensor:
     try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError) as err:
+        shape = tuple(operator.index(s) for s in shape)  # 2.0 or 2.5 are refused, as torch
+    except TypeError as err:
         raise TypeError(f"reshape: shape must be integers, got {shape!r}") from err
+    for s in shape:
+        if s < -1:
+            raise ValueError(f"reshape: invalid size {s} in shape {shape}: sizes must be "
+                             "non-negative, or -1 for the one inferred size")
     return Reshape.apply(x, shape=shape)
 
 
@@ -234,8 +230,14 @@ def expand(x: Tensor, shape: tuple) -> Tensor:
     return Expand.apply(x, shape=full)
 
 
+def array_index(index, like):
+    """``index`` (ints, slices, Tensors, lists, arrays) ready to index the array ``like``:
+    raw arrays on its device, integer entries checked against its shape (CuPy would wrap)."""
+    return indexing.array_index(raw_index(index), like)
+
+
 def getitem(x: Tensor, index) -> Tensor:
-    index = raw_index(index)
+    index = array_index(index, x.array)
     cls = BasicIndex if _is_basic(index) else AdvancedIndex
     try:
         return cls.apply(x, index=index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..tensor import Tensor
-from .shape import scatter_add
+from .indexing import scatter_add
 
 
 class Embedding(Function):
@@ -18,7 +18,7 @@ class Embedding(Function):
         return w[idx]
 
     def backward(self, grad):
-        gw = scatter_add(grad.reshape(-1, self.wshape[1]), self.idx.reshape(-1), self.wshape)
+        gw = scatter_add(self.wshape, self.idx, grad)  # deterministic: ops/indexing.py
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return (gw,)

@@ -13,6 +13,8 @@ References:
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import get_array_module
 
 _A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
@@ -72,11 +74,13 @@ def sigmoid(x):
 
 def erf(x):
     """erf(x) = 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise, in x's dtype."""
+    if x.dtype == np.float16:  # float16 would overflow in the rational terms: use float32
+        return erf(x.astype(np.float32)).astype(np.float16)
     xp = get_array_module(x)
     if xp.__name__ == "cupy":
         from cupyx.scipy.special import erf as cupy_erf  # noqa: PLC0415 - GPU only
 
-        return cupy_erf(x)
+        return cupy_erf(x).astype(x.dtype, copy=False)  # keep float32 (CuPy 14 gives float64)
     y = xp.abs(x)
     with xp.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         z = y * y

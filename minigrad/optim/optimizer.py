@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import enable_grad, no_grad
-from ..backend import Array, get_array_module, to_device
+from ..backend import Array, get_array_module, on_device_of, to_device
 from ..tensor import Tensor
 from .clip import clip_by_norm, clip_by_value, global_norm
 
@@ -94,6 +94,14 @@ def decoupled_decay(theta: Array, lr: float, weight_decay: float) -> None:
 def zeros_like(p: Tensor) -> Array:
     """A zero array with the shape, dtype and device of parameter ``p`` (for ``init_state``)."""
     return get_array_module(p.array).zeros_like(p.array)
+
+
+def _first_array(param_groups: list[dict]) -> Array | None:
+    """The first parameter's array: CuPy launches the update kernels on its GPU."""
+    for group in param_groups:
+        for p in group["params"]:
+            return p.array
+    return None
 
 
 # --------------------------------------------------------------------------- base class
@@ -297,7 +305,7 @@ class Optimizer:
         clip = self.clipvalue is not None or self.clipnorm is not None
         scale = self._global_scale() if self.global_clipnorm is not None else None
         state_of = self.state
-        with no_grad():
+        with no_grad(), on_device_of(_first_array(self.param_groups)):  # CuPy: cuda:N
             for group in self.param_groups:
                 maximize = group.get("maximize", False)
                 for p in group["params"]:

@@ -15,6 +15,7 @@ from .callbacks import (
     TrainState,
 )
 from .checkpoint import load_checkpoint, save_checkpoint
+from .diagnostics import Diagnostics, plot_diagnostics
 from .fit import (
     Accuracy,
     BinaryAccuracy,
@@ -26,6 +27,7 @@ from .fit import (
     train_epoch,
 )
 from .history import History
+from .lr_find import LRFinderResult, lr_find
 from .progress import ProgressBar
 
 try:  # early_stopping.py is the scheduler helper's; tolerate its absence, nothing else

@@ -188,6 +188,8 @@ class Checkpoint(Callback):
         parts = {"model": state.model, "optimizer": state.optimizer,
                  "scheduler": state.scheduler, "early_stopping": state.early_stopping,
                  "train_loader": state.train_loader, "history": state.history}
-        save_checkpoint(path, epoch=state.epoch, **{
-            k: v for k, v in parts.items() if callable(getattr(v, "state_dict", None))})
+        from .ddp import on_main_then_wait  # noqa: PLC0415
+
+        on_main_then_wait(lambda: save_checkpoint(path, epoch=state.epoch, **{  # rank 0 writes
+            k: v for k, v in parts.items() if callable(getattr(v, "state_dict", None))}))
         self.saved.append(path)

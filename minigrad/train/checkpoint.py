@@ -2,8 +2,10 @@
 
 ``save_checkpoint(path, model=..., optimizer=..., scheduler=..., early_stopping=...,
 train_loader=..., history=..., epoch=...)`` stores each component's ``state_dict()``, the
-framework RNG state (``minigrad.get_rng_state()``: shuffling and dropout continue the same
-streams) and the epoch in one atomic ``.npz`` (see :mod:`minigrad.serialization`).
+framework RNG state (``minigrad.get_rng_state()``: the CPU stream's exact state and the
+per-GPU CUDA draw counters, so shuffling and dropout masks continue the same streams on either
+device and a resumed run is bit-exact; see :class:`minigrad.backend.Generator`) and the epoch
+in one atomic ``.npz`` (see :mod:`minigrad.serialization`).
 ``load_checkpoint`` checks the file holds every component asked for before restoring any.
 """
 

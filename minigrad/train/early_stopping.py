@@ -44,10 +44,11 @@ __all__ = ["EarlyStopping"]
 
 
 def _copy_value(value: Any) -> Any:
-    """A copy of one state_dict value: a Tensor's or array's data as a fresh array."""
-    data = getattr(value, "data", value)  # a Tensor's raw array
+    """A copy of one state_dict value: a Tensor's or array's data as a fresh array, on the
+    same device (``deepcopy`` of a CuPy array copies on the array's own GPU)."""
+    data = getattr(value, "array", value)  # a Tensor's raw array
     if hasattr(data, "copy") and hasattr(data, "shape") and hasattr(data, "dtype"):
-        return data.copy()
+        return copy.deepcopy(data)
     return copy.deepcopy(value)
 
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from ..autograd import no_grad
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import ddp
 from .callbacks import Callback, Checkpoint, EarlyStoppingCallback, TrainState, is_early_stopping
 from .history import History
 from .progress import ProgressBar
@@ -204,8 +205,44 @@ def _raw(x):
 
 def _nan_message(value: float, epoch: int, batch: int, nbatches: int, policy: str) -> str:
     return (f"fit: the loss became {value} at epoch {epoch}, batch {batch} of {nbatches}; "
-            f"training stopped before this batch's update (nan_policy={policy!r}; 'stop' ends "
+            f"training stopped before this batch's update, with the model's parameters and "
+            f"buffers as they were before this batch (nan_policy={policy!r}; 'stop' ends "
             "training quietly, 'ignore' goes on)")
+
+
+def _modules_with_buffers(model) -> list:
+    """Every submodule that has buffers (none for a plain callable), read once per epoch;
+    :func:`_snapshot_buffers` copies their buffers before each forward."""
+    modules = getattr(model, "modules", None)
+    if not callable(modules):
+        return []
+    return [m for m in modules() if getattr(m, "_buffers", None)]
+
+
+def _snapshot_buffers(modules: list) -> list:
+    """Copies of every buffer, taken before a forward pass that may write to them.
+
+    The forward in training mode updates buffers (BatchNorm's running statistics and batch
+    count) before the loss is known; if the loss turns out nan/inf, :func:`_restore_buffers`
+    puts them back, so the model is exactly as before the batch. Buffers are small (one value
+    per channel), so the copy is cheap next to the forward itself; a model without buffers
+    pays nothing.
+    """
+    return [(m, name, t, None if t is None else t.array.copy())
+            for m in modules for name, t in m._buffers.items()]
+
+
+def _restore_buffers(snapshot: list) -> None:
+    for module, name, t, saved in snapshot:
+        if module._buffers.get(name) is not t:
+            setattr(module, name, t)  # the forward rebound the buffer: undo that
+        if t is None:
+            continue
+        if t.array.shape == saved.shape and t.array.dtype == saved.dtype:
+            t.array[...] = saved  # in place: views of the buffer see the restored values
+        else:
+            t.array = saved
+        t._bump_version()
 
 
 def _drop_default_accuracy(metrics: list[Metric], outputs, targets, explicit: bool):
@@ -231,6 +268,10 @@ def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
     Raises:
         FloatingPointError: a non-finite loss under ``nan_policy='raise'``, naming the epoch
             and batch (before that batch's update).
+
+    Under 'raise' and 'stop', a non-finite loss leaves the model's parameters and buffers
+    exactly as they were before that batch: buffers written by the forward pass (BatchNorm's
+    running statistics) are copied before each forward and put back.
     """
     metrics = list(metrics)
     for m in metrics:
@@ -245,13 +286,17 @@ def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
         logs["lr"] = _lr(optimizer)
         return logs
 
+    buffered = _modules_with_buffers(model) if nan_policy != "ignore" else []
     for b, batch in enumerate(loader):
         inputs, targets = _split_batch(batch)
         optimizer.zero_grad()
+        saved_buffers = _snapshot_buffers(buffered) if buffered else None
         outputs = model(*inputs)
         loss = loss_fn(outputs, targets)
         value = loss.item()
         if not math.isfinite(value) and nan_policy != "ignore":
+            if saved_buffers:
+                _restore_buffers(saved_buffers)
             msg = _nan_message(value, epoch, b + 1, nbatches, nan_policy)
             if nan_policy == "raise":
                 raise FloatingPointError(msg)
@@ -286,6 +331,9 @@ def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[st
 
     Returns:
         ``{"loss": ..., <metric name>: ...}``.
+
+    Raises:
+        ValueError: ``loader`` yielded no batches (rather than a silent nan).
     """
     explicit = tuple(metrics) != ("accuracy",) if not isinstance(metrics, str) else True
     metrics = _make_metrics(metrics)
@@ -309,7 +357,11 @@ def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[st
                     m.update(out_raw, tgt_raw)
     finally:
         model.train(was_training)
-    logs = {"loss": loss_sum / count if count else math.nan}
+    if count == 0:
+        raise ValueError("evaluate: the loader yielded no batches (an empty validation set, or "
+                         "drop_last with fewer samples than batch_size): there is nothing to "
+                         "measure")
+    logs = {"loss": loss_sum / count}
     logs.update({m.name: m.compute() for m in metrics})
     return logs
 
@@ -317,7 +369,7 @@ def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[st
 # --------------------------------------------------------------------------- fit
 
 
-def _check_args(epochs, nan_policy, initial_epoch, train_loader) -> None:
+def _check_args(epochs, nan_policy, initial_epoch, train_loader, val_loader=None) -> None:
     if not isinstance(epochs, numbers.Integral) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
     if nan_policy not in NAN_POLICIES:
@@ -330,6 +382,10 @@ def _check_args(epochs, nan_policy, initial_epoch, train_loader) -> None:
     if hasattr(train_loader, "__len__") and len(train_loader) == 0:
         raise ValueError("fit: train_loader yields no batches (empty dataset, or drop_last "
                          "with fewer samples than batch_size)")
+    if val_loader is not None and hasattr(val_loader, "__len__") and len(val_loader) == 0:
+        raise ValueError("fit: val_loader yields no batches (empty dataset, or drop_last "
+                         "with fewer samples than batch_size); pass val_loader=None to train "
+                         "without validation")
 
 
 def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int,
@@ -359,14 +415,21 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
             not classes (regression); an explicitly requested one raises instead.
         progress: a per-epoch progress bar on a terminal (tqdm if installed).
         nan_policy: on a nan/inf training loss, 'raise' a FloatingPointError naming the epoch
-            and batch, 'stop' training with a warning, or 'ignore' it. Either way the
-            offending batch's update is not applied unless 'ignore'.
+            and batch, 'stop' training with a warning, or 'ignore' it. Unless 'ignore', the
+            offending batch's update is not applied and the buffers its forward pass wrote
+            (BatchNorm's running statistics) are restored, so the model is exactly as before
+            that batch.
         initial_epoch: epochs already done (resuming); training runs epochs
             ``initial_epoch + 1 .. epochs``.
         history: a History to append to (resuming); a new one by default.
         resume_from: a :class:`~minigrad.train.Checkpoint` file: restores the model,
             optimizer, scheduler, early stopping, train loader, history and RNG state from it
             and continues after its epoch.
+
+    Under data parallelism (``minigrad.distributed`` with several processes, the model in
+    ``nn.parallel.DistributedDataParallel``) the same call runs on every rank: see
+    :mod:`minigrad.train.ddp` for what changes (rank-0 progress and checkpoints, logs averaged
+    over the ranks, the DistributedSampler's epoch set before each epoch).
 
     Returns:
         The History: per-epoch ``loss``, ``val_loss``, metrics and ``val_`` metrics, ``lr``
@@ -391,7 +454,7 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
     state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler,
                        train_loader=train_loader, val_loader=val_loader, history=history,
                        callbacks=cbs, epochs=epochs)
-    _check_args(epochs, nan_policy, initial_epoch, train_loader)
+    _check_args(epochs, nan_policy, initial_epoch, train_loader, val_loader)
     if resume_from is not None:
         from .checkpoint import load_checkpoint  # noqa: PLC0415
 
@@ -418,8 +481,10 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
                 cb.on_epoch_begin(state)
             t0 = time.perf_counter()
             lr = _lr(optimizer)
+            ddp.set_sampler_epoch(train_loader, epoch)
             bar = ProgressBar(len(train_loader) if hasattr(train_loader, "__len__") else 0,
-                              desc=f"epoch {epoch}/{epochs}", enabled=None if progress else False)
+                              desc=f"epoch {epoch}/{epochs}",
+                              enabled=None if progress and ddp.is_main_process() else False)
             model.train()
             logs, finished = train_epoch(
                 model, loss_fn, optimizer, train_loader,
@@ -434,6 +499,7 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
                 val = evaluate(model, loss_fn, val_loader,
                                metrics if explicit_metrics else _default_like(logs))
                 logs.update({f"val_{k}": v for k, v in val.items()})
+            logs = ddp.average_logs(logs)  # under DDP: the ranks' mean, the same on every rank
             if kind == "epoch":
                 scheduler.step()
             elif kind == "metric":

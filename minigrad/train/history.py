@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 
-_EXTRA_HINT = "pip install 'minigrad[examples]'"
+_EXTRA_HINT = "pip install 'minigrad-tensor[examples]'"
 
 
 class History:
@@ -33,6 +33,16 @@ class History:
             if key not in logs:
                 col.append(math.nan)
         self.epochs.append(int(epoch))
+
+    def set_last(self, logs: dict[str, float]) -> None:
+        """Add values to the latest epoch's record (callbacks that measure during the epoch,
+        such as :class:`~minigrad.train.Diagnostics`); a new key is nan for earlier epochs."""
+        if not self.epochs:
+            raise ValueError("History.set_last: no epoch recorded yet")
+        n = len(self.epochs)
+        for key, value in logs.items():
+            col = self.history.setdefault(key, [math.nan] * n)
+            col[-1] = float(value)
 
     def __getitem__(self, key: str) -> list[float]:
         try:
@@ -84,7 +94,7 @@ class History:
         """Draw the loss, each metric and the learning rate against the epoch.
 
         One panel per quantity (train and validation curves together; the lr on a log axis).
-        Needs matplotlib (``pip install 'minigrad[examples]'``).
+        Needs matplotlib (``pip install 'minigrad-tensor[examples]'``).
 
         Args:
             path: save the figure there (a PNG for ``.png``) with the Agg backend, without
@@ -102,8 +112,9 @@ class History:
             ) from err
         if not self.epochs:
             raise ValueError("History.plot: nothing to plot, no epoch was recorded")
-        panels = ["loss"] + [k for k in self.history
-                             if not k.startswith("val_") and k not in ("loss", "lr", "time")]
+        panels = ["loss"] + [k for k in self.history  # diag/ columns: Diagnostics.plot
+                             if not k.startswith(("val_", "diag/"))
+                             and k not in ("loss", "lr", "time")]
         if "lr" in self.history:
             panels.append("lr")
         if path is not None:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.autograd import Function, gradcheck, gradgradcheck
+from minigrad.autograd import gradcheck, gradgradcheck
+from minigrad.autograd.function import Function
 
 
 class Cube(Function):

@@ -72,8 +72,8 @@ def replay(cfg: dict, cls=None) -> np.ndarray:
             grad = -grad
         offset = 0
         for p in params:
-            p.grad = minigrad.Tensor(grad[offset:offset + p.size].reshape(p.shape))
-            offset += p.size
+            p.grad = minigrad.Tensor(grad[offset:offset + p.numel()].reshape(p.shape))
+            offset += p.numel()
         opt.step()
         traj[t] = np.concatenate([p.array.ravel() for p in params])
     assert all(p.dtype == np.float32 for p in params)  # never silently upcast

@@ -443,7 +443,7 @@ def test_history_plot_saves_png_and_missing_matplotlib(tmp_path, monkeypatch):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy", "lr"]
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=r"minigrad\[examples\]"):
+    with pytest.raises(ImportError, match=r"minigrad-tensor\[examples\]"):
         hist.plot(tmp_path / "x.png")
 
 
