@@ -207,7 +207,9 @@ def _raw(x):
 
 
 def _nan_message(value: float, epoch: int, batch: int, nbatches: int, policy: str) -> str:
-    return (f"fit: the loss became {value} at epoch {epoch}, batch {batch} of {nbatches}; "
+    where = (f"became {value}" if not math.isfinite(value)
+             else "became non-finite in another process")
+    return (f"fit: the loss {where} at epoch {epoch}, batch {batch} of {nbatches}; "
             f"training stopped before this batch's update, with the model's parameters and "
             f"buffers as they were before this batch (nan_policy={policy!r}; 'stop' ends "
             "training quietly, 'ignore' goes on)")
@@ -297,7 +299,8 @@ def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
         outputs = model(*inputs)
         loss = loss_fn(outputs, targets)
         value = loss.item()
-        if not math.isfinite(value) and nan_policy != "ignore":
+        # under DDP every rank must take the same branch, or the others wait for it forever
+        if nan_policy != "ignore" and ddp.any_rank(not math.isfinite(value)):
             if saved_buffers:
                 _restore_buffers(saved_buffers)
             msg = _nan_message(value, epoch, b + 1, nbatches, nan_policy)
