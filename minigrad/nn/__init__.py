@@ -22,6 +22,7 @@ from .activation import (
     Softplus,
     Tanh,
 )
+from .conv import Conv1d, Conv2d
 from .dropout import Dropout
 from .linear import Flatten, Identity, LazyLinear, Linear, Unflatten
 from .loss import (
@@ -36,6 +37,14 @@ from .loss import (
 )
 from .module import Module, ModuleDict, ModuleList, Sequential
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from .sparse import Embedding
 from .sync_batchnorm import SyncBatchNorm
 
@@ -46,4 +55,6 @@ __all__ = [
     "ModuleList",
     "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
     "Softplus", "SyncBatchNorm", "Tanh", "Unflatten", "functional", "init", "parallel", "utils",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "Conv1d", "Conv2d",
+    "MaxPool1d", "MaxPool2d",
 ]

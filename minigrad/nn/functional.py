@@ -631,3 +631,250 @@ __all__ = [
     "linear", "log_softmax", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softplus", "tanh",
 ]
+
+
+# =============================================================================== convolution
+
+
+def _ntuple(value, n: int, name: str, what: str, minimum: int) -> tuple[int, ...]:
+    """An int or a length-n sequence of ints >= minimum, as an n-tuple (else a clear error)."""
+    items = (value,) * n if isinstance(value, numbers.Integral) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        raise TypeError(f"{name}: {what} must be an int or a tuple of {n} ints, "
+                        f"got {value!r}") from None
+    if len(items) != n or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                  for v in items):
+        raise TypeError(f"{name}: {what} must be an int or a tuple of {n} ints, got {value!r}")
+    if any(v < minimum for v in items):
+        kind = "non-negative" if minimum == 0 else "positive"
+        raise ValueError(f"{name}: {what} must be {kind}, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def _conv_padding(padding, kernel, dilation, stride, name: str):
+    """torch's padding argument as (before, after) per dim: an int, a tuple, "valid" (none)
+    or "same" (total d (k - 1), the odd extra one after, as torch; stride 1 only)."""
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{name}: padding='same' is not supported for strided "
+                                 f"convolutions, got stride={stride}")
+            total = [dil * (k - 1) for k, dil in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in total)
+        raise ValueError(f"{name}: padding must be 'valid', 'same', an int or a tuple of {n} "
+                         f"ints, got {padding!r}")
+    return tuple((p, p) for p in _ntuple(padding, n, name, "padding", 0))
+
+
+def _conv_nd(name: str, nd: int, input, weight, bias, stride, padding, dilation, groups):
+    """Check every argument of conv{nd}d (before computing anything), then convolve."""
+    _check_tensor(input, name)
+    _check_tensor(weight, name, "weight")
+    _check_float(input, name)
+    if weight.ndim != nd + 2:
+        raise ValueError(f"{name}: weight must be {nd + 2}-D (out_channels, in_channels / "
+                         f"groups, kernel), got shape {tuple(weight.shape)}")
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{name}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
+                         f"input, got {input.ndim}-D input of shape {tuple(input.shape)}")
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
+    c_out, c_per_group = weight.shape[:2]
+    if c_out % groups:
+        raise ValueError(f"{name}: out_channels ({c_out}, weight's dim 0) must be divisible by "
+                         f"groups={groups}")
+    batched = input.ndim == nd + 2
+    c_in = input.shape[1 if batched else 0]
+    if c_in != c_per_group * groups:
+        raise ValueError(
+            f"{name}: given groups={groups} and weight of shape {tuple(weight.shape)}, expected "
+            f"input of shape {tuple(input.shape)} to have {c_per_group * groups} channels, but "
+            f"got {c_in} channels instead"
+        )
+    if bias is not None:
+        _check_tensor(bias, name, "bias")
+    for t, what in ((weight, "weight"), (bias, "bias")):
+        if t is not None and t.array.dtype != input.array.dtype:
+            raise TypeError(f"{name}: input has dtype {input.dtype} but {what} has dtype "
+                            f"{t.dtype}; cast one of them (.float() or .double())")
+    if bias is not None:
+        if tuple(bias.shape) != (c_out,):
+            raise ValueError(f"{name}: bias must have shape ({c_out},), got "
+                             f"{tuple(bias.shape)}")
+    kernel = tuple(weight.shape[2:])
+    stride = _ntuple(stride, nd, name, "stride", 1)
+    dilation = _ntuple(dilation, nd, name, "dilation", 1)
+    pads = _conv_padding(padding, kernel, dilation, stride, name)
+    geom = ops.ConvGeometry(stride, pads, dilation, int(groups))
+    spatial = tuple(input.shape[-nd:])
+    for n, (lo, hi), k, dil in zip(spatial, pads, kernel, dilation):
+        if n + lo + hi < dil * (k - 1) + 1:
+            raise ValueError(
+                f"{name}: kernel size {kernel} (dilation {dilation}, so it spans "
+                f"{tuple(dl * (m - 1) + 1 for m, dl in zip(kernel, dilation))}) is larger "
+                f"than the padded input {tuple(m + a + b for m, (a, b) in zip(spatial, pads))} "
+                f"(input {spatial}, padding {padding!r})"
+            )
+    x = input if batched else input.unsqueeze(0)
+    y = ops.conv_nd(x, weight, geom, bias)
+    return y if batched else y.squeeze(0)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation of (N, C_in, L) or (C_in, L) input with weight
+    (C_out, C_in / groups, k); torch's arguments (``padding``: int, tuple, "valid", "same")."""
+    return _conv_nd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation of (N, C_in, H, W) or (C_in, H, W) input with weight
+    (C_out, C_in / groups, kH, kW), as torch:
+
+        out[n, j] = bias[j] + sum_{c in group(j)} weight[j, c] (star) input[n, c]
+
+    ``padding``: an int, a tuple, "valid" or "same" (stride 1; an odd total padding puts the
+    extra row/column after, as torch). ``groups`` splits the channels (``groups == C_in``:
+    depthwise). Kernels: :mod:`minigrad.ops.conv` (im2col + one matmul per product)."""
+    return _conv_nd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+# =============================================================================== pooling
+
+
+def _pool_geometry(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
+                   max_pad_of):
+    """Checked PoolGeometry for ``input`` (torch's rules: stride defaults to the kernel,
+    padding at most half the (dilated) kernel, a non-empty output)."""
+    _check_tensor(input, name)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{name}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
+                         f"input, got {input.ndim}-D input of shape {tuple(input.shape)}")
+    kernel = _ntuple(kernel_size, nd, name, "kernel_size", 1)
+    stride = kernel if stride is None or stride == () else _ntuple(stride, nd, name,
+                                                                   "stride", 1)
+    padding = _ntuple(padding, nd, name, "padding", 0)
+    dilation = _ntuple(dilation, nd, name, "dilation", 1)
+    for p, k, dil in zip(padding, kernel, dilation):
+        if p > max_pad_of(k, dil):
+            raise ValueError(f"{name}: padding should be at most half of the (dilated) kernel "
+                             f"size, got padding={padding}, kernel_size={kernel}, "
+                             f"dilation={dilation}")
+    geom = ops.PoolGeometry(kernel, stride, padding, dilation, bool(ceil_mode))
+    out = geom.output_shape(tuple(input.shape[-nd:]))
+    if any(o < 1 for o in out):
+        raise ValueError(f"{name}: input of shape {tuple(input.shape)} is too small for "
+                         f"kernel_size={kernel}, stride={stride}, padding={padding}, "
+                         f"dilation={dilation}: the output size would be {out}")
+    return geom
+
+
+def _batched(input, nd, fn):
+    """Apply fn to input with a batch dim (added and removed for unbatched input)."""
+    if input.ndim == nd + 2:
+        return fn(input)
+    out = fn(input.unsqueeze(0))
+    if isinstance(out, tuple):
+        return tuple(o.squeeze(0) for o in out)
+    return out.squeeze(0)
+
+
+def _max_pool_nd(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
+                 return_indices):
+    geom = _pool_geometry(name, nd, input, kernel_size, stride, padding, dilation, ceil_mode,
+                          lambda k, dil: (dil * (k - 1) + 1) // 2)
+    return _batched(input, nd, lambda x: ops.max_pool(x, geom, return_indices))
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over windows of (N, C, L) or (C, L) input; the gradient goes to each window's
+    first maximum. ``return_indices``: also the positions (in L) of the maxima."""
+    return _max_pool_nd("max_pool1d", 1, input, kernel_size, stride, padding, dilation,
+                        ceil_mode, return_indices)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """Max over windows of (N, C, H, W) or (C, H, W) input (torch's arguments and output
+    size, ceil_mode included; padding counts as -inf). The gradient goes to each window's
+    first maximum. ``return_indices``: also the maxima's positions in the flattened H*W."""
+    return _max_pool_nd("max_pool2d", 2, input, kernel_size, stride, padding, dilation,
+                        ceil_mode, return_indices)
+
+
+def _avg_pool_nd(name, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                 divisor_override):
+    _check_tensor(input, name)
+    _check_float(input, name)
+    geom = _pool_geometry(name, nd, input, kernel_size, stride, padding, 1, ceil_mode,
+                          lambda k, dil: k // 2)
+    if divisor_override is not None and (
+            not isinstance(divisor_override, numbers.Integral) or divisor_override <= 0):
+        raise ValueError(f"{name}: divisor_override must be a positive int or None, got "
+                         f"{divisor_override!r}")
+    return _batched(input, nd, lambda x: ops.avg_pool(x, geom, bool(count_include_pad),
+                                                  divisor_override))
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of (N, C, L) or (C, L) input; ``count_include_pad``: the zero
+    padding counts in the window size."""
+    return _avg_pool_nd("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                        count_include_pad, None)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over windows of (N, C, H, W) or (C, H, W) input, torch's divisor: the window
+    clipped to the padded input (``count_include_pad``) or to the input, or
+    ``divisor_override``."""
+    return _avg_pool_nd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                        count_include_pad, divisor_override)
+
+
+def _adaptive_avg_pool_nd(name, nd, input, output_size):
+    _check_tensor(input, name)
+    _check_float(input, name)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{name}: expected {nd + 1}-D (unbatched) or {nd + 2}-D (batched) "
+                         f"input, got {input.ndim}-D input of shape {tuple(input.shape)}")
+    spatial = tuple(input.shape[-nd:])
+    sizes = (output_size,) * nd if isinstance(output_size, numbers.Integral) or \
+        output_size is None else tuple(output_size)
+    if len(sizes) != nd:
+        raise ValueError(f"{name}: output_size must be an int or a tuple of {nd}, got "
+                         f"{output_size!r}")
+    sizes = tuple(n if s is None else s for s, n in zip(sizes, spatial))
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
+               for s in sizes):
+        raise ValueError(f"{name}: output_size must hold positive ints (or None), got "
+                         f"{output_size!r}")
+    if any(n == 0 for n in spatial):
+        raise ValueError(f"{name}: input of shape {tuple(input.shape)} has an empty spatial "
+                         "dim")
+    return ops.adaptive_avg_pool(input, tuple(int(s) for s in sizes))
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Mean over windows [floor(i L / O), ceil((i + 1) L / O)) of (N, C, L) or (C, L) input."""
+    return _adaptive_avg_pool_nd("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Mean over windows [floor(i H / O_H), ceil((i + 1) H / O_H)) x (the same in W) of
+    (N, C, H, W) or (C, H, W) input; ``output_size`` an int, a pair, or None to keep a dim."""
+    return _adaptive_avg_pool_nd("adaptive_avg_pool2d", 2, input, output_size)
+
+
+__all__ += [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d",
+    "conv2d", "max_pool1d", "max_pool2d",
+]

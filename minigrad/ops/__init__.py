@@ -1,9 +1,10 @@
 """Differentiable ops: one small Function class per op, with a lowercase public entry.
 
 One file per family, each derivative in exactly one place: elementwise, reduce, shape
-(indexing included), linalg (matmul, linear), activation, normalization, loss, dropout, sparse
-(embedding); special holds array functions (sigmoid, erf) and dispatch the few helpers that let
-one backward serve arrays and Tensors.
+(indexing included), linalg (matmul, linear, einsum), activation, normalization, loss,
+dropout, sparse (embedding), conv, pool, trigonometric, rounding, scan, selection; special
+holds array functions (sigmoid, erf) and dispatch the few helpers that let one backward serve
+arrays and Tensors.
 """
 
 from .activation import (
@@ -19,6 +20,7 @@ from .activation import (
     softplus,
     tanh,
 )
+from .conv import ConvGeometry, conv_nd
 from .dropout import dropout
 from .elementwise import (
     abs,
@@ -41,6 +43,7 @@ from .elementwise import (
     where,
 )
 from .linalg import linear, matmul
+from .pool import PoolGeometry, adaptive_avg_pool, avg_pool, max_pool
 from .reduce import argmax, argmin, max, mean, min, std, sum, var
 from .shape import (
     concat,
@@ -63,4 +66,5 @@ __all__ = [
     "neg", "permute", "pow", "raw_index", "relu", "reshape", "sigmoid", "sign", "silu",
     "softmax", "softplus", "sqrt", "squeeze", "stack", "std", "sub", "sum", "swapaxes", "tanh",
     "to_device", "unsqueeze", "var", "where",
+    "ConvGeometry", "PoolGeometry", "adaptive_avg_pool", "avg_pool", "conv_nd", "max_pool",
 ]

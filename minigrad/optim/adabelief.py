@@ -48,7 +48,17 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, decoupled_decay, l2_penalty, zeros_like
+from .optimizer import (
+    Optimizer,
+    adam_denominator,
+    decoupled_decay,
+    ema_,
+    ema_of_square_,
+    l2_penalty,
+    rectification,
+    sma_length,
+    zeros_like,
+)
 
 __all__ = ["AdaBelief"]
 
@@ -103,40 +113,51 @@ class AdaBelief(Optimizer):
         return state
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        xp = get_array_module(grad)
-        t, lr, eps, wd = state["step"], group["lr"], group["eps"], group["weight_decay"]
+        t, lr, eps = state["step"], group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         m, s, theta = state["exp_avg"], state["exp_avg_var"], p.array
-        g = grad
-        if not group["weight_decouple"]:
-            g = l2_penalty(grad, theta, wd)                 # g <- g + wd * theta
-        elif group["fixed_decay"]:
-            decoupled_decay(theta, 1.0, wd)                 # theta <- theta (1 - wd)
-        else:
-            decoupled_decay(theta, lr, wd)                  # theta <- theta (1 - alpha wd)
-        m *= beta1
-        m += (1.0 - beta1) * g                              # m_t = beta1 m + (1 - beta1) g
-        s *= beta2
-        s += (1.0 - beta2) * (g - m) ** 2
-        s += eps                                            # s_t = beta2 s + (1-beta2)(g-m)^2 + eps
-        if group["amsgrad"]:
+        g = _weight_decay(theta, grad, group)               # package option (before Alg. 2)
+        ema_(m, g, beta1)                                   # m_t = beta1 m + (1 - beta1) g_t
+        ema_of_square_(s, g - m, beta2)
+        s += eps                                            # s_t = ... (g_t - m_t)^2 + eps
+        if group["amsgrad"]:                                # package option
             s_max = state["max_exp_avg_var"]
-            xp.maximum(s_max, s, out=s_max)                 # s_max_t = max(s_max_{t-1}, s_t)
-            s = s_max
-        bias1, bias2 = 1.0 - beta1**t, 1.0 - beta2**t
-        if not group["rectify"]:
-            denom = xp.sqrt(s)
-            denom *= 1.0 / math.sqrt(bias2)
-            denom += eps                                    # sqrt(s^_t) + eps
-            theta -= (lr / bias1) * (m / denom)             # theta -= alpha m^_t / (...)
+            get_array_module(s).maximum(s_max, s, out=s_max)   # s_max_t = max(s_max, s_t)
+        s_used = s_max if group["amsgrad"] else s
+        if group["rectify"]:                                # package option
+            _rectified_step(theta, m, s_used, t, group)
             return
-        rho_inf = 2.0 / (1.0 - beta2) - 1.0
-        rho_t = rho_inf - 2.0 * t * beta2**t / bias2
-        if rho_t >= 5.0:
-            r_t = math.sqrt(bias2 * (rho_t - 4.0) * (rho_t - 2.0) * rho_inf
-                            / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
-            denom = xp.sqrt(s)
-            denom += eps                                    # sqrt(s_t) + eps
-            theta -= (lr * r_t / bias1) * (m / denom)
-        elif group["degenerated_to_sgd"]:
-            theta -= (lr / bias1) * m                       # SGD-with-momentum step
+        theta -= (lr / (1.0 - beta1**t)) * (m / adam_denominator(s_used, beta2, t, eps))
+
+
+def _weight_decay(theta: Array, grad: Array, group: dict) -> Array:
+    """The package's weight decay, from theta_{t-1}; returns the gradient to use.
+
+    ``weight_decouple``: ``theta <- theta (1 - alpha wd)``, or ``theta (1 - wd)`` with
+    ``fixed_decay``; otherwise coupled L2, ``g <- g + wd theta``.
+    """
+    wd = group["weight_decay"]
+    if not group["weight_decouple"]:
+        return l2_penalty(grad, theta, wd)
+    decoupled_decay(theta, 1.0 if group["fixed_decay"] else group["lr"], wd)
+    return grad
+
+
+def _rectified_step(theta: Array, m: Array, s: Array, t: int, group: dict) -> None:
+    """The package's ``rectify=True`` step (RAdam's rectification, Liu et al. 2020).
+
+    ``theta -= alpha r_t / (1 - beta_1^t) m_t / (sqrt(s_t) + eps)`` with
+    ``r_t = sqrt(1 - beta_2^t) * rectification(rho_inf, rho_t)`` while rho_t >= 5; before that
+    an SGD-with-momentum step ``theta -= alpha m_t / (1 - beta_1^t)`` if
+    ``degenerated_to_sgd``, else no step.
+    """
+    lr, (beta1, beta2) = group["lr"], group["betas"]
+    bias1 = 1.0 - beta1**t
+    rho_inf, rho_t = sma_length(beta2, t)
+    if rho_t >= 5.0:
+        r_t = math.sqrt(1.0 - beta2**t) * rectification(rho_inf, rho_t)
+        denom = get_array_module(s).sqrt(s)
+        denom += group["eps"]                               # sqrt(s_t) + eps
+        theta -= (lr * r_t / bias1) * (m / denom)
+    elif group["degenerated_to_sgd"]:
+        theta -= (lr / bias1) * m                           # SGD-with-momentum step

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, ema_of_square_, l2_penalty, zeros_like
 
 __all__ = ["Adadelta"]
 
@@ -58,11 +58,9 @@ class Adadelta(Optimizer):
         theta, v, u = p.array, state["square_avg"], state["acc_delta"]
         xp = get_array_module(theta)
         grad = l2_penalty(grad, theta, group["weight_decay"])
-        v *= rho
-        v += (1 - rho) * grad * grad                   # v_t = rho v + (1 - rho) g^2
+        ema_of_square_(v, grad, rho)                   # v_t = rho v + (1 - rho) g^2
         delta = xp.sqrt(u + eps)
         delta /= xp.sqrt(v + eps)
         delta *= grad                                  # Delta_t = RMS[Dx]_{t-1} / RMS[g]_t g_t
-        u *= rho
-        u += (1 - rho) * delta * delta                 # u_t = rho u + (1 - rho) Delta_t^2
+        ema_of_square_(u, delta, rho)                  # u_t = rho u + (1 - rho) Delta_t^2
         theta -= group["lr"] * delta

@@ -24,12 +24,11 @@ the two differ by O(eps) only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
-from ..backend import Array, get_array_module
+from ..backend import Array
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, adam_denominator, ema_, ema_of_square_, l2_penalty, zeros_like
 
 __all__ = ["AdaInject"]
 
@@ -71,7 +70,6 @@ class AdaInject(Optimizer):
                 "previous_param": zeros_like(p)}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        xp = get_array_module(grad)
         t, lr, eps = state["step"], group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         m, v, theta_prev = state["exp_avg"], state["exp_avg_sq"], state["previous_param"]
@@ -80,16 +78,20 @@ class AdaInject(Optimizer):
         if t == 1:
             injected = g
         else:
-            injected = theta_prev - theta                      # Delta theta_t
-            injected *= g * g
-            injected += g
-            injected /= group["k"]                             # (g + Delta theta g^2) / k
+            injected = injection(g, theta_prev - theta, group["k"])
         theta_prev[...] = theta                                # remember theta_t
-        m *= beta1
-        m += (1.0 - beta1) * injected                          # m_t = beta1 m + (1-beta1) inj
-        v *= beta2
-        v += (1.0 - beta2) * g * g                             # v_t = beta2 v + (1 - beta2) g^2
-        denom = xp.sqrt(v)
-        denom *= 1.0 / math.sqrt(1.0 - beta2**t)
-        denom += eps                                           # sqrt(v^_t) + eps
-        theta -= (lr / (1.0 - beta1**t)) * (m / denom)         # theta -= alpha m^ / (...)
+        ema_(m, injected, beta1)                               # m_t = beta1 m + (1-beta1) inj
+        ema_of_square_(v, g, beta2)                            # v_t = beta2 v + (1 - beta2) g^2
+        theta -= (lr / (1.0 - beta1**t)) * (m / adam_denominator(v, beta2, t, eps))
+
+
+def injection(g: Array, delta_theta: Array, k: float) -> Array:
+    """The injected gradient ``(g_t + Delta theta_t g_t^2) / k``, element-wise.
+
+    Built in the buffer of ``delta_theta`` (a temporary the caller no longer needs).
+    """
+    injected = delta_theta
+    injected *= g * g
+    injected += g
+    injected /= k
+    return injected

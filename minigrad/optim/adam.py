@@ -9,7 +9,8 @@ Algorithm (Kingma & Ba 2015, Algorithm 1; torch.optim.Adam):
     theta_t = theta_{t-1} - alpha / (1 - beta1^t) * m_t / (sqrt(v_t / (1 - beta2^t)) + eps)
 
 With ``decoupled_weight_decay=True`` the L2 line is replaced by AdamW's
-``theta <- theta - alpha * lambda * theta`` (as torch's flag of the same name).
+``theta <- theta - alpha * lambda * theta`` (as torch's flag of the same name); :class:`AdamW` is
+this flag, so both share this one update.
 
 References:
     Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015.
@@ -18,12 +19,19 @@ References:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, decoupled_decay, l2_penalty, zeros_like
+from .optimizer import (
+    Optimizer,
+    adam_denominator,
+    decoupled_decay,
+    ema_,
+    ema_of_square_,
+    l2_penalty,
+    zeros_like,
+)
 
 __all__ = ["Adam", "AMSGrad"]
 
@@ -65,24 +73,18 @@ class Adam(Optimizer):
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        wd = group["weight_decay"]
         theta, m, v, t = p.array, state["exp_avg"], state["exp_avg_sq"], state["step"]
-        xp = get_array_module(theta)
         if group["decoupled_weight_decay"]:
-            decoupled_decay(theta, lr, wd)
+            decoupled_decay(theta, lr, group["weight_decay"])  # theta -= alpha lambda theta
         else:
-            grad = l2_penalty(grad, theta, wd)
-        m *= beta1
-        m += (1 - beta1) * grad                     # m_t = beta1 m + (1 - beta1) g
-        v *= beta2
-        v += (1 - beta2) * grad * grad              # v_t = beta2 v + (1 - beta2) g^2
+            grad = l2_penalty(grad, theta, group["weight_decay"])  # g_t += lambda theta
+        ema_(m, grad, beta1)                            # m_t = beta1 m + (1 - beta1) g_t
+        ema_of_square_(v, grad, beta2)                  # v_t = beta2 v + (1 - beta2) g_t^2
         if group["amsgrad"]:
-            v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - beta1**t)             # alpha / (1 - beta1^t)
-        denom = xp.sqrt(v)
-        denom /= math.sqrt(1 - beta2**t)
-        denom += eps                                # sqrt(v_t / (1 - beta2^t)) + eps
-        theta -= step_size * m / denom
+            v_max = state["max_exp_avg_sq"]
+            get_array_module(v).maximum(v_max, v, out=v_max)   # v_max_t = max(v_max, v_t)
+        denom = adam_denominator(v_max if group["amsgrad"] else v, beta2, t, eps)
+        theta -= lr / (1 - beta1**t) * m / denom
 
 
 class AMSGrad(Adam):

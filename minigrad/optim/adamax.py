@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, ema_, l2_penalty, zeros_like
 
 __all__ = ["Adamax"]
 
@@ -56,8 +56,7 @@ class Adamax(Optimizer):
         theta, m, u, t = p.array, state["exp_avg"], state["exp_inf"], state["step"]
         xp = get_array_module(theta)
         grad = l2_penalty(grad, theta, group["weight_decay"])
-        m *= beta1
-        m += (1 - beta1) * grad                        # m_t = beta1 m + (1 - beta1) g
+        ema_(m, grad, beta1)                                # m_t = beta1 m + (1 - beta1) g
         u *= beta2
         xp.maximum(u, xp.abs(grad) + group["eps"], out=u)   # u_t = max(beta2 u, |g| + eps)
         theta -= group["lr"] / (1 - beta1**t) * m / u

@@ -8,8 +8,9 @@ Algorithm (Loshchilov & Hutter 2019, Algorithm 2 with schedule multiplier 1; tor
     v_max_t = max(v_max_{t-1}, v_t)                             (amsgrad only)
     theta_t = theta_{t-1} - alpha / (1 - beta1^t) * m_t / (sqrt(v_t / (1 - beta2^t)) + eps)
 
-Unlike Adam's coupled L2, the decay never passes through the adaptive denominator, so every
-weight shrinks by the same factor (1 - alpha * lambda) per step.
+This is ``Adam(..., decoupled_weight_decay=True)``: one update, :meth:`Adam.update`, whose
+first line is the decoupled decay. Unlike Adam's coupled L2, the decay never passes through the
+adaptive denominator, so every weight shrinks by the same factor (1 - alpha * lambda) per step.
 
 References:
     Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
@@ -17,13 +18,9 @@ References:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
-from ..backend import Array, get_array_module
-from ..tensor import Tensor
 from .adam import Adam
-from .optimizer import decoupled_decay
 
 __all__ = ["AdamW"]
 
@@ -50,20 +47,3 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=True, clipnorm=clipnorm, clipvalue=clipvalue,
                          global_clipnorm=global_clipnorm)
-
-    def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        theta, m, v, t = p.array, state["exp_avg"], state["exp_avg_sq"], state["step"]
-        xp = get_array_module(theta)
-        decoupled_decay(theta, lr, group["weight_decay"])   # theta <- theta - alpha lambda theta
-        m *= beta1
-        m += (1 - beta1) * grad                     # m_t = beta1 m + (1 - beta1) g
-        v *= beta2
-        v += (1 - beta2) * grad * grad              # v_t = beta2 v + (1 - beta2) g^2
-        if group["amsgrad"]:
-            v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        step_size = lr / (1 - beta1**t)
-        denom = xp.sqrt(v)
-        denom /= math.sqrt(1 - beta2**t)
-        denom += eps                                # sqrt(v_hat_t) + eps
-        theta -= step_size * m / denom

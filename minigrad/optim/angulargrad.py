@@ -45,7 +45,7 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, adam_denominator, ema_, ema_of_square_, l2_penalty, zeros_like
 
 __all__ = ["AngularGrad"]
 
@@ -98,20 +98,22 @@ class AngularGrad(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         g_prev, a_min = state["previous_grad"], state["min_angle"]
         g = l2_penalty(grad, p.array, group["weight_decay"])    # g <- g + wd * theta
-        m *= beta1
-        m += (1.0 - beta1) * g                                  # m_t = beta1 m + (1 - beta1) g
-        v *= beta2
-        v += (1.0 - beta2) * g * g                              # v_t = beta2 v + (1 - beta2) g^2
+        ema_(m, g, beta1)                                       # m_t = beta1 m + (1 - beta1) g
+        ema_of_square_(v, g, beta2)                             # v_t = beta2 v + (1 - beta2) g^2
         a_t = xp.arctan2(xp.abs(g_prev - g), xp.abs(1.0 + g_prev * g))   # A_t
         xp.minimum(a_min, a_t, out=a_min)                       # A_min = min(A_min, A_t)
-        g_prev[...] = g                                        # remember g_t
-        phi = xp.cos(a_min) if group["method"] == "cos" else xp.tan(a_min)
-        phi = xp.tanh(xp.abs(phi))
-        phi *= _LAMBDA1
-        phi += _LAMBDA2                                         # phi_t = tanh(|f(A_min)|) l1 + l2
-        denom = xp.sqrt(v)
-        denom *= 1.0 / math.sqrt(1.0 - beta2**t)
-        denom += eps                                            # sqrt(v^_t) + eps
-        phi *= m
-        phi /= denom                                            # phi_t m_t / (sqrt(v^_t) + eps)
-        p.array -= (lr / (1.0 - beta1**t)) * phi                 # theta -= alpha phi m^ / (...)
+        g_prev[...] = g                                         # remember g_t
+        phi = angular_coefficient(a_min, group["method"])      # phi_t
+        denom = adam_denominator(v, beta2, t, eps)              # sqrt(v^_t) + eps
+        p.array -= lr / (1.0 - beta1**t) * phi * m / denom      # theta -= alpha phi m^ / (...)
+
+
+def angular_coefficient(a_min: Array, method: str) -> Array:
+    """``phi_t = tanh(|f(A_min)|) lambda_1 + lambda_2`` with f = cos or tan, a new array."""
+    xp = get_array_module(a_min)
+    phi = xp.cos(a_min) if method == "cos" else xp.tan(a_min)
+    xp.abs(phi, out=phi)
+    xp.tanh(phi, out=phi)
+    phi *= _LAMBDA1
+    phi += _LAMBDA2
+    return phi

@@ -12,6 +12,7 @@ References:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 from ..backend import Array, get_array_module, to_device
@@ -67,9 +68,15 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         The total norm before clipping, as a 0-d Tensor (0 when no parameter has a gradient).
 
     Raises:
+        TypeError: ``max_norm`` is not a number.
+        ValueError: ``max_norm`` is negative or nan (checked before any gradient changes).
         RuntimeError: the total norm is non-finite and ``error_if_nonfinite`` is true.
     """
     norm_type = float(norm_type)
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
+        raise TypeError(f"clip_grad_norm_: max_norm must be a number, got {max_norm!r}")
+    if not max_norm >= 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm!r}")
     max_norm = float(max_norm)
     grads = _grads(parameters)
     if not grads:

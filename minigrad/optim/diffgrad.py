@@ -23,12 +23,11 @@ torch's Adam does; the two differ by O(eps) only.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, adam_denominator, ema_, ema_of_square_, l2_penalty, zeros_like
 
 __all__ = ["DiffGrad"]
 
@@ -73,16 +72,9 @@ class DiffGrad(Optimizer):
         beta1, beta2 = group["betas"]
         m, v, g_prev = state["exp_avg"], state["exp_avg_sq"], state["previous_grad"]
         g = l2_penalty(grad, p.array, group["weight_decay"])   # g <- g + wd * theta
-        m *= beta1
-        m += (1.0 - beta1) * g                                 # m_t = beta1 m + (1 - beta1) g
-        v *= beta2
-        v += (1.0 - beta2) * g * g                             # v_t = beta2 v + (1 - beta2) g^2
-        xi = xp.abs(g_prev - g)
-        xi = 1.0 / (1.0 + xp.exp(-xi))                         # xi_t = AbsSig(g_{t-1} - g_t)
+        ema_(m, g, beta1)                                      # m_t = beta1 m + (1 - beta1) g
+        ema_of_square_(v, g, beta2)                            # v_t = beta2 v + (1 - beta2) g^2
+        xi = 1.0 / (1.0 + xp.exp(-xp.abs(g_prev - g)))         # xi_t = AbsSig(g_{t-1} - g_t)
         g_prev[...] = g                                        # remember g_t
-        denom = xp.sqrt(v)
-        denom *= 1.0 / math.sqrt(1.0 - beta2**t)
-        denom += eps                                           # sqrt(v^_t) + eps
-        xi *= m
-        xi /= denom                                            # xi_t m_t / (sqrt(v^_t) + eps)
-        p.array -= (lr / (1.0 - beta1**t)) * xi                 # theta -= alpha xi m^ / (...)
+        denom = adam_denominator(v, beta2, t, eps)             # sqrt(v^_t) + eps
+        p.array -= lr / (1.0 - beta1**t) * xi * m / denom      # theta -= alpha xi m^ / (...)

@@ -94,22 +94,24 @@ class FTRL(Optimizer):
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         xp = get_array_module(grad)
         lr, c = group["lr"], -group["learning_rate_power"]
-        l1 = group["l1_regularization_strength"]
+        l1, l2 = group["l1_regularization_strength"], group["l2_regularization_strength"]
+        shrinkage = group["l2_shrinkage_regularization_strength"]
         n, z, w = state["accumulator"], state["linear"], p.array
-        shrink = group["l2_shrinkage_regularization_strength"]
-        sigma = n**c                                             # n_{t-1}^c
-        n += grad * grad                                         # n_t = n_{t-1} + g^2
+        # built in place, each buffer renamed when it starts to hold the next quantity (every
+        # temporary here is parameter-sized; fewer of them is most of FTRL's speed)
+        n_prev_pow = n**c                                        # n_{t-1}^c
+        n += grad * grad                                         # n_t = n_{t-1} + g_t^2
         n_pow = n**c                                             # n_t^c
-        sigma -= n_pow
-        sigma *= -1.0 / lr                                       # sigma_t = (n_t^c - n_{t-1}^c)/a
+        sigma = xp.subtract(n_pow, n_prev_pow, out=n_prev_pow)
+        sigma *= 1.0 / lr                                        # sigma_t = (n_t^c - n_{t-1}^c)/a
         z += grad
-        if shrink != 0:
-            z += (2.0 * shrink) * w                              # g~_t = g_t + 2 lambda_s w
-        sigma *= w
-        z -= sigma                                               # z_t = z + g~_t - sigma_t w
-        n_pow += group["beta"]
-        n_pow *= 1.0 / lr
-        n_pow += 2.0 * group["l2_regularization_strength"]      # (beta + n^c)/alpha + 2 lambda_2
-        w[...] = xp.clip(z, -l1, l1)
+        if shrinkage != 0:
+            z += (2.0 * shrinkage) * w                           # g~_t = g_t + 2 lambda_s w
+        sigma_w = xp.multiply(sigma, w, out=sigma)
+        z -= sigma_w                                             # z_t = z + g~_t - sigma_t w
+        denominator = xp.add(n_pow, group["beta"], out=n_pow)
+        denominator *= 1.0 / lr
+        denominator += 2.0 * l2                                  # (beta + n_t^c)/a + 2 lambda_2
+        xp.clip(z, -l1, l1, out=w)
         w -= z
-        w /= n_pow                                               # w_t = (clip(z) - z) / quad
+        w /= denominator                                         # w_t = (clip(z_t) - z_t) / ...

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, decoupled_decay, zeros_like
+from .optimizer import Optimizer, decoupled_decay, ema_, zeros_like
 
 __all__ = ["Lion"]
 
@@ -64,5 +64,4 @@ class Lion(Optimizer):
         c = beta1 * m
         c += (1.0 - beta1) * grad                           # c_t = beta1 m + (1 - beta1) g
         theta -= lr * xp.sign(c)                            # theta -= eta sign(c_t)
-        m *= beta2
-        m += (1.0 - beta2) * grad                           # m_t = beta2 m + (1 - beta2) g
+        ema_(m, grad, beta2)                                # m_t = beta2 m + (1 - beta2) g

@@ -19,9 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..backend import Array, get_array_module
+from ..backend import Array
 from ..tensor import Tensor
-from .optimizer import Optimizer, decoupled_decay, l2_penalty, zeros_like
+from .optimizer import (
+    Optimizer,
+    adam_denominator,
+    decoupled_decay,
+    ema_,
+    ema_of_square_,
+    l2_penalty,
+    zeros_like,
+)
 
 __all__ = ["NAdam"]
 
@@ -63,7 +71,6 @@ class NAdam(Optimizer):
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, (beta1, beta2), psi = group["lr"], group["betas"], group["momentum_decay"]
         theta, m, v, t = p.array, state["exp_avg"], state["exp_avg_sq"], state["step"]
-        xp = get_array_module(theta)
         if group["decoupled_weight_decay"]:
             decoupled_decay(theta, lr, group["weight_decay"])
         else:
@@ -71,11 +78,8 @@ class NAdam(Optimizer):
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))             # mu_t
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))  # mu_{t+1}
         mu_product = state["mu_product"] = state["mu_product"] * mu
-        m *= beta1
-        m += (1 - beta1) * grad                        # m_t = beta1 m + (1 - beta1) g
-        v *= beta2
-        v += (1 - beta2) * grad * grad                 # v_t = beta2 v + (1 - beta2) g^2
-        denom = xp.sqrt(v / (1 - beta2**t))
-        denom += group["eps"]                          # sqrt(v_hat) + eps
+        ema_(m, grad, beta1)                           # m_t = beta1 m + (1 - beta1) g
+        ema_of_square_(v, grad, beta2)                 # v_t = beta2 v + (1 - beta2) g^2
+        denom = adam_denominator(v, beta2, t, group["eps"])    # sqrt(v_hat) + eps
         theta -= lr * (1 - mu) / (1 - mu_product) * grad / denom
         theta -= lr * mu_next / (1 - mu_product * mu_next) * m / denom

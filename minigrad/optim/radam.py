@@ -26,7 +26,16 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, decoupled_decay, l2_penalty, zeros_like
+from .optimizer import (
+    Optimizer,
+    decoupled_decay,
+    ema_,
+    ema_of_square_,
+    l2_penalty,
+    rectification,
+    sma_length,
+    zeros_like,
+)
 
 __all__ = ["RAdam"]
 
@@ -65,24 +74,18 @@ class RAdam(Optimizer):
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         lr, (beta1, beta2) = group["lr"], group["betas"]
         theta, m, v, t = p.array, state["exp_avg"], state["exp_avg_sq"], state["step"]
-        xp = get_array_module(theta)
         if group["decoupled_weight_decay"]:
             decoupled_decay(theta, lr, group["weight_decay"])
         else:
             grad = l2_penalty(grad, theta, group["weight_decay"])
-        m *= beta1
-        m += (1 - beta1) * grad                        # m_t = beta1 m + (1 - beta1) g
-        v *= beta2
-        v += (1 - beta2) * grad * grad                 # v_t = beta2 v + (1 - beta2) g^2
+        ema_(m, grad, beta1)                           # m_t = beta1 m + (1 - beta1) g
+        ema_of_square_(v, grad, beta2)                 # v_t = beta2 v + (1 - beta2) g^2
         bias_correction1 = 1 - beta1**t
-        bias_correction2 = 1 - beta2**t
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * t * beta2**t / bias_correction2
+        rho_inf, rho_t = sma_length(beta2, t)
         if rho_t > 5:
-            r_t = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                            / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            denom = xp.sqrt(v)
+            r_t = rectification(rho_inf, rho_t)
+            denom = get_array_module(v).sqrt(v)
             denom += group["eps"]                      # l_t = sqrt(1 - beta2^t) / denom
-            theta -= lr * r_t * math.sqrt(bias_correction2) / bias_correction1 * m / denom
+            theta -= lr * r_t * math.sqrt(1 - beta2**t) / bias_correction1 * m / denom
         else:
             theta -= lr / bias_correction1 * m         # un-adapted momentum SGD step

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, ema_, ema_of_square_, l2_penalty, zeros_like
 
 __all__ = ["RMSprop"]
 
@@ -58,32 +58,35 @@ class RMSprop(Optimizer):
         self.check_nonnegative("momentum", hp["momentum"])
 
     def init_state(self, p: Tensor, group: dict) -> dict:
-        state = {"square_avg": zeros_like(p)}
-        if group["momentum"] > 0:
-            state["momentum_buffer"] = zeros_like(p)
-        if group["centered"]:
-            state["grad_avg"] = zeros_like(p)
-        return state
+        # buffers of options off at the first step stay None until an option is switched on
+        return {"square_avg": zeros_like(p),
+                "grad_avg": zeros_like(p) if group["centered"] else None,
+                "momentum_buffer": zeros_like(p) if group["momentum"] > 0 else None}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        alpha, mu = group["alpha"], group["momentum"]
+        alpha, mu, lr = group["alpha"], group["momentum"], group["lr"]
         theta, v = p.array, state["square_avg"]
         xp = get_array_module(theta)
         grad = l2_penalty(grad, theta, group["weight_decay"])
-        v *= alpha
-        v += (1 - alpha) * grad * grad                 # v_t = alpha v + (1 - alpha) g^2
+        ema_of_square_(v, grad, alpha)                 # v_t = alpha v + (1 - alpha) g^2
         if group["centered"]:
-            gbar = state.setdefault("grad_avg", xp.zeros_like(theta))
-            gbar *= alpha
-            gbar += (1 - alpha) * grad                 # gbar_t = alpha gbar + (1 - alpha) g
+            gbar = _buffer(state, "grad_avg", theta)
+            ema_(gbar, grad, alpha)                    # gbar_t = alpha gbar + (1 - alpha) g
             s = xp.sqrt(v - gbar * gbar)
         else:
             s = xp.sqrt(v)
         s += group["eps"]                              # s_t
         if mu > 0:
-            b = state.setdefault("momentum_buffer", xp.zeros_like(theta))
+            b = _buffer(state, "momentum_buffer", theta)
             b *= mu
             b += grad / s                              # b_t = mu b + g_t / s_t
-            theta -= group["lr"] * b
+            theta -= lr * b
         else:
-            theta -= group["lr"] * grad / s
+            theta -= lr * grad / s
+
+
+def _buffer(state: dict, key: str, theta: Array) -> Array:
+    """``state[key]``, given its zeros the first time its option is on (None until then)."""
+    if state[key] is None:
+        state[key] = get_array_module(theta).zeros_like(theta)
+    return state[key]

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 
 from ..backend import Array
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, l2_penalty
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "momentum_direction"]
 
 
 class SGD(Optimizer):
@@ -59,20 +59,37 @@ class SGD(Optimizer):
                        hp["dampening"])
 
     def init_state(self, p: Tensor, group: dict) -> dict:
-        return {"momentum_buffer": zeros_like(p)} if group["momentum"] != 0 else {}
+        # torch's layout: the buffer is None until the first step with momentum, which sets
+        # b_1 = g_1 (a scheduler may switch momentum on after the first step)
+        return {"momentum_buffer": None}
 
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
         theta = p.array
-        grad = l2_penalty(grad, theta, group["weight_decay"])
-        if mu != 0:
-            b = state.get("momentum_buffer")
-            if b is None:  # momentum switched on after the first step (e.g. by a scheduler)
-                b = state["momentum_buffer"] = grad.copy()
-            elif state["step"] == 1:
-                b[...] = grad                      # b_1 = g_1
-            else:
-                b *= mu
-                b += (1 - tau) * grad              # b_t = mu b_{t-1} + (1 - tau) g_t
-            grad = grad + mu * b if group["nesterov"] else b
-        theta -= lr * grad                         # theta_t = theta_{t-1} - gamma g_t
+        grad = l2_penalty(grad, theta, group["weight_decay"])   # g_t <- g_t + lambda theta
+        theta -= group["lr"] * momentum_direction(grad, state, group)   # theta -= gamma d_t
+
+
+def momentum_direction(grad: Array, state: dict, group: dict) -> Array:
+    """The heavy-ball direction of torch's SGD, shared by :class:`SGD` and :class:`SGDW`.
+
+    With momentum mu, dampening tau and the buffer ``b = state['momentum_buffer']``::
+
+        b_1 = g_1;  b_t = mu b_{t-1} + (1 - tau) g_t
+        d_t = g_t + mu b_t  (nesterov)   or   d_t = b_t
+
+    The buffer is updated in place (created as a copy of ``g`` at the first step with
+    momentum). With mu = 0 the direction is ``g`` itself.
+
+    Returns:
+        d_t (``grad`` itself, the buffer itself, or a new array for Nesterov).
+    """
+    mu = group["momentum"]
+    if mu == 0:
+        return grad
+    b = state["momentum_buffer"]
+    if b is None:
+        b = state["momentum_buffer"] = grad.copy()      # b_1 = g_1
+    else:
+        b *= mu
+        b += (1 - group["dampening"]) * grad            # b_t = mu b_{t-1} + (1 - tau) g_t
+    return grad + mu * b if group["nesterov"] else b

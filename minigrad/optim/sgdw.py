@@ -34,8 +34,8 @@ from __future__ import annotations
 
 from ..backend import Array
 from ..tensor import Tensor
-from .optimizer import decoupled_decay, zeros_like
-from .sgd import SGD
+from .optimizer import decoupled_decay
+from .sgd import SGD, momentum_direction
 
 __all__ = ["SGDW"]
 
@@ -56,25 +56,11 @@ class SGDW(SGD):
     References:
         I. Loshchilov, F. Hutter. Decoupled Weight Decay Regularization. ICLR 2019.
 
-    The constructor and its checks are SGD's; only the update differs (decoupled decay).
+    The constructor, checks, state and momentum (:func:`~minigrad.optim.sgd.momentum_direction`)
+    are SGD's; only the weight decay differs (decoupled here, coupled L2 in SGD).
     """
 
-    def init_state(self, p: Tensor, group: dict) -> dict:
-        return {"momentum_buffer": zeros_like(p) if group["momentum"] != 0 else None}
-
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
-        lr, mu = group["lr"], group["momentum"]
         theta = p.array
-        decoupled_decay(theta, lr, group["weight_decay"])      # theta -= lr * wd * theta_{t-1}
-        d = grad
-        if mu != 0:
-            b = state["momentum_buffer"]
-            if b is None:                                       # momentum turned on later
-                b = state["momentum_buffer"] = grad.copy()      # b_1 = g_1
-            elif state["step"] == 1:
-                b[...] = grad                                   # b_1 = g_1
-            else:
-                b *= mu
-                b += (1.0 - group["dampening"]) * grad          # b_t = mu b + (1 - damp) g
-            d = grad + mu * b if group["nesterov"] else b
-        theta -= lr * d                                         # theta -= lr * d_t
+        decoupled_decay(theta, group["lr"], group["weight_decay"])  # theta -= lr wd theta_{t-1}
+        theta -= group["lr"] * momentum_direction(grad, state, group)   # theta -= lr d_t

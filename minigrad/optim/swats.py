@@ -53,7 +53,7 @@ from collections.abc import Iterable
 
 from ..backend import Array, get_array_module
 from ..tensor import Tensor
-from .optimizer import Optimizer, l2_penalty, zeros_like
+from .optimizer import Optimizer, ema_, ema_of_square_, l2_penalty, zeros_like
 
 __all__ = ["SWATS"]
 
@@ -119,21 +119,19 @@ class SWATS(Optimizer):
                    beta2: float, eps: float) -> None:
         xp = get_array_module(g)
         m, a = state["exp_avg"], state["exp_avg_sq"]
-        m *= beta1
-        m += (1.0 - beta1) * g                                   # m_k
-        a *= beta2
-        a += (1.0 - beta2) * g * g                               # a_k
+        ema_(m, g, beta1)                                        # m_k
+        ema_of_square_(a, g, beta2)                              # a_k
         bias2 = 1.0 - beta2**k
-        step = xp.sqrt(a)
-        step += eps
-        xp.divide(m, step, out=step)
-        step *= -lr * math.sqrt(bias2) / (1.0 - beta1**k)        # p_k
-        p.array += step                                           # x_k = x_{k-1} + p_k
-        p_flat = step.ravel()
-        ptg = float(xp.dot(p_flat, g.ravel()))
-        if ptg == 0.0:
+        denom = xp.sqrt(a)
+        denom += eps                                             # sqrt(a_k) + eps
+        p_k = xp.divide(m, denom, out=denom)
+        p_k *= -lr * math.sqrt(bias2) / (1.0 - beta1**k)         # p_k
+        p.array += p_k                                           # x_k = x_{k-1} + p_k
+        p_flat = p_k.ravel()
+        p_dot_g = float(xp.dot(p_flat, g.ravel()))
+        if p_dot_g == 0.0:
             return                                               # lambda_k = lambda_{k-1}
-        gamma = float(xp.dot(p_flat, p_flat)) / -ptg             # gamma_k
+        gamma = float(xp.dot(p_flat, p_flat)) / -p_dot_g         # gamma_k
         state["lambda"] = beta2 * state["lambda"] + (1.0 - beta2) * gamma   # lambda_k
         rate = state["lambda"] / bias2                           # Lambda = lambda_k / (1 - b2^k)
         if k > 1 and rate > 0.0 and abs(rate - gamma) < eps:

@@ -158,19 +158,22 @@ def _make_metrics(metrics) -> list[Metric]:
 
 
 def scheduler_kind(scheduler) -> str | None:
-    """How fit steps ``scheduler``: 'batch' (OneCycleLR, CyclicLR: after every optimizer step),
-    'metric' (ReduceLROnPlateau: on val_loss, else the train loss, per epoch) or 'epoch'.
+    """How fit steps ``scheduler``, as the scheduler says in its ``stepping`` attribute:
+    'batch' (after every optimizer step: OneCycleLR, CyclicLR), 'metric' (ReduceLROnPlateau:
+    on val_loss, else the train loss, per epoch) or 'epoch'.
 
-    A scheduler may also declare ``step_per_batch = True``.
+    An object without ``stepping`` is stepped per epoch, or per batch if it declares
+    ``step_per_batch = True`` (the older spelling).
     """
     if scheduler is None:
         return None
-    names = {cls.__name__ for cls in type(scheduler).__mro__}
-    if names & {"OneCycleLR", "CyclicLR"} or getattr(scheduler, "step_per_batch", False):
-        return "batch"
-    if "ReduceLROnPlateau" in names:
-        return "metric"
-    return "epoch"
+    kind = getattr(scheduler, "stepping", "epoch")
+    if kind == "epoch" and getattr(scheduler, "step_per_batch", False) is True:
+        kind = "batch"
+    if kind not in ("batch", "epoch", "metric"):
+        raise ValueError(f"fit: {type(scheduler).__name__}.stepping must be 'batch', 'epoch' or "
+                         f"'metric', got {kind!r}")
+    return kind
 
 
 def _split_batch(batch):
@@ -204,7 +207,9 @@ def _raw(x):
 
 
 def _nan_message(value: float, epoch: int, batch: int, nbatches: int, policy: str) -> str:
-    return (f"fit: the loss became {value} at epoch {epoch}, batch {batch} of {nbatches}; "
+    where = (f"became {value}" if not math.isfinite(value)
+             else "became non-finite in another process")
+    return (f"fit: the loss {where} at epoch {epoch}, batch {batch} of {nbatches}; "
             f"training stopped before this batch's update, with the model's parameters and "
             f"buffers as they were before this batch (nan_policy={policy!r}; 'stop' ends "
             "training quietly, 'ignore' goes on)")
@@ -294,7 +299,8 @@ def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
         outputs = model(*inputs)
         loss = loss_fn(outputs, targets)
         value = loss.item()
-        if not math.isfinite(value) and nan_policy != "ignore":
+        # under DDP every rank must take the same branch, or the others wait for it forever
+        if nan_policy != "ignore" and ddp.any_rank(not math.isfinite(value)):
             if saved_buffers:
                 _restore_buffers(saved_buffers)
             msg = _nan_message(value, epoch, b + 1, nbatches, nan_policy)

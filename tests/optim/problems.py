@@ -149,3 +149,62 @@ def resume_matches(make_optimizer: Callable, problem: Problem = QUADRATIC,
             o.step()
             out.append(param.array.copy())
     return np.array(a), np.array(b)
+
+
+# Two-dimensional problems with closed-form float64 gradients, for :func:`minimize_2d`:
+# an ill-conditioned quadratic (curvatures 1 and 10) with minimum (1, -2), and Rosenbrock.
+QUADRATIC_2D_MINIMIZER = [1.0, -2.0]
+ROSENBROCK_2D_MINIMIZER = [1.0, 1.0]
+
+
+def quadratic_2d_grad(x):
+    h = np.array([1.0, 10.0])
+    return h * (x - np.array([1.0, -2.0]))
+
+
+def rosenbrock_2d_grad(x):
+    a, b = 1.0, 100.0
+    return np.array([-2 * (a - x[0]) - 4 * b * x[0] * (x[1] - x[0] ** 2),
+                     2 * b * (x[1] - x[0] ** 2)])
+
+
+def minimize_2d(cls, kwargs: dict, grad_fn: Callable, x0, steps: int) -> np.ndarray:
+    """``steps`` steps of ``cls(**kwargs)`` on a float32 parameter from ``x0``, the gradient
+    computed in float64 by ``grad_fn``; returns the final point as float64."""
+    x = minigrad.Parameter(np.array(x0, np.float32))
+    opt = cls([x], **kwargs)
+    for _ in range(steps):
+        x.grad = minigrad.Tensor(grad_fn(_to_numpy(x).astype(np.float64)).astype(np.float32))
+        opt.step()
+    return _to_numpy(x).astype(np.float64)
+
+
+def _to_numpy(x):
+    x = x.detach().array
+    return x.get() if hasattr(x, "get") else np.asarray(x)
+
+
+def step_updates(cls, grads, **kwargs) -> np.ndarray:
+    """The updates ``theta_{t-1} - theta_t`` of ``cls(**kwargs)`` on one float64 parameter
+    starting at 0 and fed the gradients ``grads`` in turn; one row per step."""
+    p = minigrad.Parameter(np.zeros_like(grads[0]), dtype=np.float64)
+    opt = cls([p], **kwargs)
+    out = []
+    for g in grads:
+        before = _to_numpy(p).copy()
+        p.grad = minigrad.Tensor(g, dtype=np.float64)
+        opt.step()
+        out.append(before - _to_numpy(p))
+    return np.array(out)
+
+
+def random_params(rng, device: str = "cpu", shapes=((3, 4), (4,))) -> list:
+    """float32 Parameters of the given shapes with standard normal values from ``rng``."""
+    return [minigrad.Parameter(rng.normal(size=s).astype(np.float32), device=device)
+            for s in shapes]
+
+
+def set_random_grads(params, rng) -> None:
+    """Give every parameter a standard normal float32 gradient from ``rng``."""
+    for p in params:
+        p.grad = minigrad.Tensor(rng.normal(size=p.shape).astype(np.float32), device=p.device)

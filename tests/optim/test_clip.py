@@ -133,3 +133,17 @@ def test_nn_utils_reexports_clip():
         pytest.skip("minigrad.nn.utils does not re-export clip_grad_norm_ yet (integration)")
     assert utils.clip_grad_norm_ is clip_grad_norm_
     assert utils.clip_grad_value_ is clip_grad_value_
+
+
+@pytest.mark.parametrize("max_norm", [-1.0, -1e-9, float("nan")])
+def test_clip_grad_norm_negative_max_norm_raises_and_changes_nothing(max_norm):
+    params = _with_grads([np.array([3.0, 4.0], np.float32)])
+    with pytest.raises(ValueError, match=f"max_norm must be >= 0, got {max_norm!r}"):
+        clip_grad_norm_(params, max_norm)
+    np.testing.assert_array_equal(to_numpy(params[0].grad), [3.0, 4.0])
+
+
+def test_clip_grad_norm_max_norm_must_be_a_number():
+    params = _with_grads([np.array([3.0, 4.0], np.float32)])
+    with pytest.raises(TypeError, match="max_norm must be a number, got '1'"):
+        clip_grad_norm_(params, "1")

@@ -3,6 +3,7 @@ fixtures/make_torch_schedules.py), closed forms for the schedules torch lacks, c
 trips, composition, ReduceLROnPlateau on scripted metrics, momentum / beta1 cycling, bad
 arguments."""
 
+import copy
 import json
 import math
 import os
@@ -200,6 +201,103 @@ def test_state_dict_does_not_alias():
     assert 100 not in sched.milestones and sched.base_lrs[0] == BASE_LRS[0]
 
 
+STATE_CLASSES = [
+    lambda o: S.StepLR(o, 3), lambda o: S.MultiStepLR(o, [2, 4]), lambda o: S.ExponentialLR(o, 0.9),
+    lambda o: S.CosineAnnealingLR(o, 10), lambda o: S.ReduceLROnPlateau(o),
+    lambda o: S.CyclicLR(o, 0.01, 0.1), lambda o: S.WarmupLR(S.StepLR(o, 3), 2),
+    lambda o: S.SequentialLR(o, [S.ConstantLR(o), S.StepLR(o, 3)], [2]),
+]
+
+
+@pytest.mark.parametrize("i", range(len(STATE_CLASSES)))
+@pytest.mark.parametrize("j", range(len(STATE_CLASSES)))
+def test_state_dict_of_another_class_raises_and_changes_nothing(i, j):
+    source = STATE_CLASSES[i](make_optimizer())
+    opt = make_optimizer()
+    target = STATE_CLASSES[j](opt)
+    if type(source) is type(target):
+        target.load_state_dict(source.state_dict())
+        return
+    before = (copy.deepcopy(target.state_dict()), copy.deepcopy(opt.param_groups))
+    with pytest.raises(TypeError, match=f"{type(target).__name__}.load_state_dict: got the "
+                                        f"state_dict of a {type(source).__name__}"):
+        target.load_state_dict(source.state_dict())
+    assert target.state_dict() == before[0]
+    assert [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups] == \
+        [{k: v for k, v in g.items() if k != "params"} for g in before[1]]
+
+
+def test_state_dict_of_another_kind_without_class_name_raises():
+    state = S.StepLR(make_optimizer(), 3).state_dict()
+    del state["_class"]
+    S.StepLR(make_optimizer(), 5).load_state_dict(state)         # same attributes: loads
+    with pytest.raises(ValueError, match=r"ExponentialLR.load_state_dict: the state_dict is "
+                                         r"not a ExponentialLR's: it lacks \['gamma'\]"):
+        S.ExponentialLR(make_optimizer(), 0.9).load_state_dict(
+            {k: v for k, v in state.items() if k != "gamma"})
+    with pytest.raises(ValueError, match=r"has unexpected \['step_size'\]"):
+        S.ExponentialLR(make_optimizer(), 0.9).load_state_dict(state)
+
+
+def test_composite_with_a_wrong_part_raises_before_loading_any_part():
+    opt = make_optimizer()
+    parts = [S.ConstantLR(opt), S.StepLR(opt, 3)]
+    seq = S.SequentialLR(opt, parts, [2])
+    state = seq.state_dict()
+    other = S.ExponentialLR(make_optimizer(), 0.9).state_dict()
+    state["_schedulers"][1] = other
+    state["last_epoch"] = 17
+    state["_schedulers"][0]["last_epoch"] = 17
+    with pytest.raises(TypeError, match="StepLR.load_state_dict: got the state_dict of a "
+                                        "ExponentialLR"):
+        seq.load_state_dict(state)
+    assert seq.last_epoch == 0 and parts[0].last_epoch == 0
+
+
+def test_plateau_and_chained_run_the_base_constructor():
+    opt = make_optimizer()
+    plateau = S.ReduceLROnPlateau(opt)
+    assert plateau.base_lrs == BASE_LRS and plateau.last_epoch == 0
+    assert [g["initial_lr"] for g in opt.param_groups] == BASE_LRS
+    assert plateau.get_last_lr() == BASE_LRS and plateau.stepping == "metric"
+    opt = make_optimizer()
+    chained = S.ChainedScheduler([S.ExponentialLR(opt, 0.5), S.StepLR(opt, 2)])
+    assert chained.base_lrs == BASE_LRS and chained.last_epoch == 0
+    np.testing.assert_allclose(chained.get_last_lr(), BASE_LRS, rtol=1e-15)
+    assert chained.stepping == "epoch"
+
+
+def test_every_scheduler_class_says_how_it_is_stepped():
+    for name in S.__all__:
+        cls = getattr(S, name)
+        if isinstance(cls, type) and issubclass(cls, S.LRScheduler) and cls is not S.LRScheduler:
+            stepping = cls.stepping
+            if isinstance(stepping, property):  # compositions: from their parts
+                continue
+            assert stepping in S.STEPPINGS, name
+    assert S.StepLR.stepping == "epoch" and S.ReduceLROnPlateau.stepping == "metric"
+
+
+def test_fit_steps_a_scheduler_as_its_stepping_attribute_says():
+    from minigrad.train.fit import scheduler_kind
+
+    class EveryBatch(S.StepLR):      # a name fit cannot know
+        stepping = "batch"
+
+    opt = make_optimizer()
+    assert scheduler_kind(EveryBatch(opt, 3)) == "batch"
+    assert scheduler_kind(S.StepLR(opt, 3)) == "epoch"
+    assert scheduler_kind(S.ReduceLROnPlateau(opt)) == "metric"
+    assert scheduler_kind(S.OneCycleLR(opt, 0.1, total_steps=10)) == "batch"
+    assert scheduler_kind(S.WarmupLR(S.CyclicLR(opt, 0.01, 0.1), 3)) == "batch"
+
+    class Odd(S.StepLR):
+        stepping = "sometimes"
+    with pytest.raises(ValueError, match="Odd.stepping must be 'batch', 'epoch' or 'metric', "
+                                         "got 'sometimes'"):
+        scheduler_kind(Odd(opt, 3))
+
+
 def test_resume_with_last_epoch_matches_fresh_run():
     opt = make_optimizer()
     sched = S.CosineAnnealingLR(opt, T_max=20, eta_min=0.01)
@@ -250,10 +348,12 @@ def test_exponential_decay_closed_form_and_exponential_lr():
 
 
 def _warmup_factor(t, w, s, strategy):
-    ramp = np.minimum(t, w) / w
-    if strategy == "cos":
-        ramp = (1 - np.cos(np.pi * ramp)) / 2
-    return s + (1 - s) * ramp
+    """The warm-up factor written independently of the implementation: the straight line
+    through (0, s) and (W, 1), or the half-cosine through them as sin^2 (the half-angle
+    identity (1 - cos x) / 2 = sin^2(x / 2)); 1 from W on."""
+    if strategy == "linear":
+        return np.interp(t, [0, w], [s, 1.0])
+    return s + (1 - s) * np.sin(np.pi * np.minimum(t, w) / (2 * w)) ** 2
 
 
 @pytest.mark.parametrize("strategy", ["linear", "cos"])
@@ -373,7 +473,8 @@ def test_sequential_nested_in_chained_and_step_per_batch():
     np.testing.assert_allclose(got[:, 1], BASE_LRS[1] * seq_factor * 0.9 ** t, rtol=1e-13)
     opt = make_optimizer()
     seq = S.SequentialLR(opt, [S.LinearLR(opt, 0.5, 1.0, 3), S.CyclicLR(opt, 0.01, 0.1, 5)], [3])
-    assert seq.step_per_batch and S.CyclicLR.step_per_batch and S.OneCycleLR.step_per_batch
+    assert seq.step_per_batch and S.CyclicLR.stepping == "batch"
+    assert S.OneCycleLR.stepping == "batch" and seq.stepping == "batch"
 
 
 def test_sequential_and_chained_reject_bad_parts():

@@ -1,4 +1,4 @@
-"""Replay torch.optim reference trajectories with minigrad's torch-named optimizers.
+"""torch.optim's reference trajectories, replayed by each torch-named optimizer's test file.
 
 The references come from torch 2.13 (CPU, float32, foreach=False), generated once by
 fixtures/make_torch_trajectories.py and stored in fixtures/torch_trajectories.npz; torch is not
@@ -20,12 +20,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import minigrad
 from minigrad.optim.adadelta import Adadelta
 from minigrad.optim.adagrad import Adagrad
-from minigrad.optim.adam import Adam, AMSGrad
+from minigrad.optim.adam import Adam
 from minigrad.optim.adamax import Adamax
 from minigrad.optim.adamw import AdamW
 from minigrad.optim.nadam import NAdam
@@ -34,10 +33,14 @@ from minigrad.optim.rmsprop import RMSprop
 from minigrad.optim.sgd import SGD
 
 RTOL, ATOL = 1e-5, 1e-6
+
 FIXTURE = np.load(Path(__file__).parent / "fixtures" / "torch_trajectories.npz")
+
 CONFIGS = {k[4:]: json.loads(str(FIXTURE[k])) for k in FIXTURE.files if k.startswith("cfg/")}
+
 CLASSES = {c.__name__: c for c in (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, Adamax,
                                    NAdam, RAdam)}
+
 
 
 def gradient(flat_theta, G_t):
@@ -80,48 +83,42 @@ def replay(cfg: dict, cls=None) -> np.ndarray:
     return traj
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_matches_torch_trajectory(name):
+def configs_for(optimizer: str) -> list[str]:
+    """The names of the stored configurations of torch's optimizer ``optimizer``."""
+    return sorted(k for k, cfg in CONFIGS.items() if cfg["optimizer"] == optimizer)
+
+
+def assert_matches_torch(name: str) -> None:
+    """Replay configuration ``name`` and compare every step with torch's."""
     expected = FIXTURE[f"traj/{name}"]
     got = replay(CONFIGS[name])
     assert not np.array_equal(expected[0], expected[-1])  # the reference really moves
     np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("name", ["Adam-amsgrad", "Adam-amsgrad-wd"])
-def test_amsgrad_alias_matches_torch_adam_amsgrad(name):
-    cfg = dict(CONFIGS[name], kwargs={k: v for k, v in CONFIGS[name]["kwargs"].items()
-                                      if k != "amsgrad"})
-    np.testing.assert_allclose(replay(cfg, AMSGrad), FIXTURE[f"traj/{name}"],
-                               rtol=RTOL, atol=ATOL)
+# torch 2.13's documented defaults (torch.optim.<name>.__init__)
+TORCH_DEFAULTS = {
+    "SGD": dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False),
+    "Adagrad": dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                    eps=1e-10),
+    "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0),
+    "RMSprop": dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                    centered=False),
+    "Adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False),
+    "AdamW": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                  amsgrad=False),
+    "Adamax": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0),
+    "NAdam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                  momentum_decay=4e-3, decoupled_weight_decay=False),
+    "RAdam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+                  decoupled_weight_decay=False),
+}
 
 
-def test_amsgrad_differs_from_adam_on_this_problem():
-    # otherwise the amsgrad configs would not test the running maximum at all
-    assert not np.allclose(FIXTURE["traj/Adam-amsgrad"], FIXTURE["traj/Adam-default"],
-                           rtol=RTOL, atol=ATOL)
-
-
-@pytest.mark.parametrize("name", sorted(CLASSES))
-def test_defaults_match_torch_signature(name):
-    # torch 2.13's documented defaults (torch.optim.<name>.__init__)
-    expected = {
-        "SGD": dict(lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False),
-        "Adagrad": dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                        eps=1e-10),
-        "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0),
-        "RMSprop": dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                        centered=False),
-        "Adam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False),
-        "AdamW": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                      amsgrad=False),
-        "Adamax": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0),
-        "NAdam": dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                      momentum_decay=4e-3, decoupled_weight_decay=False),
-        "RAdam": dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                      decoupled_weight_decay=False),
-    }[name]
-    opt = CLASSES[name]([minigrad.Parameter(np.zeros(2, np.float32))])
+def assert_torch_defaults(cls) -> None:
+    """``cls``'s defaults are torch's documented ones (and maximize is False)."""
+    expected = TORCH_DEFAULTS[cls.__name__]
+    opt = cls([minigrad.Parameter(np.zeros(2, np.float32))])
     group = opt.param_groups[0]
     for key, value in expected.items():
         assert group[key] == value, key
