@@ -16,8 +16,8 @@ import numpy as np
 
 from . import backend
 from . import ops as _ops
-from .autograd.grad_mode import is_grad_enabled
 from .backend import Device, DeviceLike, get_array_module
+from .grad_mode import is_grad_enabled
 from .ops import clone as _clone
 from .ops import linalg as _linalg
 from .ops import reduce as _reduce

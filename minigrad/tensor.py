@@ -1,6 +1,12 @@
 """Tensor: one array of its device's backend, plus what autograd needs.
 
-Operators and methods delegate to the small Function classes in :mod:`minigrad.ops`.
+Operators and methods delegate to the small Function classes in :mod:`minigrad.ops`, and
+``backward`` to the engine in :mod:`minigrad.autograd.engine`.
+
+Imports: the one cycle in minigrad is inherent. Tensor methods call the ops and the engine,
+and those build Tensors. As in tinygrad, this module imports them at its very end, after
+every name they import from here is defined (see the last lines); every other import in
+minigrad sits at the top of its file.
 """
 
 from __future__ import annotations
@@ -12,15 +18,11 @@ from collections.abc import Callable
 import numpy as np
 
 from . import backend
-from .autograd.grad_mode import _GradMode
 from .backend import Array, Device, DeviceLike, device_of, get_array_module
+from .grad_mode import thread_state
+from .write_clock import writes
 
 _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
-
-# In-place writes to any tensor so far. A node recorded after the last write needs no
-# per-input version check at backward: nothing it saved can have changed.
-_writes = [0]
-
 
 def _is_array(data) -> bool:
     """An array or tensor with a dtype of its own (a NumPy scalar counts); not a Python
@@ -289,7 +291,7 @@ class Tensor:
     def _bump_version(self) -> None:
         """Mark the data as changed in place (backward checks this)."""
         self._vc[0] += 1
-        _writes[0] += 1
+        writes[0] += 1
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.array.dtype.kind != "f":
@@ -330,8 +332,6 @@ class Tensor:
         """Call ``hook(self)`` after backward has accumulated this leaf's gradient into
         ``self.grad`` (as torch's); see :func:`minigrad.autograd.engine.
         register_post_accumulate_grad_hook`. Returns a function that removes the hook."""
-        from .autograd.engine import register_post_accumulate_grad_hook
-
         return register_post_accumulate_grad_hook(self, hook)
 
     # ----------------------------------------------------------------- autograd
@@ -343,8 +343,6 @@ class Tensor:
             retain_graph: keep the graph so that backward can run through it again.
             create_graph: record the backward pass too, for gradients of gradients.
         """
-        from .autograd.engine import run_backward
-
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() on a tensor that does not require grad: it has no graph "
@@ -552,7 +550,7 @@ class Tensor:
 
     # ----------------------------------------------------------------- in place
     def _check_inplace(self, name: str) -> None:
-        if self.requires_grad and _GradMode.enabled:
+        if self.requires_grad and thread_state.enabled:
             kind = "a leaf tensor" if self._ctx is None else "a tensor in the graph"
             raise RuntimeError(
                 f"{name} on {kind} that requires grad: wrap it in `with minigrad.no_grad():`, "
@@ -977,6 +975,10 @@ class Tensor:
 
     clamp = clip
 
+    def where(self, condition, other):
+        """``self`` where ``condition`` else ``other`` (torch's ``Tensor.where``)."""
+        return _ops.where(condition, self, other)
+
     def maximum(self, other):
         return _ops.maximum(self, other)
 
@@ -1217,5 +1219,7 @@ def _initial_grad(t: Tensor, grad, create_graph: bool):
     return g if g.dtype == t.array.dtype else g.astype(t.array.dtype)
 
 
+# The inherent cycle (see the module docstring): what Tensor's methods call, imported last.
 from . import functions as _fn  # noqa: E402  (torch-signature wrappers over ops)
-from . import ops as _ops  # noqa: E402  (ops build on Tensor; methods look them up at call time)
+from . import ops as _ops  # noqa: E402
+from .autograd.engine import register_post_accumulate_grad_hook, run_backward  # noqa: E402

@@ -41,7 +41,7 @@ _INSTALL_DOT = ("install the Graphviz programs, e.g. `apt-get install graphviz` 
 
 # Attributes the Function base sets on every recorded node: bookkeeping, not saved values.
 _BOOKKEEPING = frozenset({"inputs", "needs_input_grad", "sequence", "writes", "versions",
-                          "arrays", "out_version"})
+                          "saved"})
 
 
 # --------------------------------------------------------------------------- the adapter
@@ -60,11 +60,12 @@ def _node_of(t: Tensor):
     if fn is None:
         return None
     saved: dict[str, object] = {}
-    if getattr(fn, "saves_inputs", False) and getattr(fn, "arrays", None) is not None:
-        for i, a in enumerate(fn.arrays):
-            saved[f"input{i}"] = a
-    if getattr(fn, "saves_output", False):
-        saved["output"] = t.array
+    for k, v in enumerate(getattr(fn, "saved", ())):  # what forward saved for backward
+        if v is t.array:
+            saved["output"] = v
+        else:
+            i = next((i for i, p in enumerate(fn.inputs or ()) if p.array is v), None)
+            saved[f"saved{k}" if i is None else f"input{i}"] = v
     for k, v in vars(fn).items():
         if k not in _BOOKKEEPING and not k.startswith("_"):
             saved[k] = v

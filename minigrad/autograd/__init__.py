@@ -1,28 +1,19 @@
-"""Reverse-mode automatic differentiation: the Function base, the engine, grad modes, and
-gradient checking against finite differences."""
+"""Reverse-mode automatic differentiation: the engine, grad modes, gradient checking against
+finite differences, and torch's form of user-defined functions (``autograd.Function`` with
+``ctx``). The ops' own base class is :class:`minigrad.autograd.function.Function`."""
 
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ..grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .api import backward, grad
+from .checks import GradcheckError, gradcheck, gradgradcheck
+from .custom import (  # torch's form; ops use function.Function
+    Function,
+    FunctionCtx,
+    once_differentiable,
+)
+from .variable import Variable
 
-_LAZY = {
-    "Function": ("custom", "Function"),  # torch's form; the ops' base is function.Function
-    "FunctionCtx": ("custom", "FunctionCtx"),
-    "once_differentiable": ("custom", "once_differentiable"),
-    "grad": ("api", "grad"),
-    "backward": ("api", "backward"),
-    "gradcheck": ("checks", "gradcheck"),
-    "gradgradcheck": ("checks", "gradgradcheck"),
-    "GradcheckError": ("checks", "GradcheckError"),
-    "Variable": ("variable", "Variable"),
-}
-
-
-def __getattr__(name):  # the rest imports Tensor, which imports this package: load on use
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled", *_LAZY]
+__all__ = [
+    "Function", "FunctionCtx", "GradcheckError", "Variable", "backward", "enable_grad", "grad",
+    "gradcheck", "gradgradcheck", "is_grad_enabled", "no_grad", "once_differentiable",
+    "set_grad_enabled",
+]

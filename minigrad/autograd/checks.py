@@ -67,16 +67,7 @@ def gradcheck(
     for k, (t, g) in enumerate(zip(diff, analytic)):
         a = np.zeros(t.shape) if g is None else np.asarray(g.array.get() if hasattr(
             g.array, "get") else g.array, dtype=np.float64)
-        num = np.zeros(t.shape)
-        flat = t.array.reshape(-1)  # a view: perturb in place
-        for i in range(flat.size):
-            orig = float(flat[i])
-            flat[i] = orig + eps
-            up = objective()
-            flat[i] = orig - eps
-            down = objective()
-            flat[i] = orig
-            num.reshape(-1)[i] = (up - down) / (2 * eps)
+        num = _central_differences(objective, t, eps)
         if not np.allclose(a, num, atol=atol, rtol=rtol):
             worst = np.unravel_index(np.argmax(np.abs(a - num)), t.shape) if t.ndim else ()
             msg = (
@@ -87,6 +78,22 @@ def gradcheck(
                 raise GradcheckError(msg)
             return False
     return True
+
+
+def _central_differences(objective: Callable[[], float], t: Tensor, eps: float) -> np.ndarray:
+    """(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every element i of ``t``, perturbing
+    ``t`` in place and restoring it."""
+    num = np.zeros(t.shape)
+    flat = t.array.reshape(-1)  # a view: perturb in place
+    for i in range(flat.size):
+        orig = float(flat[i])
+        flat[i] = orig + eps
+        up = objective()
+        flat[i] = orig - eps
+        down = objective()
+        flat[i] = orig
+        num.reshape(-1)[i] = (up - down) / (2 * eps)
+    return num
 
 
 def gradgradcheck(

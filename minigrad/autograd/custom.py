@@ -30,9 +30,10 @@ from __future__ import annotations
 import functools
 
 from ..backend import get_array_module
-from ..tensor import Tensor, _writes
+from ..grad_mode import no_grad, thread_state
+from ..tensor import Tensor
+from ..write_clock import writes
 from . import function as _function
-from .grad_mode import _GradMode, no_grad
 
 _RIGHT_FORM = (
     "write them as @staticmethod forward(ctx, *args) and @staticmethod backward(ctx, *grads), "
@@ -154,7 +155,7 @@ class Function(metaclass=_FunctionMeta):
             if o is not None and not isinstance(o, Tensor):
                 raise TypeError(f"{cls.__name__}.forward must return Tensors (or a tuple of "
                                 f"them), but output {i} is a {type(o).__name__}")
-        if not (_GradMode.enabled and any(needs)):
+        if not (thread_state.enabled and any(needs)):
             return out
         outputs = tuple(_fresh(o, args) for o in outputs)
         node_cls = cls.__dict__.get("_node_class")
@@ -209,9 +210,6 @@ class _CustomNode(_function.Function):
     gradient, so ``F.backward`` runs once with every output's gradient.
     """
 
-    saves_inputs = False
-    saves_output = False
-
     def __init__(self, cls, ctx: FunctionCtx, args, outputs):
         self.cls, self.ctx = cls, ctx
         self.arg_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
@@ -220,7 +218,7 @@ class _CustomNode(_function.Function):
         self.out_meta = tuple(None if o is None else (o.array.shape, o.array.dtype, o.array)
                               for o in outputs)
         self.sequence = next(_function._sequence)
-        self.writes = _writes[0]
+        self.writes = writes[0]
 
     def connect_multi(self, outputs) -> None:
         xp = get_array_module(self.inputs[0].array)
@@ -233,7 +231,7 @@ class _CustomNode(_function.Function):
             o.requires_grad = True
             o._ctx = unpack
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         graph = isinstance(grad, Tensor) or (isinstance(grad, _GradTuple) and grad.is_graph)
         grads = grad.slots if isinstance(grad, _GradTuple) else [grad]
         grads = [self._materialize(k, g, graph) for k, g in enumerate(grads)]
@@ -292,17 +290,14 @@ class _CustomNode(_function.Function):
 class _Unpack(_function.Function):
     """Output k of a several-output custom function: its gradient goes to slot k."""
 
-    saves_inputs = False
-    saves_output = False
-
     def __init__(self, k: int, n: int, hidden: Tensor, name: str):
         self.k, self.n, self.name = k, n, name
         self.inputs = (hidden,)
         self.needs_input_grad = (True,)
         self.sequence = next(_function._sequence)
-        self.writes = _writes[0]
+        self.writes = writes[0]
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         slots = [None] * self.n
         slots[self.k] = grad
         return (_GradTuple(slots),)

@@ -1,26 +1,24 @@
 """The backward engine: an iterative walk of the graph in reverse topological order.
 
-No recursion (a 100,000-op chain is fine), one pass over the nodes (time O(n log n) in the
-graph's size, from the heap), gradients gathered per tensor in a dict and dropped as soon as
-they are passed on, and the graph's references released after the pass unless
+``run_backward`` reads as four named steps: order the nodes (a heap keyed on creation order),
+call a node's backward, route the gradients it returns to the node's inputs, and finish the
+leaves. No recursion (a 100,000-op chain is fine), one pass over the nodes (time O(n log n) in
+the graph's size, from the heap), gradients gathered per tensor in a dict and dropped as soon
+as they are passed on, and the graph's references released after the pass unless
 ``retain_graph=True``.
 """
 
 from __future__ import annotations
 
-import sys
 import weakref
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 
 from ..backend import get_array_module, on_device_of
-from ..tensor import Tensor, _writes
-from .function import unbroadcast
-from .grad_mode import _GradMode
-
-# References to a view's base when only that view holds it: the view, the local name `base`
-# below, and getrefcount's own argument.
-_SOLE_VIEW_REFS = 3
+from ..grad_mode import thread_state
+from ..tensor import Tensor
+from ..write_clock import writes
+from .function import Function, unbroadcast
 
 # Callbacks queued during the running backward passes (innermost last), run when it ends.
 _queued_callbacks: list[list] = []
@@ -89,28 +87,6 @@ def queue_callback(fn) -> None:
     _queued_callbacks[-1].append(fn)
 
 
-def _owned(g, like, handed: set[int]):
-    """A gradient array safe to keep as a leaf's ``.grad`` and to update in place later.
-
-    As torch's gradient layout contract: a strided view (a transposed weight's gradient, say)
-    is made C-contiguous like its parameter, so optimizers run on contiguous memory. Otherwise
-    a copy is made only when the array could alias something else: the same array handed to
-    another leaf (or passed in by the caller), or a view whose base is referenced elsewhere
-    or is read-only.
-    """
-    if not g.flags.c_contiguous and like.flags.c_contiguous:
-        g = get_array_module(g).ascontiguousarray(g)
-    else:
-        base = getattr(g, "base", None)
-        if id(g) in handed or (
-            base is not None
-            and (sys.getrefcount(base) > _SOLE_VIEW_REFS or not getattr(g.flags, "writeable", True))
-        ):
-            g = g.copy()
-    handed.add(id(g))
-    return g
-
-
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence,
@@ -120,16 +96,56 @@ def run_backward(
 ):
     """Backpropagate ``root_grads`` from ``roots``.
 
-    Nodes are visited in decreasing creation sequence, from a heap that is fed as gradients
-    reach them: every consumer of a tensor was created after it, so a tensor is processed
-    only once all the gradient flowing into it has been summed (Chainer orders its backward
-    the same way, by generation). Leaves are accumulated at the end.
+    Nodes are visited in decreasing creation sequence: every consumer of a tensor was created
+    after it, so a tensor is processed only once all the gradient flowing into it has been
+    summed (Chainer orders its backward the same way, by generation). Leaves are finished at
+    the end (a leaf with post-accumulate hooks as soon as its last use is done). Callbacks
+    queued during the pass (``queue_callback``) run after it.
 
     Without ``inputs``, gradients accumulate into the ``.grad`` of every leaf that requires
     grad (and of non-leaves that called ``retain_grad``). With ``inputs``, nothing is
     accumulated and the gradients of ``inputs`` are returned (None where unreachable).
-    ``root_grads`` are arrays, or Tensors under ``create_graph``.
+    ``root_grads`` are arrays, or Tensors under ``create_graph``. Recording is switched to
+    ``create_graph`` in the calling thread only, for the duration of the pass.
     """
+    grads, heap, leaves = _order_roots(roots, root_grads)
+    sink = _Sink(inputs, create_graph, root_grads)
+    # leaves with post-accumulate hooks are finished as soon as their last use is done
+    eager = _hooked_leaf_uses(roots) if _post_hooks and inputs is None and not create_graph \
+        else None
+    previous_mode = thread_state.enabled
+    thread_state.enabled = create_graph
+    _queued_callbacks.append([])
+    device = on_device_of(roots[0].array if roots else None)  # CuPy runs on its current device
+    device.__enter__()
+    try:
+        while heap:
+            t = heappop(heap)[1]
+            g = grads.pop(id(t))
+            fn = t._ctx
+            if fn.inputs is None:
+                raise _freed_graph_error(fn)
+            if t._hooks:
+                g = _run_hooks(t, g, create_graph)
+            sink.offer(t, g, is_leaf=False)
+            in_grads = _call_backward(fn, t, g, create_graph)
+            _route(fn, in_grads, grads, heap, leaves, eager, sink)
+            if not retain_graph:
+                fn.inputs = None
+        for k, t in leaves.items():  # every consumer is done: the leaves' sums are complete
+            sink.finish_leaf(t, grads.pop(k))
+    finally:
+        thread_state.enabled = previous_mode
+        device.__exit__(None, None, None)
+        callbacks = _queued_callbacks.pop()
+    for callback in callbacks:
+        callback()
+    return sink.results
+
+
+def _order_roots(roots, root_grads):
+    """The gradient table, the heap of nodes to visit (latest created first) and the leaves,
+    seeded from the roots (a root given twice gets the sum of its gradients)."""
     grads: dict[int, object] = {}
     heap: list = []
     leaves: dict[int, Tensor] = {}
@@ -143,96 +159,134 @@ def run_backward(
             leaves[k] = r
         else:
             heappush(heap, (-r._ctx.sequence, r))
-    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
-    results: list = [None] * (len(inputs) if inputs is not None else 0)
-    handed: set[int] = {id(g) for g in root_grads}
-    pop, get = grads.pop, grads.get
-    # hooked leaves complete early: when their count of pending uses reaches 0
-    eager = _hooked_leaf_uses(roots) if _post_hooks and wanted is None and not create_graph \
-        else None
-    previous_mode = _GradMode.enabled
-    _GradMode.enabled = create_graph
-    _queued_callbacks.append([])
-    device = on_device_of(roots[0].array if roots else None)  # CuPy runs on its current device
-    device.__enter__()
-    try:
-        while heap:
-            t = heappop(heap)[1]
-            g = pop(id(t))
-            fn = t._ctx
-            inputs_of_fn = fn.inputs
-            if inputs_of_fn is None:
-                raise RuntimeError(
-                    f"trying to backward through the graph a second time ({fn!r} was freed by "
-                    "an earlier backward); call backward(retain_graph=True) the first time if "
-                    "you need to backward twice"
-                )
-            if t._hooks:
-                g = _run_hooks(t, g, create_graph)
-            if wanted is not None:
-                if id(t) in wanted:
-                    results[wanted[id(t)]] = g if create_graph else Tensor._wrap(g)
-            elif t._retains_grad:
-                _accumulate(t, g, create_graph, handed)
-            if fn.writes != _writes[0]:  # an in-place write happened since: check versions
-                fn.check_versions(t)
-            if create_graph:
-                in_grads = fn.backward(g, inputs_of_fn, t)
+    return grads, heap, leaves
+
+
+def _call_backward(fn: Function, out: Tensor, g, create_graph: bool):
+    """One node's backward: the gradients of its inputs, given its output's gradient ``g``."""
+    if fn.writes != writes[0]:  # an in-place write happened since it was recorded: check
+        fn.check_versions(out)
+    if not create_graph:
+        return fn.backward(g, *fn.saved)
+    if not fn.double_backward:
+        raise NotImplementedError(
+            f"double backward through {type(fn).__name__} is not supported (its backward is a "
+            "fused kernel on arrays)"
+        )
+    return fn.backward(g, *fn.saved_tensors(out))
+
+
+def _route(fn: Function, in_grads, grads: dict, heap: list, leaves: dict, eager, sink) -> None:
+    """Add each input's gradient (summed down to its shape) to its entry in ``grads``; an input
+    seen for the first time joins the heap, or the leaves. A hooked leaf (``eager``) whose last
+    use this was is finished at once."""
+    for p, need, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
+        if need and ig is not None:
+            if ig.shape != p.array.shape:
+                ig = unbroadcast(ig, p.array.shape)
+            k = id(p)
+            prev = grads.get(k)
+            if prev is not None:
+                grads[k] = prev + ig
             else:
-                in_grads = fn.backward(g, fn.arrays if fn.saves_inputs else None, t.array)
-            for p, need, ig in zip(inputs_of_fn, fn.needs_input_grad, in_grads):
-                if need and ig is not None:
-                    if ig.shape != p.array.shape:
-                        ig = unbroadcast(ig, p.array.shape)
-                    k = id(p)
-                    prev = get(k)
-                    if prev is not None:
-                        grads[k] = prev + ig
-                    else:
-                        grads[k] = ig
-                        if p._ctx is None:
-                            leaves[k] = p
-                        else:
-                            heappush(heap, (-p._ctx.sequence, p))
-                    if eager is not None and k in eager:
-                        eager[k] -= 1
-                        if not eager[k]:  # its last use is done: accumulate it now
-                            del leaves[k]
-                            _finish_leaf(p, pop(k), handed)
-            if not retain_graph:
-                fn.inputs = None
-        g = in_grads = ig = prev = None  # drop stray references: _owned counts them
-        for k, t in leaves.items():  # every consumer is done: leaves' sums are complete
-            g = pop(k)
-            if t._hooks:
-                g = _run_hooks(t, g, create_graph)
-            if wanted is not None:
-                if k in wanted:
-                    results[wanted[k]] = g if create_graph else Tensor._wrap(g)
+                grads[k] = ig
+                if p._ctx is None:
+                    leaves[k] = p
+                else:
+                    heappush(heap, (-p._ctx.sequence, p))
+            if eager is not None and k in eager:
+                eager[k] -= 1
+                if not eager[k]:
+                    del leaves[k]
+                    sink.finish_leaf(p, grads.pop(k))
+
+
+class _Sink:
+    """Where finished gradients go: returned for ``inputs`` (``autograd.grad``), or else
+    accumulated into ``.grad`` (leaves, and non-leaves that asked with ``retain_grad``)."""
+
+    def __init__(self, inputs, create_graph: bool, root_grads):
+        self.wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+        self.results: list = [None] * (len(inputs) if inputs is not None else 0)
+        self.create_graph = create_graph
+        self.ownership = GradOwnership(root_grads)
+
+    def finish_leaf(self, t: Tensor, g) -> None:
+        """A leaf's complete gradient: its hooks, then offered, then post-accumulate hooks."""
+        if t._hooks:
+            g = _run_hooks(t, g, self.create_graph)
+        self.offer(t, g, is_leaf=True)
+        if self.wanted is None and id(t) in _post_hooks:
+            for hook in list(_post_hooks[id(t)][1]):
+                hook(t)
+
+    def offer(self, t: Tensor, g, is_leaf: bool) -> None:
+        if self.wanted is not None:
+            i = self.wanted.get(id(t))
+            if i is not None:
+                self.results[i] = g if self.create_graph else Tensor._wrap(g)
+        elif is_leaf or t._retains_grad:
+            self._accumulate(t, g)
+
+    def _accumulate(self, t: Tensor, g) -> None:
+        # ``_grad``: the slot under Tensor.grad, whose setter checks user assignments
+        if self.create_graph:
+            t._grad = g if t._grad is None else t._grad + g
+        elif t._grad is None:
+            t._grad = Tensor._wrap(self.ownership.claim(g, t.array))
+        elif t._grad.requires_grad:  # a grad recorded by an earlier create_graph backward
+            t._grad = Tensor._wrap(t._grad.array + g)
+        else:
+            t._grad.array += g
+
+
+class GradOwnership:
+    """Decides when a gradient array can become a tensor's ``.grad`` as it is, without a copy.
+
+    A ``.grad`` is later updated in place (accumulation, optimizers), so it must share memory
+    with nothing else. Backward code hands the same array (or views of it) to several places:
+    ``Add`` returns ``grad`` for both inputs, a reshape returns a view of its upstream
+    gradient. The rule, which needs nothing from the interpreter: the first ``.grad`` made from
+    a block of memory takes it as it is; a later one from the same block (the same array, or a
+    view of the same base) gets a copy, as does anything viewing the caller's own root
+    gradients or read-only memory (a broadcast view, say). Blocks are tracked by the id of the
+    array that owns the memory, for the duration of one backward pass.
+
+    As torch's gradient layout contract, a strided gradient (a transposed weight's, say) of a
+    C-contiguous tensor is made C-contiguous, so optimizers run on contiguous memory.
+    """
+
+    def __init__(self, root_grads):
+        self.claimed = {id(_memory_owner(g)) for g in root_grads}
+
+    def claim(self, g, like):
+        """``g`` itself when it may be kept, else a copy (C-contiguous like ``like``)."""
+        if not g.flags.c_contiguous and like.flags.c_contiguous:
+            g = get_array_module(g).ascontiguousarray(g)
+        else:
+            owner = _memory_owner(g)
+            if id(owner) in self.claimed or not getattr(g.flags, "writeable", True):
+                g = g.copy()
             else:
-                _accumulate(t, g, create_graph, handed)
-                if k in _post_hooks:
-                    _run_post_hooks(t)
-    finally:
-        _GradMode.enabled = previous_mode
-        device.__exit__(None, None, None)
-        callbacks = _queued_callbacks.pop()
-    for fn in callbacks:
-        fn()
-    return results
+                self.claimed.add(id(owner))
+                return g
+        self.claimed.add(id(g))
+        return g
 
 
-def _finish_leaf(t: Tensor, g, handed: set[int]) -> None:
-    """A hooked leaf whose gradient is complete: hooks, accumulation, post-accumulate hooks."""
-    if t._hooks:
-        g = _run_hooks(t, g, False)
-    _accumulate(t, g, False, handed)
-    _run_post_hooks(t)
+def _memory_owner(a):
+    """The array that owns ``a``'s memory: ``a`` itself, or the base of the view chain."""
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
 
 
-def _run_post_hooks(t: Tensor) -> None:
-    for hook in list(_post_hooks[id(t)][1]):
-        hook(t)
+def _freed_graph_error(fn: Function) -> RuntimeError:
+    return RuntimeError(
+        f"trying to backward through the graph a second time ({fn!r} was freed by an earlier "
+        "backward); call backward(retain_graph=True) the first time if you need to backward "
+        "twice"
+    )
 
 
 def _run_hooks(t: Tensor, g, create_graph: bool):
@@ -241,15 +295,3 @@ def _run_hooks(t: Tensor, g, create_graph: bool):
         if new is not None:
             g = new if create_graph else new.array
     return g
-
-
-def _accumulate(t: Tensor, g, create_graph: bool, handed: set[int]) -> None:
-    # ``_grad``: the slot under Tensor.grad, whose setter checks user assignments
-    if create_graph:
-        t._grad = g if t._grad is None else t._grad + g
-    elif t._grad is None:
-        t._grad = Tensor._wrap(_owned(g, t.array, handed))
-    elif t._grad.requires_grad:  # a grad recorded by an earlier create_graph backward
-        t._grad = Tensor._wrap(t._grad.array + g)
-    else:
-        t._grad.array += g

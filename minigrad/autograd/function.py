@@ -1,18 +1,36 @@
 """The Function base: one small class per differentiable op.
 
-A Function's ``forward`` works on raw arrays and returns the output array; its ``backward``
-gets the upstream gradient and returns one gradient per input, written as the textbook
-derivative. Undoing broadcasting happens here, once, for every op.
+Writing an op (the whole API)::
 
-``backward(grad, inputs, out)`` receives the inputs' and the output's values as the engine
-reads them at backward time. In ordinary backward these are arrays; under
-``create_graph=True`` they are the Tensors themselves and ``grad`` is a Tensor, so the same
-derivative code records a graph and gradients of gradients work. Backward code therefore uses
-only operators and the helpers of :mod:`minigrad.ops.dispatch`, which serve arrays and Tensors
-alike.
+    class Mul(Function):
+        '''z = x * y;  dz/dx = y, dz/dy = x.'''
 
-Before reading saved values the engine checks the version counters: a tensor changed in place
-after the op recorded it raises instead of giving a silently wrong gradient.
+        def forward(self, x, y):              # raw arrays in, the output array out
+            self.save_for_backward(x, y)      # what backward reads: inputs and/or the output
+            return x * y
+
+        def backward(self, grad, x, y):       # grad, then what forward saved, in that order
+            return grad * y, grad * x         # one gradient per input (None: no gradient)
+
+    def mul(a, b):
+        return Mul.apply(a, b)                # Tensors in, a Tensor out, the node recorded
+
+- ``forward`` gets the inputs' arrays (and keyword parameters, such as an axis) and returns the
+  output array. ``self.save_for_backward(...)`` names the inputs and/or the output that the
+  backward needs; ``backward(grad, *saved)`` receives them as arguments. Anything else the
+  backward needs (an axis, a mask, a shape) is kept as an attribute of ``self``: a constant.
+- ``backward`` returns one gradient per input, at the broadcast shape: undoing broadcasting
+  is done once for every op (``unbroadcast`` below, called by the engine).
+  ``self.needs_input_grad[i]`` says whether input i wants one (return None to skip the work).
+- What was saved is guarded: if an input or the output saved for backward is changed in place
+  before backward runs, backward raises instead of giving a silently wrong gradient.
+- Under ``create_graph=True`` the same backward runs on Tensors (``grad`` and the saved values
+  become Tensors) so that it is itself recorded and gradients of gradients work. Backward code
+  therefore uses operators, comparisons and the methods arrays and Tensors share, plus the few
+  helpers of :mod:`minigrad.ops.dispatch`. A fused kernel whose backward only works on arrays
+  sets ``double_backward = False`` and the engine refuses it clearly.
+- ``is_view = True`` says the output shares memory with the first input (they then share one
+  version counter, so an in-place change through either is seen by both).
 """
 
 from __future__ import annotations
@@ -22,8 +40,9 @@ import itertools
 import numpy as np
 
 from ..backend import device_of, on_device_of
-from ..tensor import Tensor, _writes
-from .grad_mode import _GradMode
+from ..grad_mode import thread_state
+from ..tensor import Tensor
+from ..write_clock import writes
 
 ndarray = np.ndarray
 _new_tensor = object.__new__
@@ -31,116 +50,125 @@ _sequence = itertools.count()  # creation order of recorded nodes: a topological
 
 
 class Function:
-    """Base of every op. Subclasses define ``forward`` and ``backward``.
+    """Base of every op: subclasses define ``forward`` and ``backward`` (see the module doc).
 
-    Class attributes:
-        saves_inputs: backward reads the inputs' values (so in-place changes to them are errors).
-        saves_output: backward reads the output's value.
-        is_view: the output shares memory with the first input (they share a version counter).
+    Filled in by ``apply`` when the node is recorded: ``inputs`` (the input Tensors),
+    ``needs_input_grad``, ``versions`` (the inputs' version counters when recorded, kept when
+    something was saved), ``sequence`` (creation order) and ``writes`` (the write clock when
+    recorded).
     """
 
-    saves_inputs = True
-    saves_output = False
     is_view = False
+    double_backward = True
+    saved: tuple = ()  # what forward saved for backward (arrays)
 
-    # filled in by apply when a graph is recorded
     inputs: tuple[Tensor, ...] | None
     needs_input_grad: tuple[bool, ...]
 
     def forward(self, *arrays, **params):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def backward(self, grad, inputs, out):  # pragma: no cover - abstract
+    def backward(self, grad, *saved):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def save_for_backward(self, *values) -> None:
+        """Keep inputs and/or the output (the arrays forward got or returns) for backward."""
+        self.saved = values
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
         """Run forward on the inputs' arrays and, when needed, record this node for backward."""
         fn = cls.__new__(cls)
-        n = len(inputs)
-        if n == 1:
-            arrays = (inputs[0].array,)
-            requires_grad = inputs[0].requires_grad
-        elif n == 2:  # most ops: no comprehensions on the hot path
-            x, y = inputs
-            arrays = (x.array, y.array)
-            requires_grad = x.requires_grad or y.requires_grad
-            if type(arrays[0]) is not ndarray or type(arrays[1]) is not ndarray:
-                _check_devices(cls, arrays)
-        else:  # one loop, no comprehensions (each costs a call in CPython 3.11)
-            arrays, needs = [], []
-            for t in inputs:
-                arrays.append(t.array)
-                needs.append(t.requires_grad)
-            arrays = tuple(arrays)
-            requires_grad = True in needs
+        arrays, needs, versions = [], [], []
+        on_host = True
+        for t in inputs:  # one pass: no comprehensions (each costs a call in CPython 3.11)
+            a = t.array
+            arrays.append(a)
+            needs.append(t.requires_grad)
+            versions.append(t._vc[0])
+            if type(a) is not ndarray:
+                on_host = False
+        if not on_host:
             _check_devices(cls, arrays)
         try:
-            if type(arrays[0]) is ndarray:
-                out_data = fn.forward(*arrays, **params)
+            if on_host:
+                out_array = fn.forward(*arrays, **params)
             else:  # CuPy launches on its current device: make it the inputs' (cuda:N)
                 with on_device_of(arrays[0]):
-                    out_data = fn.forward(*arrays, **params)
+                    out_array = fn.forward(*arrays, **params)
         except ValueError as err:
             shapes = " and ".join(str(tuple(a.shape)) for a in arrays)
             raise ValueError(f"{cls.__name__}: inputs of shapes {shapes}: {err}") from None
-        if type(out_data) is not ndarray and isinstance(out_data, np.generic):
-            out_data = np.asarray(out_data)  # NumPy gives scalars for 0-d results
+        if type(out_array) is not ndarray and isinstance(out_array, np.generic):
+            out_array = _as_0d(fn, out_array)  # NumPy gives scalars for 0-d results
         out = _new_tensor(Tensor)
-        out.array = out_data
+        out.array = out_array
         out._grad = None
         out._hooks = None
         out._retains_grad = False
         out._vc = inputs[0]._vc if cls.is_view else [0]
-        if requires_grad and _GradMode.enabled:
+        if True in needs and thread_state.enabled:
             out.requires_grad = True
             out._ctx = fn
-            fn.sequence = next(_sequence)
-            fn.writes = _writes[0]
             fn.inputs = inputs
-            if n == 1:
-                fn.needs_input_grad = (True,)
-                if cls.saves_inputs:
-                    fn.versions = (inputs[0]._vc[0],)
-            elif n == 2:
-                fn.needs_input_grad = (x.requires_grad, y.requires_grad)
-                if cls.saves_inputs:
-                    fn.versions = (x._vc[0], y._vc[0])
-            else:
-                fn.needs_input_grad = tuple(needs)
-                if cls.saves_inputs:
-                    fn.versions = tuple([t._vc[0] for t in inputs])
-            if cls.saves_inputs:
-                fn.arrays = arrays  # the inputs' values, checked against versions at backward
-            if cls.saves_output:
-                fn.out_version = out._vc[0]
+            fn.needs_input_grad = tuple(needs)
+            if fn.saved:  # only what backward reads is checked for in-place changes
+                fn.versions = tuple(versions)
+            fn.sequence = next(_sequence)
+            fn.writes = writes[0]
         else:
             out.requires_grad = False
             out._ctx = None
         return out
 
-    def check_versions(self, out: Tensor) -> None:
-        """Raise if a value backward needs was changed in place after it was recorded.
+    def saved_tensors(self, out: Tensor) -> tuple:
+        """What forward saved, as the Tensors it came from (for a recorded backward)."""
+        tensors = []
+        for i, v in enumerate(self.saved):
+            t = self._source(v, out)[0]
+            if t is None:
+                raise TypeError(
+                    f"{type(self).__name__} saved value {i} for backward, which is neither one "
+                    "of its inputs nor its output: keep such values as attributes (constants), "
+                    "or set double_backward = False"
+                )
+            tensors.append(t)
+        return tuple(tensors)
 
-        The engine calls this only when some in-place write happened after the node was
-        recorded (``self.writes`` differs from the global write clock)."""
-        if self.saves_inputs:
-            for i, (t, v) in enumerate(zip(self.inputs, self.versions)):
-                if t._vc[0] != v:
-                    raise RuntimeError(
-                        f"{type(self).__name__}.backward needs input {i} (shape "
-                        f"{tuple(t.shape)}), which was modified in place after it was used "
-                        f"(version {t._vc[0]}, expected {v}); use an out-of-place op instead"
-                    )
-        if self.saves_output and out._vc[0] != self.out_version:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward needs its output (shape {tuple(out.shape)}), "
-                f"which was modified in place after it was computed (version {out._vc[0]}, "
-                f"expected {self.out_version}); use an out-of-place op instead"
-            )
+    def check_versions(self, out: Tensor) -> None:
+        """Raise if a saved input or output was changed in place after this node was recorded.
+
+        The engine calls this only when some in-place write happened since then (``writes``
+        differs from the write clock)."""
+        for v in self.saved:
+            t, expected, what = self._source(v, out)
+            if t is not None and t._vc[0] != expected:
+                raise RuntimeError(
+                    f"{type(self).__name__}.backward needs {what} (shape {tuple(t.shape)}), "
+                    f"which was modified in place after it was used (version {t._vc[0]}, "
+                    f"expected {expected}); use an out-of-place op instead"
+                )
+
+    def _source(self, value, out: Tensor) -> tuple:
+        """(the Tensor whose array ``value`` is, its version when this node was recorded, a
+        name for messages); Nones for an array that is neither an input's nor the output's."""
+        if value is out.array:  # a fresh output starts at 0; a view shares its base's counter
+            return out, (self.versions[0] if self.is_view else 0), "its output"
+        for i, t in enumerate(self.inputs):
+            if value is t.array:
+                return t, self.versions[i], f"input {i}"
+        return None, None, None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+def _as_0d(fn: Function, scalar):
+    """A NumPy scalar result as a 0-d array, also where forward saved it as its output."""
+    array = np.asarray(scalar)
+    if fn.saved:
+        fn.saved = tuple(array if v is scalar else v for v in fn.saved)
+    return array
 
 
 def _check_devices(cls, arrays) -> None:

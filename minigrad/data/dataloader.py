@@ -1,6 +1,6 @@
 """DataLoader: batches of Tensors from a dataset, shuffled afresh every epoch.
 
-Fast path: when the dataset offers ``_get_batch`` (as :class:`TensorDataset` and
+Fast path: when the dataset offers ``get_batch`` (as :class:`TensorDataset` and
 :class:`Subset` do) and no ``collate_fn`` is given, each batch is one fancy index per array
 with an int64 index array sliced from the epoch's order; no per-sample Python loop. Otherwise
 samples are fetched one by one and stacked by :func:`default_collate`.
@@ -178,36 +178,8 @@ class DataLoader:
                  timeout: float = 0, worker_init_fn: Callable | None = None,
                  prefetch_factor: int | None = None, persistent_workers: bool = False,
                  pin_memory_device: str = ""):
-        if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
-            raise TypeError(
-                f"DataLoader needs a map-style dataset with __len__ and __getitem__, "
-                f"got {type(dataset).__name__}"
-            )
-        if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
-                or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(shuffle, bool):
-            raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
-        if generator is not None and not isinstance(generator, Generator):
-            raise TypeError(
-                f"generator must be a minigrad.backend.Generator or None, "
-                f"got {type(generator).__name__}"
-            )
-        if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"collate_fn must be callable, got {collate_fn!r}")
-        if sampler is not None and shuffle:
-            raise ValueError(
-                "shuffle=True cannot be combined with a sampler: the sampler decides the order "
-                "(use RandomSampler(dataset) for a shuffled order)"
-            )
-        if batch_sampler is not None:
-            if sampler is not None:
-                raise ValueError("sampler cannot be combined with batch_sampler")
-            if shuffle or batch_size != 1 or drop_last:
-                raise ValueError(
-                    "batch_sampler cannot be combined with shuffle, batch_size or drop_last "
-                    f"(got shuffle={shuffle}, batch_size={batch_size}, drop_last={drop_last})"
-                )
+        _check_sampling(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                        collate_fn, generator)
         _check_workers(num_workers, prefetch_factor, persistent_workers, timeout,
                        worker_init_fn)
         user_batch_sampler = batch_sampler is not None
@@ -243,7 +215,7 @@ class DataLoader:
         self.epoch += 1
         if self.num_workers:
             return self._iter_workers()
-        if self.collate_fn is None and hasattr(self.dataset, "_get_batch"):
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
             return self._iter_fast()
         return self._iter_samples()
 
@@ -252,7 +224,7 @@ class DataLoader:
         """(the epoch's index batches, drawn now; the function making one batch from them):
         the same batches, in the same order, as the single-threaded paths."""
         dev = self.device
-        if self.collate_fn is None and hasattr(self.dataset, "_get_batch"):
+        if self.collate_fn is None and hasattr(self.dataset, "get_batch"):
             data_dev = getattr(self.dataset, "device", backend.CPU)
             bs = self.batch_sampler
             if isinstance(bs, BatchSampler):
@@ -266,7 +238,7 @@ class DataLoader:
             else:
                 n = len(self.dataset)
                 batches = [_as_index_array(b, n, data_dev) for b in bs]
-            get_batch = self.dataset._get_batch
+            get_batch = self.dataset.get_batch
             if dev is None or dev == data_dev:
                 return batches, get_batch
             return batches, lambda idx: _move(get_batch(idx), dev)
@@ -315,12 +287,12 @@ class DataLoader:
         return self._fetch((order[i:i + size] for i in range(0, stop, size)), data_dev)
 
     def _slices(self, order, size: int, stop: int) -> Iterator:
-        get_batch = self.dataset._get_batch
+        get_batch = self.dataset.get_batch
         for start in range(0, stop, size):  # the hot loop: one slice, one fancy index per array
             yield get_batch(order[start:start + size])
 
     def _fetch(self, batches, data_dev: Device) -> Iterator:
-        get_batch, dev = self.dataset._get_batch, self.device
+        get_batch, dev = self.dataset.get_batch, self.device
         if dev is None or dev == data_dev:
             for idx in batches:
                 yield get_batch(idx)
@@ -393,6 +365,41 @@ def _prefetched(batches, make, pool, depth: int, timeout, own_pool: bool) -> Ite
             f.cancel()
         if own_pool:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _check_sampling(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                    collate_fn, generator) -> None:
+    """DataLoader's dataset and its options of order and batching, checked as torch does."""
+    if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+        raise TypeError(
+            f"DataLoader needs a map-style dataset with __len__ and __getitem__, "
+            f"got {type(dataset).__name__}"
+        )
+    if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
+            or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(
+            f"generator must be a minigrad.backend.Generator or None, "
+            f"got {type(generator).__name__}"
+        )
+    if collate_fn is not None and not callable(collate_fn):
+        raise TypeError(f"collate_fn must be callable, got {collate_fn!r}")
+    if sampler is not None and shuffle:
+        raise ValueError(
+            "shuffle=True cannot be combined with a sampler: the sampler decides the order "
+            "(use RandomSampler(dataset) for a shuffled order)"
+        )
+    if batch_sampler is not None:
+        if sampler is not None:
+            raise ValueError("sampler cannot be combined with batch_sampler")
+        if shuffle or batch_size != 1 or drop_last:
+            raise ValueError(
+                "batch_sampler cannot be combined with shuffle, batch_size or drop_last "
+                f"(got shuffle={shuffle}, batch_size={batch_size}, drop_last={drop_last})"
+            )
 
 
 def _check_workers(num_workers, prefetch_factor, persistent_workers, timeout,

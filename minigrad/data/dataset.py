@@ -1,6 +1,6 @@
 """Datasets: the ``__len__`` / ``__getitem__`` protocol, TensorDataset, Subset, random_split.
 
-A dataset may also offer ``_get_batch(indices)`` returning a whole batch at once (already
+A dataset may also offer ``get_batch(indices)`` returning a whole batch at once (already
 collated); :class:`~minigrad.data.DataLoader` uses it when present and no ``collate_fn`` was
 given. :class:`TensorDataset` and :class:`Subset` do, with one fancy index per array per batch.
 """
@@ -134,11 +134,11 @@ class TensorDataset(Dataset):
         if isinstance(index, (list, tuple, np.ndarray, Tensor)) or (
                 get_array_module(index) is not np):
             idx = index.array if isinstance(index, Tensor) else index
-            return self._get_batch(_index_array(idx, len(self), self.device))
+            return self.get_batch(_index_array(idx, len(self), self.device))
         i = _check_index(index, len(self), "TensorDataset")
         return tuple(Tensor._wrap(a[i]) for a in self.arrays)
 
-    def _get_batch(self, indices: Array) -> tuple[Tensor, ...]:
+    def get_batch(self, indices: Array) -> tuple[Tensor, ...]:
         """One batch: one fancy index per array (``indices`` on this dataset's device)."""
         wrap = Tensor._wrap
         if type(indices) is np.ndarray:
@@ -163,8 +163,8 @@ class Subset(Dataset):
         self.dataset = dataset
         self.indices = np.where(idx < 0, idx + n, idx)
         self._device_indices: dict = {}
-        if hasattr(dataset, "_get_batch"):
-            self._get_batch = self._get_batch_fast
+        if hasattr(dataset, "get_batch"):
+            self.get_batch = self._get_batch_fast
             self.device = getattr(dataset, "device", backend.CPU)
 
     def __len__(self) -> int:
@@ -177,12 +177,12 @@ class Subset(Dataset):
     def _get_batch_fast(self, indices: Array):
         xp = get_array_module(indices)
         if xp is np:
-            return self.dataset._get_batch(self.indices[indices])
+            return self.dataset.get_batch(self.indices[indices])
         dev = device_of(indices)
         mine = self._device_indices.get(dev)
         if mine is None:  # copied to the GPU once, not per batch
             mine = self._device_indices[dev] = backend.to_device(self.indices, dev)
-        return self.dataset._get_batch(mine[indices])
+        return self.dataset.get_batch(mine[indices])
 
 
 def _lengths_from(lengths: Sequence, n: int) -> list[int]:

@@ -10,14 +10,14 @@ from .module import Module
 
 
 class ReLU(Module):
-    """max(x, 0). ``inplace`` is accepted for torch compatibility and ignored."""
+    """max(x, 0); ``inplace=True`` overwrites the input (outside the graph only)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return ops.relu(input)
+        return F.relu(input, inplace=True) if self.inplace else ops.relu(input)
 
 
 class LeakyReLU(Module):
@@ -29,7 +29,7 @@ class LeakyReLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -44,7 +44,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -75,7 +75,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
 
 class Sigmoid(Module):

@@ -13,7 +13,7 @@ class Dropout(Module):
 
     Args:
         p: drop probability, in [0, 1) (ValueError otherwise).
-        inplace: accepted for torch compatibility and ignored.
+        inplace: overwrite the input (outside the graph only, as F.dropout).
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
@@ -23,14 +23,7 @@ class Dropout(Module):
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return input
-        try:
-            return F._Dropout.apply(input, p=self.p)
-        except TypeError:  # checked only on failure: the hot path stays free
-            F._check_tensor(input, "Dropout")
-            F._check_float(input, "Dropout")
-            raise
+        return F.dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

@@ -1,37 +1,33 @@
 """minigrad.nn.functional: the stateless forms of the layers, activations and losses.
 
-``import minigrad.nn.functional as F`` as in torch. The ops that dominate small networks'
-time (``linear``, ``cross_entropy``, ``batch_norm``, ``dropout``) are each ONE fused
-:class:`~minigrad.autograd.Function` with a closed-form backward, so that a layer costs one
-graph node rather than a chain of elementwise ops.
+``import minigrad.nn.functional as F`` as in torch. This module is the torch-signature facade:
+it checks arguments (types, shapes, dtypes, devices, ranges), maps torch's defaults and
+deprecated arguments, prepares targets and weights, and calls the op in :mod:`minigrad.ops`
+that computes the value and owns the derivative (``linear`` in ``ops/linalg.py``, activations
+in ``ops/ops.py``, ``dropout`` in ``ops/dropout.py``, normalisation in
+``ops/normalization.py``, ``embedding`` in ``ops/sparse.py``, losses in ``ops/loss.py``).
 
-Double backward (``create_graph=True``) works through ``linear`` and the activations written
-with operators; the fused normalisation, dropout-free loss and embedding kernels raise
-``NotImplementedError`` there.
+The ops that dominate small networks' time (``linear``, ``cross_entropy``, ``batch_norm``,
+``dropout``) are each ONE fused node with a closed-form backward. Double backward
+(``create_graph=True``) works through ``linear``, dropout and the activations except GELU; the
+fused normalisation, loss and embedding kernels raise ``NotImplementedError`` there.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 
 import numpy as np
 
 from .. import backend, ops
-from ..autograd.function import Function
 from ..backend import get_array_module
-from ..ops import dispatch as d
-from ..ops.indexing import scatter_add
+from ..grad_mode import is_grad_enabled
+from ..ops import loss as loss_ops
+from ..ops import normalization, sparse
 from ..tensor import Tensor
-from ._erf import erf as _erf
 
 _REDUCTIONS = ("none", "mean", "sum")
-
-
-def _no_double_backward(grad, name: str) -> None:
-    if d.is_tensor(grad):
-        raise NotImplementedError(f"double backward through {name} is not supported")
 
 
 def _check_tensor(x, name: str, what: str = "input") -> None:
@@ -56,6 +52,19 @@ def _legacy_reduction(size_average, reduce, reduction: str) -> str:
     return "mean" if size_average else "sum"
 
 
+def _in_place(name: str, input: Tensor, out_of_place) -> Tensor:
+    """torch's ``inplace=True``: the result is written into ``input``'s memory (its version
+    advances) and ``input`` is returned. minigrad's autograd records out-of-place ops only, so
+    this is refused for a tensor whose graph is being recorded (it requires grad, outside
+    ``no_grad``), rather than silently done out of place."""
+    if input.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"{name}(inplace=True) on a tensor that requires grad: minigrad records only "
+            "out-of-place ops; use inplace=False (the default)"
+        )
+    return input.copy_(out_of_place(input))
+
+
 def _check_reduction(reduction: str, name: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(
@@ -64,36 +73,6 @@ def _check_reduction(reduction: str, name: str) -> None:
 
 
 # =============================================================================== linear
-
-
-class _Linear(Function):
-    """y = x W^T + b with W of shape (out, in) as torch.
-
-    dx = g W;  dW = g^T x (leading dims of x flattened);  db = sum of g over leading dims.
-    """
-
-    def forward(self, x, w, b=None):
-        y = x @ w.T
-        if b is not None:
-            y += b
-        return y
-
-    def backward(self, grad, inputs, out):
-        x, w = inputs[0], inputs[1]
-        need = self.needs_input_grad
-        gx = gw = gb = None
-        if x.ndim != 2:  # flatten leading dims for the weight gradient
-            g2 = grad.reshape(-1, grad.shape[-1])
-            x2 = x.reshape(-1, x.shape[-1])
-        else:
-            g2, x2 = grad, x
-        if need[0]:
-            gx = grad @ w
-        if need[1]:
-            gw = g2.T @ x2
-        if len(need) > 2 and need[2]:
-            gb = g2.sum(axis=0)
-        return gx, gw, gb
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -114,16 +93,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
             "cast one of them (.float() or .double())"
         )
-    if bias is None:
-        return _Linear.apply(input, weight)
-    return _Linear.apply(input, weight, bias)
+    return ops.linear(input, weight, bias)
 
 
 # =============================================================================== activations
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0). ``inplace`` is accepted for torch compatibility and ignored."""
+    """max(x, 0); ``inplace=True`` overwrites ``input`` (outside the graph only)."""
+    if inplace:
+        return _in_place("relu", input, ops.relu)
     return ops.relu(input)
 
 
@@ -135,87 +114,25 @@ def tanh(input: Tensor) -> Tensor:
     return ops.tanh(input)
 
 
-class _LeakyReLU(Function):
-    """y = x if x > 0 else slope * x;  dy/dx = 1 or slope."""
-
-    def forward(self, x, slope):
-        self.slope = slope
-        return get_array_module(x).where(x > 0, x, x * slope)
-
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
-        return (d.where(d.constant(x) > 0, grad, grad * self.slope),)
-
-
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x if x > 0 else negative_slope * x (torch's default slope 0.01)."""
-    return _LeakyReLU.apply(input, slope=float(negative_slope))
-
-
-class _ELU(Function):
-    """y = x if x > 0 else alpha (e^x - 1);  dy/dx = 1 or alpha e^x = y + alpha."""
-
-    saves_output = True
-
-    def forward(self, x, alpha):
-        self.alpha = alpha
-        xp = get_array_module(x)
-        return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0)))
-
-    def backward(self, grad, inputs, y):
-        (x,) = inputs
-        return (d.where(d.constant(x) > 0, grad, grad * (y + self.alpha)),)
+    """x if x > 0 else negative_slope * x (torch's default slope 0.01); ``inplace=True``
+    overwrites ``input`` (outside the graph only)."""
+    if inplace:
+        return _in_place("leaky_relu", input, lambda x: ops.leaky_relu(x, negative_slope))
+    return ops.leaky_relu(input, negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x if x > 0 else alpha (exp(x) - 1).
+    """x if x > 0 else alpha (exp(x) - 1); ``inplace=True`` overwrites ``input`` (outside the
+    graph only).
 
     References:
         Clevert et al., "Fast and Accurate Deep Network Learning by Exponential Linear Units
         (ELUs)", ICLR 2016.
     """
-    return _ELU.apply(input, alpha=float(alpha))
-
-
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-class _GELU(Function):
-    """Exact: y = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2;  dy/dx = Phi(x) + x phi(x).
-
-    tanh: y = x/2 (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3);
-    dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
-    """
-
-    def forward(self, x, approximate):
-        self.approximate = approximate
-        dtype, x = x.dtype, _float16_in_float32(x)
-        xp = get_array_module(x)
-        if approximate == "tanh":
-            self.t = xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
-            return (0.5 * x * (1 + self.t)).astype(dtype, copy=False)
-        self.cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
-        return (x * self.cdf).astype(dtype, copy=False)
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "gelu")
-        x = _float16_in_float32(inputs[0])
-        xp = get_array_module(x)
-        if self.approximate == "tanh":
-            t = self.t
-            dudx = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            dydx = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx
-        else:
-            dydx = self.cdf + x * (_INV_SQRT_2PI * xp.exp(-0.5 * x * x))
-        return ((grad * dydx).astype(grad.dtype, copy=False),)
-
-
-def _float16_in_float32(x):
-    """float16 computed in float32 and rounded once at the end (1 + erf(x) near x = -3 loses
-    every digit in float16), as torch does for half precision."""
-    return x.astype(np.float32) if x.dtype == np.float16 else x
+    if inplace:
+        return _in_place("elu", input, lambda x: ops.elu(x, alpha))
+    return ops.elu(input, alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -228,104 +145,56 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     _check_float(input, "gelu")
-    return _GELU.apply(input, approximate=approximate)
-
-
-class _SiLU(Function):
-    """y = x sigma(x);  dy/dx = sigma(x) (1 + x (1 - sigma(x)))."""
-
-    def forward(self, x):
-        from ..ops.activation import sigmoid_array  # noqa: PLC0415
-
-        self.s = sigmoid_array(x)
-        return x * self.s
-
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
-        s = d.sigmoid(x) if d.is_tensor(x) else self.s
-        return (grad * s * (1 + x * (1 - s)),)
+    return ops.gelu(input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """x * sigmoid(x) (also called swish).
+    """x * sigmoid(x) (also called swish); ``inplace=True`` overwrites ``input`` (outside the
+    graph only).
 
     References:
         Elfwing et al., "Sigmoid-Weighted Linear Units for Neural Network Function
         Approximation in Reinforcement Learning", 2017.
     """
-    return _SiLU.apply(input)
-
-
-class _Softplus(Function):
-    """y = log(1 + e^(beta x)) / beta, or x where beta x > threshold (as torch);
-    dy/dx = sigma(beta x), or 1 above the threshold."""
-
-    def forward(self, x, beta, threshold):
-        self.beta, self.threshold = beta, threshold
-        xp = get_array_module(x)
-        bx = x * beta
-        return xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta)
-
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
-        bx = x * self.beta
-        return (d.where(d.constant(bx) > self.threshold, grad, grad * d.sigmoid(bx)),)
+    if inplace:
+        return _in_place("silu", input, ops.silu)
+    return ops.silu(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """(1/beta) log(1 + exp(beta x)); x itself where beta x > threshold (torch's rule)."""
-    if beta == 1.0 and threshold == 20.0:
-        return _Softplus.apply(input, beta=1.0, threshold=20.0)
-    return _Softplus.apply(input, beta=float(beta), threshold=float(threshold))
+    return ops.softplus(input, beta, threshold)
 
 
 def _softmax_dim(ndim: int) -> int:
     warnings.warn(
         "Implicit dimension choice for softmax has been deprecated (as in torch): pass dim",
-        UserWarning, stacklevel=3,
+        UserWarning, stacklevel=4,
     )
     return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_args(input: Tensor, dim, dtype) -> tuple:
+    """torch's softmax arguments: ``dtype`` casts the input first; ``dim=None`` is the
+    deprecated implicit choice (with torch's warning)."""
+    if dtype is not None:
+        input = input.astype(dtype)
+    return input, (_softmax_dim(input.ndim) if dim is None else dim)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype=None) -> Tensor:
     """exp(x_i) / sum_j exp(x_j) along ``dim`` (``dtype``: cast the input first)."""
-    if dtype is not None:
-        input = input.astype(dtype)
-    if dim is None:
-        dim = _softmax_dim(input.ndim)
-    return ops.softmax(input, dim)
+    return ops.softmax(*_softmax_args(input, dim, dtype))
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype=None) -> Tensor:
     """x_i - log sum_j exp(x_j) along ``dim``, computed stably (``dtype``: cast first)."""
-    if dtype is not None:
-        input = input.astype(dtype)
-    if dim is None:
-        dim = _softmax_dim(input.ndim)
-    return ops.log_softmax(input, dim)
+    return ops.log_softmax(*_softmax_args(input, dim, dtype))
 
 
 # =============================================================================== dropout
-
-
-class _Dropout(Function):
-    """y = x * m / (1 - p) with m ~ Bernoulli(1 - p);  dx = grad * m / (1 - p)."""
-
-    saves_inputs = False
-
-    def forward(self, x, p):
-        u = backend.default_generator.random(x.shape, x.dtype, backend.device_of(x))
-        mask = (u >= p).astype(x.dtype)
-        mask *= 1.0 / (1.0 - p)
-        self.mask = mask
-        return x * mask
-
-    def backward(self, grad, inputs, out):
-        if d.is_tensor(grad):
-            return (grad * Tensor._wrap(self.mask),)
-        return (grad * self.mask,)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -333,7 +202,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     1 / (1 - p) in training; the identity when ``training`` is False or p == 0.
 
     The mask is drawn from ``minigrad.backend.default_generator`` on the input's device, in
-    its dtype.
+    its dtype. ``inplace=True`` overwrites ``input`` (outside the graph only).
 
     References:
         Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from
@@ -344,7 +213,9 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     _check_tensor(input, "dropout")
     _check_float(input, "dropout")
-    return _Dropout.apply(input, p=float(p))
+    if inplace:
+        return _in_place("dropout", input, lambda x: ops.dropout(x, p))
+    return ops.dropout(input, p)
 
 
 def _check_dropout_p(p) -> None:
@@ -357,91 +228,10 @@ def _check_dropout_p(p) -> None:
 # =============================================================================== normalisation
 
 
-class _Normalize(Function):
-    """y = (x - mean) * invstd * gamma + beta, with per-channel (BatchNorm) or per-sample
-    (LayerNorm) statistics over ``axes``.
-
-    When the statistics are the batch's own (``batch_stats``), with M values per statistic and
-    xhat = (x - mean) invstd, the closed-form backward is
-        dxhat = grad * gamma
-        dx = invstd / M * (M dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))
-    and with fixed (running) statistics dx = grad * gamma * invstd. In both cases
-    dgamma = sum(grad * xhat), dbeta = sum(grad) over ``param_axes``.
-    """
-
-    saves_inputs = False
-
-    def forward(self, x, *affine, mean, invstd, axes, param_axes, pshape, batch_stats,
-                centered=None):
-        self.axes, self.param_axes, self.batch_stats = axes, param_axes, batch_stats
-        if centered is None:
-            xhat = x - mean
-        else:  # x - mean, already computed for the variance and owned by us
-            xhat = centered
-        xhat *= invstd
-        self.xhat, self.invstd = xhat, invstd
-        self.gamma = None
-        if not affine:
-            return xhat
-        gamma = affine[0].reshape(pshape)
-        self.gamma = gamma
-        y = xhat * gamma
-        if len(affine) > 1:
-            y += affine[1].reshape(pshape)
-        return y
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "batch_norm/layer_norm")
-        xhat, invstd, gamma = self.xhat, self.invstd, self.gamma
-        axes, param_axes = self.axes, self.param_axes
-        need = self.needs_input_grad
-        dx = dgamma = dbeta = None
-        if param_axes == axes:
-            # BatchNorm: the statistics' axes are the parameters' axes, so sum(dxhat) =
-            # gamma * dbeta and sum(dxhat * xhat) = gamma * dgamma (saves two full passes)
-            gsum = grad.sum(axis=axes, keepdims=True)
-            gxsum = (grad * xhat).sum(axis=axes, keepdims=True)
-            if need[0]:
-                scale = invstd if gamma is None else gamma * invstd
-                if self.batch_stats:
-                    m = xhat.size // invstd.size
-                    dx = grad * m
-                    dx -= gsum
-                    dx -= xhat * gxsum
-                    dx *= scale * (1.0 / m)
-                else:
-                    dx = grad * scale
-            if len(need) > 1 and need[1]:
-                dgamma = gxsum.reshape(-1)
-            if len(need) > 2 and need[2]:
-                dbeta = gsum.reshape(-1)
-            return dx, dgamma, dbeta
-        if need[0]:
-            dxhat = grad if gamma is None else grad * gamma
-            m = xhat.size // invstd.size
-            s1 = dxhat.sum(axis=axes, keepdims=True)
-            s2 = (dxhat * xhat).sum(axis=axes, keepdims=True)
-            dx = dxhat * m
-            dx -= s1
-            dx -= xhat * s2
-            dx *= invstd * (1.0 / m)
-        if len(need) > 1 and need[1]:
-            dgamma = (grad * xhat).sum(axis=param_axes)
-        if len(need) > 2 and need[2]:
-            dbeta = grad.sum(axis=param_axes)
-        return dx, dgamma, dbeta
-
-
-def _affine_inputs(weight, bias, shape, name):
-    """The affine tensors to pass to apply: (), (weight,) or (weight, bias), shapes checked."""
+def _check_affine(weight, bias, shape, name) -> None:
     for t, what in ((weight, "weight"), (bias, "bias")):
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"{name}: {what} must have shape {shape}, got {tuple(t.shape)}")
-    if weight is None and bias is None:
-        return ()
-    if weight is None:
-        weight = Tensor._wrap(get_array_module(bias.array).ones_like(bias.array))
-    return (weight,) if bias is None else (weight, bias)
 
 
 def batch_norm(
@@ -470,62 +260,20 @@ def batch_norm(
     """
     _check_tensor(input, "batch_norm")
     _check_float(input, "batch_norm")
-    x = input.array
-    if x.ndim < 2:
+    shape = tuple(input.array.shape)
+    if len(shape) < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, ...), got shape {shape}")
+    _check_affine(weight, bias, (shape[1],), "batch_norm")  # checked before any update
+    if (training or running_mean is None) and input.array.size // shape[1] <= 1:
         raise ValueError(
-            f"batch_norm: expected input of shape (N, C, ...), got shape {tuple(x.shape)}"
+            f"batch_norm: expected more than 1 value per channel when training, got input "
+            f"of shape {shape}"
         )
-    c = x.shape[1]
-    axes = (0,) + tuple(range(2, x.ndim))
-    pshape = (1, c) + (1,) * (x.ndim - 2)
-    xp = get_array_module(x)
-    affine = _affine_inputs(weight, bias, (c,), "batch_norm")  # checked before any update
-    use_batch = training or running_mean is None
-    if use_batch:
-        m = x.size // c
-        if m <= 1:
-            raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, got input "
-                f"of shape {tuple(x.shape)}"
-            )
-        # sum * (1/M) rather than .mean(): NumPy's mean adds microseconds of Python overhead
-        inv_m = 1.0 / m
-        mean = x.sum(axis=axes, keepdims=True)
-        mean *= inv_m
-        centered = x - mean
-        var = (centered * centered).sum(axis=axes, keepdims=True)
-        var *= inv_m
-        if training and running_mean is not None:
-            if momentum is None:
-                if num_batches_tracked is None:
-                    raise ValueError("batch_norm: momentum=None (cumulative average) needs "
-                                     "num_batches_tracked")
-                num_batches_tracked.array += 1
-                factor = 1.0 / float(num_batches_tracked.array)
-            else:
-                if num_batches_tracked is not None:
-                    num_batches_tracked.array += 1
-                factor = float(momentum)
-            rm, rv = running_mean.array, running_var.array
-            rm *= 1.0 - factor
-            rm += factor * mean.reshape(c)
-            rv *= 1.0 - factor
-            rv += (factor * m / (m - 1)) * var.reshape(c)
-            running_mean._bump_version()
-            running_var._bump_version()
-            if num_batches_tracked is not None:
-                num_batches_tracked._bump_version()
-    else:
-        mean = running_mean.array.reshape(pshape)
-        var = running_var.array.reshape(pshape)
-        centered = None
-    invstd = var + eps
-    xp.sqrt(invstd, out=invstd)
-    xp.reciprocal(invstd, out=invstd)
-    return _Normalize.apply(
-        input, *affine, mean=mean, invstd=invstd, axes=axes, param_axes=axes, pshape=pshape,
-        batch_stats=use_batch, centered=centered,
-    )
+    if training and running_mean is not None and momentum is None and num_batches_tracked is None:
+        raise ValueError("batch_norm: momentum=None (cumulative average) needs "
+                         "num_batches_tracked")
+    return normalization.batch_norm(input, running_mean, running_var, weight, bias, training,
+                                    momentum, eps, num_batches_tracked)
 
 
 def layer_norm(
@@ -551,38 +299,11 @@ def layer_norm(
             f"layer_norm: input of shape {tuple(x.shape)} does not end with normalized_shape "
             f"{shape}"
         )
-    axes = tuple(range(x.ndim - k, x.ndim))
-    xp = get_array_module(x)
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)
-    invstd = 1.0 / xp.sqrt(var + eps)
-    affine = _affine_inputs(weight, bias, shape, "layer_norm")
-    lead = tuple(range(x.ndim - k))
-    return _Normalize.apply(
-        input, *affine, mean=mean, invstd=invstd, axes=axes, param_axes=lead, pshape=shape,
-        batch_stats=True, centered=centered,
-    )
+    _check_affine(weight, bias, shape, "layer_norm")
+    return normalization.layer_norm(input, shape, weight, bias, eps)
 
 
 # =============================================================================== embedding
-
-
-class _Embedding(Function):
-    """y = W[idx];  dW = scatter-add of grad rows at idx (rows at padding_idx get none)."""
-
-    saves_inputs = False
-
-    def forward(self, w, idx, padding_idx):
-        self.idx, self.padding_idx, self.wshape = idx, padding_idx, w.shape
-        return w[idx]
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "embedding")
-        gw = scatter_add(self.wshape, self.idx, grad)  # deterministic: ops/indexing.py
-        if self.padding_idx is not None:
-            gw[self.padding_idx] = 0
-        return (gw,)
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
@@ -598,7 +319,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         raise IndexError(f"embedding: index {bad} is out of range for {n} embeddings [0, {n})")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
-    return _Embedding.apply(weight, idx=idx, padding_idx=padding_idx)
+    return sparse.embedding(weight, idx, padding_idx)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -616,56 +337,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 # =============================================================================== losses
-
-
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
-class _PointwiseLoss(Function):
-    """loss = reduce(l(x - y)) for l in MSE, L1, Huber, SmoothL1; dx = reduce'(grad) l'(x - y),
-    dy = -dx. Saves only l'."""
-
-    saves_inputs = False
-
-    def forward(self, x, y, kind, reduction, delta):
-        xp = get_array_module(x)
-        r = x - y
-        if kind == "mse":
-            loss = r * r
-            dl = r * 2
-        elif kind == "l1":
-            loss = xp.abs(r)
-            dl = xp.sign(r)
-        else:  # huber (delta) and smooth_l1 (beta) are the same curve up to a 1/beta scale
-            a = xp.abs(r)
-            small = a < delta
-            if kind == "huber":
-                loss = xp.where(small, 0.5 * r * r, delta * (a - 0.5 * delta))
-                dl = xp.where(small, r, delta * xp.sign(r))
-            elif delta == 0:
-                loss, dl = a, xp.sign(r)
-            else:
-                loss = xp.where(small, (0.5 / delta) * r * r, a - 0.5 * delta)
-                dl = xp.where(small, r * (1.0 / delta), xp.sign(r))
-        self.dl, self.reduction = dl, reduction
-        if reduction == "none":
-            return loss
-        out = loss.sum() if reduction == "sum" else loss.mean()
-        return xp.asarray(out, dtype=x.dtype)
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "the pointwise losses")
-        dl = self.dl
-        if self.reduction == "mean":
-            gx = dl * (grad / dl.size)
-        else:
-            gx = dl * grad
-        return gx, (-gx if self.needs_input_grad[1] else None)
 
 
 def _pointwise_loss(name, input, target, kind, reduction, delta=0.0):
@@ -686,7 +357,7 @@ def _pointwise_loss(name, input, target, kind, reduction, delta=0.0):
                 f"{name}: input has dtype {input.dtype} but target has dtype {target.dtype}"
             )
         target = Tensor._wrap(target.array.astype(input.array.dtype))
-    return _PointwiseLoss.apply(input, target, kind=kind, reduction=reduction, delta=delta)
+    return loss_ops.pointwise_loss(kind, input, target, reduction, delta)
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -722,160 +393,6 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta!r}")
     return _pointwise_loss("smooth_l1_loss", input, target, "smooth_l1", reduction, float(beta))
-
-
-class _ClassLoss(Function):
-    """Cross-entropy / NLL with integer class targets, one fused op over (M, C) rows.
-
-    With q_ic = (1 - eps) w_{t_i} [c = t_i] + (eps / C) w_c (eps the label smoothing, zero for
-    ignored rows) and lp = log_softmax(x) (cross-entropy) or lp = x (NLL):
-        loss_i = -sum_c q_ic lp_ic
-    Backward (cross-entropy): dx_i = g_i (softmax(x_i) * sum_c q_ic - q_i);
-    (NLL): dx_i = -g_i q_i. g_i is the upstream gradient, divided by the sum of the targets'
-    weights under reduction='mean'. No (M, C) one-hot is built.
-    """
-
-    saves_inputs = False
-
-    def forward(self, x, safe, valid, weight, reduction, smoothing, log_input):
-        xp = get_array_module(x)
-        n, c = x.shape
-        rows = _arange(n, xp)
-        if log_input:
-            lp = x
-            picked = x[rows, safe]
-        else:
-            shifted = x - x.max(axis=1, keepdims=True)
-            e = xp.exp(shifted)
-            s = e.sum(axis=1, keepdims=True)
-            log_s = xp.log(s)
-            self.e, self.s = e, s
-            # log p_{i, t_i} = shifted_{i, t_i} - log s_i; the full (M, C) log-softmax is only
-            # needed for label smoothing
-            picked = shifted[rows, safe] - log_s[:, 0]
-            if smoothing:
-                lp = shifted
-                lp -= log_s
-        wt = None if weight is None else weight[safe]
-        if valid is not None:
-            vf = valid.astype(x.dtype)
-            wt = vf if wt is None else wt * vf
-        loss = -picked if wt is None else -(picked * wt)
-        if smoothing:
-            smooth = -(lp.sum(axis=1) if weight is None else lp @ weight)
-            if valid is not None:
-                smooth *= vf
-            loss *= 1.0 - smoothing
-            loss += (smoothing / c) * smooth
-        denom = 1.0
-        if reduction == "mean":
-            denom = float(n) if wt is None else float(wt.sum())
-            total = loss.sum()
-            out = total / x.dtype.type(denom) if denom else total * x.dtype.type(np.nan)
-        elif reduction == "sum":
-            out = loss.sum()
-        else:
-            out = loss
-        self.safe, self.wt, self.weight, self.denom = safe, wt, weight, denom
-        self.reduction, self.smoothing, self.log_input = reduction, smoothing, log_input
-        self.valid, self.nc = valid, (n, c)
-        return xp.asarray(out, dtype=x.dtype)
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "cross_entropy/nll_loss")
-        xp = get_array_module(grad)
-        eps, wt, weight = self.smoothing, self.wt, self.weight
-        n, c = self.nc
-        rows = _arange(n, xp)
-        if self.reduction == "none":
-            g = grad
-        elif self.denom:
-            g = grad / grad.dtype.type(self.denom) if self.denom != 1.0 else grad
-        else:
-            g = grad * grad.dtype.type(np.nan)
-        if not eps and wt is None and g.ndim == 0:  # the common case: one scale for all rows
-            if self.log_input:
-                dx = xp.zeros((n, c), dtype=grad.dtype)
-            else:
-                dx = self.e * (g / self.s)
-            dx[rows, self.safe] -= g
-            return (dx,)
-        gi = g if g.ndim else xp.full((n,), g, dtype=g.dtype)  # g_i per row
-        gw = gi if wt is None else gi * wt  # g_i w_{t_i} (zero on ignored rows)
-        gv = gi if self.valid is None else gi * self.valid
-        if self.log_input:
-            dx = xp.zeros((n, c), dtype=grad.dtype)
-        else:
-            # sum_c q_ic = (1 - eps) w_t + (eps / C) sum_c w_c, times g_i
-            qsum = gw * (1.0 - eps) if eps else gw
-            if eps:
-                wsum = float(c) if weight is None else weight.sum()
-                qsum = qsum + gv * (eps / c * wsum)
-            dx = self.e * (qsum[:, None] / self.s)
-        dx[rows, self.safe] -= gw * (1.0 - eps) if eps else gw
-        if eps:
-            if weight is None:
-                dx -= (gv * (eps / c))[:, None]
-            else:
-                dx -= (gv * (eps / c))[:, None] * weight
-        return (dx,)
-
-
-_ARANGES: dict[int, object] = {}
-
-
-def _arange(n: int, xp):
-    """arange(n) (cached on the CPU: the row index of every loss call)."""
-    if xp is not np:
-        return xp.arange(n)
-    r = _ARANGES.get(n)
-    if r is None:
-        if len(_ARANGES) > 64:
-            _ARANGES.clear()
-        r = _ARANGES[n] = np.arange(n)
-        r.flags.writeable = False
-    return r
-
-
-class _ProbCrossEntropy(Function):
-    """Cross-entropy with class-probability targets q (after label smoothing
-    q <- (1 - eps) q + eps / C) and class weights w:
-        loss_i = -sum_c w_c q_ic log_softmax(x)_ic
-        dx_i = g_i (softmax(x_i) sum_c w_c q_ic - w q_i);  dq_i = -g_i w log_softmax(x_i).
-    Reduction 'mean' divides by the number of rows (torch's rule for probability targets).
-    """
-
-    def forward(self, x, q, weight, reduction, smoothing):
-        xp = get_array_module(x)
-        n, c = x.shape
-        if smoothing:
-            q = q * (1.0 - smoothing) + smoothing / c
-        shifted = x - x.max(axis=1, keepdims=True)
-        e = xp.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        lp = shifted - xp.log(s)
-        wq = q if weight is None else q * weight
-        loss = -(wq * lp).sum(axis=1)
-        self.p, self.wq, self.lp, self.weight = e / s, wq, lp, weight
-        self.reduction, self.smoothing, self.n = reduction, smoothing, n
-        if reduction == "none":
-            return loss
-        out = loss.sum() if reduction == "sum" else loss.sum() / x.dtype.type(n)
-        return xp.asarray(out, dtype=x.dtype)
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "cross_entropy")
-        g = grad / grad.dtype.type(self.n) if self.reduction == "mean" else grad
-        g = g[:, None] if g.ndim else g
-        dx = dq = None
-        if self.needs_input_grad[0]:
-            dx = g * (self.p * self.wq.sum(axis=1, keepdims=True) - self.wq)
-        if self.needs_input_grad[1]:
-            w = 1.0 if self.weight is None else self.weight
-            dq = -g * w * self.lp
-            if self.smoothing:
-                dq = dq * (1.0 - self.smoothing)
-        return dx, dq
 
 
 def _rows(x: Tensor, name: str):
@@ -951,8 +468,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
             and reduction in _REDUCTIONS and type(target.array) is type(input.array)):
         # the common case (N, C) logits and (N,) int64 targets, without the general checks
         safe, valid = _check_classes(target.array, input.array.shape[1], int(ignore_index))
-        return _ClassLoss.apply(input, safe=safe, valid=valid, weight=None,
-                                reduction=reduction, smoothing=0.0, log_input=log_input)
+        return loss_ops.class_index_loss(input, safe, valid, None, reduction, 0.0, log_input)
     _check_tensor(input, name)
     if not isinstance(target, Tensor):
         raise TypeError(f"{name}: target must be a minigrad Tensor, got {type(target).__name__}")
@@ -980,8 +496,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
         q2, _, _ = _rows(target, name)
         if q2.dtype != x2.dtype:
             q2 = q2.astype(x2.dtype)
-        out = _ProbCrossEntropy.apply(x2, q2, weight=w, reduction=reduction,
-                                      smoothing=float(smoothing))
+        out = loss_ops.soft_cross_entropy(x2, q2, w, reduction, float(smoothing))
         return restore(out) if reduction == "none" else out
     if kind not in "iu":
         raise TypeError(f"{name}: target must hold integer class indices, got dtype "
@@ -989,10 +504,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
     t = _class_targets(target, input, name)
     x2, restore, _ = _rows(input, name)
     safe, valid = _check_classes(t, x2.shape[1], int(ignore_index))
-    out = _ClassLoss.apply(
-        x2, safe=safe, valid=valid, weight=w, reduction=reduction,
-        smoothing=float(smoothing), log_input=log_input,
-    )
+    out = loss_ops.class_index_loss(x2, safe, valid, w, reduction, float(smoothing), log_input)
     return restore(out) if reduction == "none" else out
 
 
@@ -1034,38 +546,6 @@ def nll_loss(
                        log_input=True)
 
 
-class _BCE(Function):
-    """loss = -w (y log p + (1 - y) log(1 - p)), each log clamped at -100 as torch;
-    dp = w (p - y) / max(p (1 - p), 1e-12);  dy = w (log(1 - p) - log p)."""
-
-    def forward(self, p, y, w, reduction):
-        xp = get_array_module(p)
-        with np.errstate(divide="ignore"):
-            logp = xp.maximum(xp.log(p), -100.0)
-            log1mp = xp.maximum(xp.log1p(-p), -100.0)
-        loss = -(y * logp + (1 - y) * log1mp)
-        if w is not None:
-            loss = loss * w
-        self.w, self.reduction, self.logs = w, reduction, (logp, log1mp)
-        if reduction == "none":
-            return loss
-        return xp.asarray(_reduce(loss, reduction), dtype=p.dtype)
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "binary_cross_entropy")
-        p, y = inputs
-        xp = get_array_module(p)
-        g = grad / grad.dtype.type(p.size) if self.reduction == "mean" else grad
-        if self.w is not None:
-            g = g * self.w
-        dp = dy = None
-        if self.needs_input_grad[0]:
-            dp = g * (p - y) / xp.maximum(p * (1 - p), p.dtype.type(1e-12))
-        if self.needs_input_grad[1]:
-            dy = g * (self.logs[1] - self.logs[0])
-        return dp, dy
-
-
 def _binary_targets(name, input, target, weight):
     _check_tensor(input, name)
     if not isinstance(target, Tensor):
@@ -1085,17 +565,23 @@ def _binary_targets(name, input, target, weight):
         if target.requires_grad:
             raise TypeError(f"{name}: input has dtype {input.dtype}, target {target.dtype}")
         target = Tensor._wrap(target.array.astype(input.array.dtype))
-    w = None
-    if weight is not None:
-        w = weight.array if isinstance(weight, Tensor) else weight
-        w = backend.to_device(w, input.device)
-        w = w if w.dtype == input.dtype else w.astype(input.dtype)
-        try:
-            np.broadcast_shapes(tuple(w.shape), tuple(input.shape))
-        except ValueError:
-            raise ValueError(f"{name}: weight of shape {tuple(w.shape)} does not broadcast to "
-                             f"input shape {tuple(input.shape)}") from None
-    return target, w
+    return target, _broadcast_weight(weight, input, name, "weight")
+
+
+def _broadcast_weight(weight, input: Tensor, name: str, what: str):
+    """``weight`` (a Tensor, array or None) as an array on input's device in its dtype,
+    checked to broadcast to input's shape."""
+    if weight is None:
+        return None
+    w = weight.array if isinstance(weight, Tensor) else weight
+    w = backend.to_device(w, input.device)
+    w = w if w.dtype == input.dtype else w.astype(input.dtype)
+    try:
+        np.broadcast_shapes(tuple(w.shape), tuple(input.shape))
+    except ValueError:
+        raise ValueError(f"{name}: {what} of shape {tuple(w.shape)} does not broadcast to "
+                         f"input shape {tuple(input.shape)}") from None
+    return w
 
 
 def binary_cross_entropy(
@@ -1118,50 +604,7 @@ def binary_cross_entropy(
             f"[{float(p.min())}, {float(p.max())}] (use binary_cross_entropy_with_logits "
             "for logits)"
         )
-    return _BCE.apply(input, target, w=w, reduction=reduction)
-
-
-class _BCEWithLogits(Function):
-    """With l = 1 + (pos_weight - 1) y and softplus(-x) = log(1 + e^-|x|) + max(-x, 0):
-        loss = w ((1 - y) x + l softplus(-x))
-        dx = w ((1 - y) - l sigma(-x));  dy = w (-x + (pos_weight - 1) softplus(-x)).
-    Stable for any |x| (no exp of a positive number).
-    """
-
-    def forward(self, x, y, w, pos_weight, reduction):
-        xp = get_array_module(x)
-        sp = xp.log1p(xp.exp(-xp.abs(x)))
-        sp += xp.maximum(-x, 0)  # softplus(-x)
-        if pos_weight is None:
-            loss = (1 - y) * x + sp
-        else:
-            lw = (pos_weight - 1) * y + 1
-            loss = (1 - y) * x + lw * sp
-        if w is not None:
-            loss = loss * w
-        self.sp, self.w, self.pw, self.reduction = sp, w, pos_weight, reduction
-        if reduction == "none":
-            return loss
-        return xp.asarray(_reduce(loss, reduction), dtype=x.dtype)
-
-    def backward(self, grad, inputs, out):
-        _no_double_backward(grad, "binary_cross_entropy_with_logits")
-        x, y = inputs
-        from ..ops.activation import sigmoid_array  # noqa: PLC0415
-
-        g = grad / grad.dtype.type(x.size) if self.reduction == "mean" else grad
-        if self.w is not None:
-            g = g * self.w
-        dx = dy = None
-        if self.needs_input_grad[0]:
-            s_neg = sigmoid_array(-x)
-            if self.pw is None:
-                dx = g * ((1 - y) - s_neg)
-            else:
-                dx = g * ((1 - y) - ((self.pw - 1) * y + 1) * s_neg)
-        if self.needs_input_grad[1]:
-            dy = g * (-x) if self.pw is None else g * (-x + (self.pw - 1) * self.sp)
-        return dx, dy
+    return loss_ops.binary_cross_entropy(input, target, w, reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -1178,19 +621,8 @@ def binary_cross_entropy_with_logits(
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     target, w = _binary_targets("binary_cross_entropy_with_logits", input, target, weight)
-    pw = None
-    if pos_weight is not None:
-        pw = pos_weight.array if isinstance(pos_weight, Tensor) else pos_weight
-        pw = backend.to_device(pw, input.device)
-        pw = pw if pw.dtype == input.dtype else pw.astype(input.dtype)
-        try:
-            np.broadcast_shapes(tuple(pw.shape), tuple(input.shape))
-        except ValueError:
-            raise ValueError(
-                f"binary_cross_entropy_with_logits: pos_weight of shape {tuple(pw.shape)} "
-                f"does not broadcast to input shape {tuple(input.shape)}"
-            ) from None
-    return _BCEWithLogits.apply(input, target, w=w, pos_weight=pw, reduction=reduction)
+    pw = _broadcast_weight(pos_weight, input, "binary_cross_entropy_with_logits", "pos_weight")
+    return loss_ops.binary_cross_entropy_with_logits(input, target, w, pw, reduction)
 
 
 __all__ = [

@@ -13,8 +13,8 @@ import math
 import numbers
 
 from .. import backend
-from ..autograd.grad_mode import no_grad
 from ..backend import get_array_module
+from ..grad_mode import no_grad
 from ..tensor import Tensor
 
 _LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",

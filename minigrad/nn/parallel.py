@@ -33,8 +33,8 @@ from collections.abc import Iterator
 
 from .. import distributed as dist
 from ..autograd.engine import queue_callback
-from ..autograd.grad_mode import is_grad_enabled
 from ..backend import get_array_module
+from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from .module import Module
 

@@ -28,8 +28,6 @@ class _SyncNormalize(Function):
     then averages them like every other parameter gradient).
     """
 
-    saves_inputs = False
-
     def forward(self, x, *affine, centered, invstd, count, axes, pshape, group):
         self.axes, self.count, self.group = axes, count, group
         xhat = centered
@@ -40,7 +38,7 @@ class _SyncNormalize(Function):
             return xhat
         return xhat * self.gamma + affine[1].reshape(pshape)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         if isinstance(grad, Tensor):
             raise NotImplementedError("double backward through sync_batch_norm is not supported")
         xp = get_array_module(grad)

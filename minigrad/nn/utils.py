@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .. import ops
 from ..backend import host_value_on
 from ..tensor import Tensor
 
@@ -25,8 +26,6 @@ def __getattr__(name: str):
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
     """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
-    from .. import ops  # noqa: PLC0415
-
     return ops.concat([p.reshape(-1) for p in parameters])
 
 

@@ -9,12 +9,10 @@ from ..tensor import Tensor
 class Clone(Function):
     """y = a copy of x (new memory);  dy/dx = 1."""
 
-    saves_inputs = False
-
     def forward(self, x):
         return x.copy()
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad,)
 
 

@@ -199,14 +199,14 @@ class Conv(Function):
 
     def forward(self, x, w, b=None, *, geom):
         self.geom = geom
+        self.save_for_backward(x, w)
         y, cols = conv_array(x, w, geom)
         self.cols = cols  # the weight gradient's right factor, gathered once
         if b is not None:
             y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
         return y
 
-    def backward(self, grad, inputs, out):
-        x, w = inputs[0], inputs[1]
+    def backward(self, grad, x, w):
         need = self.needs_input_grad
         gx = gw = gb = None
         if need[0]:
@@ -228,11 +228,11 @@ class ConvInputGrad(Function):
     """
 
     def forward(self, g, w, *, geom, in_shape):
+        self.save_for_backward(g, w)
         self.geom = geom
         return conv_input_grad_array(g, w, geom, in_shape)
 
-    def backward(self, grad, inputs, out):
-        g, w = inputs
+    def backward(self, grad, g, w):
         dg = dw = None
         if self.needs_input_grad[0]:
             dg = conv_nd(grad, w, self.geom)
@@ -248,11 +248,11 @@ class ConvWeightGrad(Function):
     """
 
     def forward(self, x, g, *, geom, w_shape):
+        self.save_for_backward(x, g)
         self.geom = geom
         return conv_weight_grad_array(x, g, geom, w_shape)
 
-    def backward(self, grad, inputs, out):
-        x, g = inputs
+    def backward(self, grad, x, g):
         dx = dg = None
         if self.needs_input_grad[0]:
             dx = conv_input_grad(g, grad, self.geom, tuple(x.shape))

@@ -1,15 +1,17 @@
 """Helpers that serve arrays and Tensors alike, for backward code.
 
 Ordinary backward passes arrays; ``create_graph=True`` passes Tensors, so that the same
-derivative code records a differentiable graph. Operators (``+ - * / @``) and the methods that
-arrays and Tensors share (``sum``, ``reshape``, ``swapaxes``, ``astype``) need nothing; the few
-functions below pick the array module's function or the differentiable Tensor op.
+derivative code records a differentiable graph. Operators (``+ - * / @``), comparisons and the
+methods that arrays and Tensors share (``sum``, ``reshape``, ``swapaxes``, ``astype``) need
+nothing; the few functions below call the array module's function on an array and the Tensor's
+own (recorded) method on a Tensor. Most ops need none of them.
 """
 
 from __future__ import annotations
 
 from ..backend import get_array_module
 from ..tensor import Tensor
+from .special import sigmoid as sigmoid_array
 
 
 def is_tensor(x) -> bool:
@@ -36,12 +38,18 @@ def constant(x):
     return Tensor._wrap(x.array) if isinstance(x, Tensor) else x
 
 
-def where(cond, a, b):
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        from .elementwise import where as tensor_where
+def constant_like(like, array):
+    """``array`` as a value of ``like``'s kind that carries no gradient (a saved mask)."""
+    return Tensor._wrap(array) if isinstance(like, Tensor) else array
 
-        return tensor_where(cond, a, b)
-    return get_array_module(a).where(cond.array if isinstance(cond, Tensor) else cond, a, b)
+
+def where(cond, a, b):
+    """``a`` where ``cond`` else ``b``: differentiable in ``a`` and ``b`` when they are Tensors."""
+    if isinstance(a, Tensor):
+        return a.where(cond, b)
+    if isinstance(b, Tensor):
+        return b.where(~cond, a)
+    return get_array_module(a).where(cond, a, b)
 
 
 def broadcast_to(x, shape):
@@ -53,11 +61,7 @@ def broadcast_to(x, shape):
 
 
 def sigmoid(x):
-    if isinstance(x, Tensor):
-        return x.sigmoid()
-    from .activation import sigmoid_array
-
-    return sigmoid_array(x)
+    return x.sigmoid() if isinstance(x, Tensor) else sigmoid_array(x)
 
 
 def zeros_like(x):

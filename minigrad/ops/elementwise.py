@@ -69,24 +69,20 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
 class Add(Function):
     """z = x + y;  dz/dx = 1, dz/dy = 1."""
 
-    saves_inputs = False
-
     def forward(self, x, y):
         return x + y
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return grad, grad
 
 
 class Sub(Function):
     """z = x - y;  dz/dx = 1, dz/dy = -1."""
 
-    saves_inputs = False
-
     def forward(self, x, y):
         return x - y
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return grad, -grad
 
 
@@ -94,10 +90,10 @@ class Mul(Function):
     """z = x * y;  dz/dx = y, dz/dy = x."""
 
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return x * y
 
-    def backward(self, grad, inputs, out):
-        x, y = inputs
+    def backward(self, grad, x, y):
         need_x, need_y = self.needs_input_grad
         return (grad * y if need_x else None), (grad * x if need_y else None)
 
@@ -106,10 +102,10 @@ class Div(Function):
     """z = x / y;  dz/dx = 1 / y, dz/dy = -x / y^2."""
 
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return x / y
 
-    def backward(self, grad, inputs, out):
-        x, y = inputs
+    def backward(self, grad, x, y):
         gx = grad / y
         return gx, (-gx * x / y if self.needs_input_grad[1] else None)
 
@@ -117,12 +113,10 @@ class Div(Function):
 class Neg(Function):
     """z = -x;  dz/dx = -1."""
 
-    saves_inputs = False
-
     def forward(self, x):
         return -x
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (-grad,)
 
 
@@ -132,10 +126,10 @@ class PowScalar(Function):
 
     def forward(self, x, p):
         self.p = p
+        self.save_for_backward(x)
         return x**p
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         p = self.p
         if p == 2:
             return (grad * 2 * x,)
@@ -149,18 +143,16 @@ class Pow(Function):
     y >= 0), as torch's pow_backward_self / pow_backward_exponent: at x = 0 the limits are
     taken, while a negative x gives dz/dy = nan (ln x is not real there)."""
 
-    saves_output = True
-
     def forward(self, x, y):
-        return x**y
+        z = x**y
+        self.save_for_backward(x, y, z)
+        return z
 
-    def backward(self, grad, inputs, z):
-        x, y = inputs
-        y_is_zero = d.constant(y) == 0
-        gx = d.where(y_is_zero, d.zeros_like(grad), grad * y * x ** (y - 1))
+    def backward(self, grad, x, y, z):  # comparisons carry no gradient, even on Tensors
+        gx = d.where(y == 0, d.zeros_like(grad), grad * y * x ** (y - 1))
         if not self.needs_input_grad[1]:
             return gx, None
-        limit = (d.constant(x) == 0) & (d.constant(y) >= 0)
+        limit = (x == 0) & (y >= 0)
         log_x = d.log(d.where(limit, 1, x))  # ln 1 = 0 where the limit is taken
         return gx, grad * z * log_x
 
@@ -168,26 +160,22 @@ class Pow(Function):
 class Cast(Function):
     """z = x as another dtype;  dz/dx = 1 (cast back)."""
 
-    saves_inputs = False
-
     def forward(self, x, dtype):
         self.dtype = x.dtype
         return x.astype(dtype)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad.astype(self.dtype),)
 
 
 class ToDevice(Function):
     """z = x copied to another device;  dz/dx = 1 (copied back)."""
 
-    saves_inputs = False
-
     def forward(self, x, device):
         self.source = backend.device_of(x)
         return backend.to_device(x, device)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         if d.is_tensor(grad):
             return (grad.to(self.source),)
         return (backend.to_device(grad, self.source),)
@@ -199,13 +187,12 @@ class ToDevice(Function):
 class Exp(Function):
     """y = e^x;  dy/dx = y."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x):
-        return get_array_module(x).exp(x)
+        y = get_array_module(x).exp(x)
+        self.save_for_backward(y)
+        return y
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (grad * y,)
 
 
@@ -213,23 +200,22 @@ class Log(Function):
     """y = ln x;  dy/dx = 1 / x."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).log(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad / x,)
 
 
 class Sqrt(Function):
     """y = sqrt(x);  dy/dx = 1 / (2 y)."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x):
-        return get_array_module(x).sqrt(x)
+        y = get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (grad / (2 * y),)
 
 
@@ -237,17 +223,15 @@ class Abs(Function):
     """y = |x|;  dy/dx = sign(x) (0 at 0)."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).abs(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad * d.sign(x),)
 
 
 class Clip(Function):
     """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi, else 0."""
-
-    saves_inputs = False
 
     def forward(self, x, lo, hi):
         xp = get_array_module(x)
@@ -258,7 +242,7 @@ class Clip(Function):
             self.inside &= x <= hi
         return xp.clip(x, lo, hi)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad * self.inside,)
 
 
@@ -266,10 +250,10 @@ class Maximum(Function):
     """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)."""
 
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return get_array_module(x).maximum(x, y)
 
-    def backward(self, grad, inputs, out):
-        x, y = (d.constant(v) for v in inputs)
+    def backward(self, grad, x, y):  # comparisons carry no gradient, even on Tensors
         wx = (x > y).astype(grad.dtype) + (x == y).astype(grad.dtype) * 0.5
         return grad * wx, grad * (1 - wx)
 
@@ -278,10 +262,10 @@ class Minimum(Function):
     """z = min(x, y);  the gradient goes to the smaller input (split evenly on ties)."""
 
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return get_array_module(x).minimum(x, y)
 
-    def backward(self, grad, inputs, out):
-        x, y = (d.constant(v) for v in inputs)
+    def backward(self, grad, x, y):  # comparisons carry no gradient, even on Tensors
         wx = (x < y).astype(grad.dtype) + (x == y).astype(grad.dtype) * 0.5
         return grad * wx, grad * (1 - wx)
 
@@ -289,13 +273,11 @@ class Minimum(Function):
 class Where(Function):
     """z = cond ? x : y;  dz/dx = cond, dz/dy = not cond (cond carries no gradient)."""
 
-    saves_inputs = False
-
     def forward(self, x, y, cond):
         self.cond = cond
         return get_array_module(x).where(cond, x, y)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         zero = d.zeros_like(grad)
         return d.where(self.cond, grad, zero), d.where(self.cond, zero, grad)
 

@@ -1,4 +1,5 @@
-"""Matrix product, with NumPy's rules for 1-D, 2-D and batched operands."""
+"""Matrix products: ``matmul`` with NumPy's rules for 1-D, 2-D and batched operands, and the
+fused affine map of a linear layer."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ class MatMul(Function):
     a 1-D operand is a row for X, a column for Y, as in NumPy)."""
 
     def forward(self, x, y):
+        self.save_for_backward(x, y)
         return x @ y
 
-    def backward(self, grad, inputs, out):
-        x, y = inputs
+    def backward(self, grad, x, y):
         gx = gy = None
         if x.ndim == 1 and y.ndim == 1:  # dot product
             return grad * y, grad * x
@@ -48,6 +49,36 @@ class MatMul(Function):
             else:
                 gy = x.swapaxes(-1, -2) @ grad
         return gx, gy
+
+
+class Linear(Function):
+    """y = x W^T + b with W of shape (out, in), as torch's linear layer: one node, not three.
+
+    dx = g W;  dW = g^T x (leading dims of x flattened);  db = sum of g over leading dims.
+    """
+
+    def forward(self, x, w, b=None):
+        self.save_for_backward(x, w)
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, grad, x, w):
+        need = self.needs_input_grad
+        gx = gw = gb = None
+        if x.ndim != 2:  # flatten leading dims for the weight gradient
+            g2 = grad.reshape(-1, grad.shape[-1])
+            x2 = x.reshape(-1, x.shape[-1])
+        else:
+            g2, x2 = grad, x
+        if need[0]:
+            gx = grad @ w
+        if need[1]:
+            gw = g2.T @ x2
+        if len(need) > 2 and need[2]:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
 
 
 def _is_transposed(a) -> bool:
@@ -81,6 +112,13 @@ def matmul(a, b) -> Tensor:
     return MatMul.apply(a, b)
 
 
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias as one node (shapes and dtypes are checked by ``nn.functional``)."""
+    if bias is None:
+        return Linear.apply(x, weight)
+    return Linear.apply(x, weight, bias)
+
+
 # ----------------------------------------------------------------------------- einsum
 
 
@@ -93,10 +131,11 @@ class Einsum(Function):
 
     def forward(self, *xs, subscripts, output):
         self.subscripts, self.output = subscripts, output
+        self.save_for_backward(*xs)
         eq = ",".join(subscripts) + "->" + output
         return get_array_module(xs[0]).einsum(eq, *xs, optimize=len(xs) > 2)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad, *inputs):
         grads = []
         for k, (x, s_k) in enumerate(zip(inputs, self.subscripts)):
             if not self.needs_input_grad[k]:

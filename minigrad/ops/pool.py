@@ -135,26 +135,22 @@ def _window_spread(g, win, scale, index):
 class WindowSum(Function):
     """y = sum_j w_j x_pad[slice_j];  dx = window_spread(grad) with the same weights."""
 
-    saves_inputs = False
-
     def forward(self, x, *, win, scale, index):
         self.win, self.scale, self.index = win, scale, index
         return window_sum_array(x, win, scale, index)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (window_spread(grad, self.win, self.scale, self.index),)
 
 
 class WindowSpread(Function):
     """dx = sum_j pad-add(w_j g);  its adjoint: dg = window_sum(grad) with the same weights."""
 
-    saves_inputs = False
-
     def forward(self, g, *, win, scale, index):
         self.win, self.scale, self.index = win, scale, index
         return window_spread_array(g, win, scale, index)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (window_sum(grad, self.win, self.scale, self.index),)
 
 
@@ -174,11 +170,11 @@ class MaxPool(Function):
     """y = max over each window (NaN propagates);  dx = the gradient sent to each window's
     FIRST maximum (window_spread with the one-hot choice, found at backward time)."""
 
-    saves_output = True  # backward compares the input with the output
-
     def forward(self, x, *, geom):
         with on_device_of(x):  # CuPy allocates on the current device: make it x's (cuda:N)
-            return self._max(x, geom)
+            y = self._max(x, geom)
+        self.save_for_backward(x, y)  # backward compares the input with the output
+        return y
 
     def _max(self, x, geom):
         xp = get_array_module(x)
@@ -220,7 +216,7 @@ class MaxPool(Function):
             index[hit] = j
         return index
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad, x, y):  # reads them through self.xpad and self.y
         if not d.is_tensor(grad):
             with on_device_of(grad):
                 return (self._spread_first_max(grad),)

@@ -51,27 +51,23 @@ def _kept_shape(shape, axis):
 class Sum(Function):
     """y = sum of x over axis;  dy/dx = 1 (the gradient is broadcast back)."""
 
-    saves_inputs = False
-
     def forward(self, x, axis, keepdims):
         self.shape, self.kept = x.shape, _kept_shape(x.shape, axis)
         return x.sum(axis=axis, keepdims=keepdims)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (d.broadcast_to(grad.reshape(self.kept), self.shape),)
 
 
 class Mean(Function):
     """y = sum of x over axis / n;  dy/dx = 1 / n."""
 
-    saves_inputs = False
-
     def forward(self, x, axis, keepdims):
         self.shape, self.kept = x.shape, _kept_shape(x.shape, axis)
         self.n = builtins.max(x.size // builtins.max(_prod(self.kept), 1), 1)
         return x.mean(axis=axis, keepdims=keepdims)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (d.broadcast_to(grad.reshape(self.kept) / self.n, self.shape),)
 
 
@@ -83,21 +79,18 @@ class Max(Function):
     index instead.
     """
 
-    saves_output = True
-
     def forward(self, x, axis, keepdims):
         if x.size == 0:
             raise ValueError("max/min of an empty tensor")
         self.kept = _kept_shape(x.shape, axis)
-        return x.max(axis=axis, keepdims=keepdims)
+        self.axis = axis
+        y = x.max(axis=axis, keepdims=keepdims)
+        self.save_for_backward(x, y)
+        return y
 
-    def backward(self, grad, inputs, y):
-        (x,) = inputs
-        hit = (d.constant(x) == d.constant(y).reshape(self.kept)).astype(grad.dtype)
-        return (hit * (grad.reshape(self.kept) / hit.sum(axis=self.axis_(), keepdims=True)),)
-
-    def axis_(self):
-        return tuple(i for i, n in enumerate(self.kept) if n == 1) or None
+    def backward(self, grad, x, y):  # comparisons carry no gradient, even on Tensors
+        hit = (x == y.reshape(self.kept)).astype(grad.dtype)
+        return (hit * (grad.reshape(self.kept) / hit.sum(axis=self.axis, keepdims=True)),)
 
 
 class Var(Function):
@@ -112,11 +105,11 @@ class Var(Function):
                 f"var/std over {n} element(s) with correction={correction}: need more elements"
             )
         self.axis = axis
+        self.save_for_backward(x)
         centred = x - x.mean(axis=axis, keepdims=True)
         return (centred * centred).sum(axis=axis, keepdims=keepdims) / self.dof
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         centred = x - x.mean(axis=self.axis, keepdims=True)
         return (grad.reshape(self.kept) * centred * (2 / self.dof),)
 
@@ -128,13 +121,12 @@ class Std(Var):
     std_backward masks the 1 / (2 y) factor to 0 there, and so does this.
     """
 
-    saves_output = True
-
     def forward(self, x, axis, keepdims, correction):
-        return get_array_module(x).sqrt(super().forward(x, axis, keepdims, correction))
+        y = get_array_module(x).sqrt(super().forward(x, axis, keepdims, correction))
+        self.save_for_backward(x, y)
+        return y
 
-    def backward(self, grad, inputs, y):
-        (x,) = inputs
+    def backward(self, grad, x, y):
         y = y.reshape(self.kept)
         zero = d.constant(y) == 0
         safe_y = d.where(zero, 1, y)  # no 1 / 0 to mask afterwards

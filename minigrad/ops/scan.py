@@ -13,13 +13,11 @@ from .reduce import _kept_shape, normalize_axis
 class CumSum(Function):
     """y_i = sum_{j <= i} x_j along ``axis``;  dx_j = sum_{i >= j} g_i (a reversed cumsum)."""
 
-    saves_inputs = False
-
     def forward(self, x, axis):
         self.axis = axis
         return get_array_module(x).cumsum(x, axis=axis)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         flipped = (slice(None),) * self.axis + (slice(None, None, -1),)
         if d.is_tensor(grad):
             return (cumsum(grad[flipped], self.axis)[flipped],)
@@ -30,14 +28,13 @@ class VectorNorm2(Function):
     """y = sqrt(sum x^2) over ``axis``;  dy/dx = x / y, taken as 0 where y = 0 (the
     subgradient torch uses, so a zero vector gets a zero gradient, not NaN)."""
 
-    saves_output = True
-
     def forward(self, x, axis, keepdims):
         self.kept = _kept_shape(x.shape, axis)
-        return get_array_module(x).sqrt((x * x).sum(axis=axis, keepdims=keepdims))
+        y = get_array_module(x).sqrt((x * x).sum(axis=axis, keepdims=keepdims))
+        self.save_for_backward(x, y)
+        return y
 
-    def backward(self, grad, inputs, y):
-        (x,) = inputs
+    def backward(self, grad, x, y):
         y = y.reshape(self.kept)
         safe = d.where(d.constant(y) > 0, y, 1)
         scale = d.where(d.constant(y) > 0, grad.reshape(self.kept) / safe, 0)
@@ -48,23 +45,22 @@ class Log1p(Function):
     """y = ln(1 + x), accurate for small x;  dy/dx = 1 / (1 + x)."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).log1p(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad / (1 + x),)
 
 
 class Expm1(Function):
     """y = e^x - 1, accurate for small x;  dy/dx = e^x = y + 1."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x):
-        return get_array_module(x).expm1(x)
+        y = get_array_module(x).expm1(x)
+        self.save_for_backward(y)
+        return y
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (grad * (y + 1),)
 
 

@@ -26,8 +26,6 @@ class SelectAlongDim(Function):
     """y = x[..., i(...), ...] along ``axis`` at fixed indices i (one per row);
     dy/dx = 1 at the selected element of each row, 0 elsewhere."""
 
-    saves_inputs = False
-
     def forward(self, x, index, axis, keepdims):
         xp = get_array_module(x)
         self.kept = index.shape
@@ -37,7 +35,7 @@ class SelectAlongDim(Function):
         y = xp.take_along_axis(x, index, axis=axis)
         return y if keepdims else y.squeeze(axis)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad.reshape(self.kept) * self.mask,)
 
 

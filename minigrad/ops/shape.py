@@ -12,34 +12,33 @@ from ..backend import get_array_module
 from ..tensor import Tensor
 from . import dispatch as d
 from . import indexing
+from .elementwise import cast
 from .reduce import normalize_axis
 
 
 class Reshape(Function):
     """y = x with a new shape;  dx = grad reshaped back."""
 
-    saves_inputs = False
     is_view = True
 
     def forward(self, x, shape):
         self.shape = x.shape
         return x.reshape(shape)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad.reshape(self.shape),)
 
 
 class Permute(Function):
     """y = x with its axes reordered;  dx = grad with the inverse order."""
 
-    saves_inputs = False
     is_view = True
 
     def forward(self, x, axes):
         self.inverse = None if axes is None else _inverse(axes)
         return x.transpose(axes)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad.transpose(self.inverse),)
 
 
@@ -51,27 +50,25 @@ def _inverse(axes: tuple) -> tuple:
 class Expand(Function):
     """y = x broadcast to a larger shape;  dx = grad summed back (the engine unbroadcasts)."""
 
-    saves_inputs = False
     is_view = True
 
     def forward(self, x, shape):
         return get_array_module(x).broadcast_to(x, shape)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad,)
 
 
 class BasicIndex(Function):
     """y = x[ints, slices, None, ...] (a view);  dx = grad placed back at those positions."""
 
-    saves_inputs = False
     is_view = True
 
     def forward(self, x, index):
-        self.index, self.shape, self.dtype = index, x.shape, x.dtype
+        self.index, self.shape = index, x.shape
         return x[index]
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (scatter_add(grad, self.index, self.shape),)
 
 
@@ -86,13 +83,11 @@ class ScatterAdd(Function):
     """y = zeros(shape) with grad added at index;  dx = grad[index]. Backward of indexing,
     used as an op itself when the backward pass is recorded (create_graph)."""
 
-    saves_inputs = False
-
     def forward(self, g, index, shape):
         self.index = index
         return _scatter_add_array(g, index, shape)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         return (grad[self.index],)
 
 
@@ -109,14 +104,12 @@ def scatter_add(g, index, shape):
 class Concat(Function):
     """y = [x_1, ..., x_k] joined along axis;  dx_i = the slice of grad that x_i filled."""
 
-    saves_inputs = False
-
     def forward(self, *xs, axis):
         self.axis = axis
         self.bounds = np.cumsum([0] + [x.shape[axis] for x in xs]).tolist()
         return get_array_module(xs[0]).concatenate(xs, axis=axis)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         lead = (slice(None),) * self.axis
         return tuple(grad[lead + (slice(a, b),)] for a, b in zip(self.bounds, self.bounds[1:]))
 
@@ -124,13 +117,11 @@ class Concat(Function):
 class Stack(Function):
     """y = x_1, ..., x_k stacked along a new axis;  dx_i = grad[..., i, ...]."""
 
-    saves_inputs = False
-
     def forward(self, *xs, axis):
         self.axis, self.k = axis, len(xs)
         return get_array_module(xs[0]).stack(xs, axis=axis)
 
-    def backward(self, grad, inputs, out):
+    def backward(self, grad):
         lead = (slice(None),) * self.axis
         return tuple(grad[lead + (i,)] for i in range(self.k))
 
@@ -283,7 +274,5 @@ def _check_sequence(tensors, name):
 
 
 def _same_dtype(tensors):
-    from .elementwise import cast  # noqa: PLC0415
-
     dtype = np.result_type(*[t.array.dtype for t in tensors])
     return [cast(t, dtype) for t in tensors]

@@ -13,10 +13,10 @@ class Sin(Function):
     """y = sin x;  dy/dx = cos x."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).sin(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad * cos(x) if d.is_tensor(x) else grad * get_array_module(x).cos(x),)
 
 
@@ -24,23 +24,22 @@ class Cos(Function):
     """y = cos x;  dy/dx = -sin x."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).cos(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (-grad * (sin(x) if d.is_tensor(x) else get_array_module(x).sin(x)),)
 
 
 class Tan(Function):
     """y = tan x;  dy/dx = 1 + tan^2 x = 1 + y^2."""
 
-    saves_inputs = False
-    saves_output = True
-
     def forward(self, x):
-        return get_array_module(x).tan(x)
+        y = get_array_module(x).tan(x)
+        self.save_for_backward(y)
+        return y
 
-    def backward(self, grad, inputs, y):
+    def backward(self, grad, y):
         return (grad * (1 + y * y),)
 
 
@@ -48,10 +47,10 @@ class Asin(Function):
     """y = arcsin x;  dy/dx = 1 / sqrt(1 - x^2)."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).arcsin(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad / (1 - x * x) ** 0.5,)
 
 
@@ -59,10 +58,10 @@ class Acos(Function):
     """y = arccos x;  dy/dx = -1 / sqrt(1 - x^2)."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).arccos(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (-grad / (1 - x * x) ** 0.5,)
 
 
@@ -70,10 +69,10 @@ class Atan(Function):
     """y = arctan x;  dy/dx = 1 / (1 + x^2)."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).arctan(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad / (1 + x * x),)
 
 
@@ -81,10 +80,10 @@ class Sinh(Function):
     """y = sinh x;  dy/dx = cosh x."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).sinh(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad * (cosh(x) if d.is_tensor(x) else get_array_module(x).cosh(x)),)
 
 
@@ -92,10 +91,10 @@ class Cosh(Function):
     """y = cosh x;  dy/dx = sinh x."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return get_array_module(x).cosh(x)
 
-    def backward(self, grad, inputs, out):
-        (x,) = inputs
+    def backward(self, grad, x):
         return (grad * (sinh(x) if d.is_tensor(x) else get_array_module(x).sinh(x)),)
 
 

@@ -64,6 +64,17 @@ def average_logs(logs: dict[str, float]) -> dict[str, float]:
     return out
 
 
+def any_rank(flag: bool) -> bool:
+    """True when ``flag`` is true in any process (every rank calls this); ``flag`` alone in
+    one process. fit uses it so that a non-finite loss on one rank stops every rank."""
+    group = _group()
+    if group is None:
+        return flag
+    value = np.array([1.0 if flag else 0.0])
+    group.allreduce(value, dist.ReduceOp.MAX)
+    return bool(value[0])
+
+
 def on_main_then_wait(fn: Callable[[], object]) -> None:
     """Run ``fn()`` on rank 0 only, then wait at a barrier for it (every rank calls this)."""
     if is_main_process():
@@ -73,4 +84,4 @@ def on_main_then_wait(fn: Callable[[], object]) -> None:
         group.barrier()
 
 
-__all__ = ["average_logs", "is_main_process", "on_main_then_wait", "set_sampler_epoch"]
+__all__ = ["any_rank", "average_logs", "is_main_process", "on_main_then_wait", "set_sampler_epoch"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -228,6 +229,25 @@ def task_cuda(rank: int, world: int) -> dict:
         nn.CrossEntropyLoss()(model(xb), yb).backward()  # every rank has the same batch
         out[f"{name}_err"] = np.float64(max(
             float(np.abs(g - p.grad.array.get()).max()) for g, p in zip(got, model.parameters())))
+    return out
+
+
+def task_nan_stop(rank: int, world: int) -> dict:
+    """fit with nan_policy='stop' where only the last rank's loss turns nan, at its 2nd batch."""
+    model, train_loader, _, opt, _, _ = fit_setup(world, rank, use_ddp=True)
+    calls = []
+    base_loss = nn.CrossEntropyLoss()
+
+    def loss_fn(out, target):
+        calls.append(1)
+        loss = base_loss(out, target)
+        return loss * float("nan") if rank == world - 1 and len(calls) == 2 else loss
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit(model, loss_fn, opt, train_loader, 3, nan_policy="stop", progress=False)
+    out = {f"param:{k}": v.array.copy() for k, v in model.module.state_dict().items()}
+    out["batches"] = np.int64(len(calls))
     return out
 
 

@@ -84,7 +84,7 @@ def mpi_runs(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     out = tmp_path_factory.mktemp("mpi")
-    for n, tasks in ((2, "collectives,equiv,accumulate,fit_first"),
+    for n, tasks in ((2, "collectives,equiv,accumulate,fit_first,nan_stop"),
                      (3, "collectives,equiv,fit_resume")):
         res = _run(n, ["-m", "tests.distributed.mpi_worker", tasks, str(out)])
         assert res.returncode == 0, f"{n}-process job failed:\n{res.stderr[-4000:]}"
@@ -166,6 +166,15 @@ def test_fit_resume_with_another_number_of_processes(mpi_runs, tmp_path):
                     group=LocalGroup())
     for key, want in full.items():
         _assert_close(one[key], want, f"1-process resume: {key}")
+
+
+def test_a_nan_on_one_rank_stops_every_rank_at_the_same_batch(mpi_runs):
+    # nan_policy='stop': the rank whose loss is nan stops; the others must stop with it (not
+    # wait for its gradients forever), with the same parameters (those after batch 1)
+    runs = _load(mpi_runs, "nan_stop", 2)
+    assert [int(r["batches"]) for r in runs] == [2, 2]
+    for key in (k for k in runs[0].files if k.startswith("param:")):
+        np.testing.assert_array_equal(runs[1][key], runs[0][key], err_msg=key)
 
 
 def test_a_rank_that_raises_ends_every_rank(tmp_path):

@@ -11,8 +11,7 @@ import minigrad.nn as nn
 import minigrad.nn.functional as F
 from minigrad.autograd import gradcheck
 from tests.conftest import to_numpy
-
-from ._ref import REF, check_against_reference
+from tests.nn._ref import REF, check_against_reference
 
 REDUCTIONS = ["none", "mean", "sum"]
 
@@ -231,8 +230,6 @@ def test_cross_entropy_extreme_values_are_right():
     assert F.cross_entropy(x, mg.tensor([1])).item() == pytest.approx(2e4)
     assert F.cross_entropy(x, mg.tensor([0])).item() == 0.0
 
-
-# ---------------------------------------------------------------------------- bad targets
 
 def test_class_index_out_of_range_names_value_and_range():
     x = mg.randn(3, 4)

@@ -1,4 +1,5 @@
-"""The error function on arrays, for GELU's exact form.
+"""Special functions on arrays: the logistic sigmoid, and the error function for GELU's exact
+form.
 
 NumPy has no erf. We use W. J. Cody's rational Chebyshev approximations (the coefficient sets
 of Netlib SPECFUN ``CALERF``, also used by SciPy/Cephes), accurate to about 1e-15 relative in
@@ -33,34 +34,42 @@ _Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
 _SQRPI = 5.6418958354775628695e-1  # 1 / sqrt(pi)
 
 
+def _cody_terms(t, num, den, n: int):
+    """Numerator and denominator of one of Cody's rational approximations in ``t``, evaluated
+    by Horner's rule in place as CALERF does: num[n+1] t^(n+1) + num[0] t^n + ... + num[n] and
+    t^(n+1) + den[0] t^n + ... + den[n]."""
+    xnum = num[n + 1] * t
+    xden = t.copy()
+    for i in range(n):
+        xnum += num[i]
+        xnum *= t
+        xden += den[i]
+        xden *= t
+    return xnum + num[n], xden + den[n]
+
+
 def _erfc_scaled_tail(y, xp):
     """erfc(y) for y > 0.46875 (the middle and asymptotic intervals), y >= 0 elementwise."""
     # middle interval, 0.46875 < y <= 4
-    xnum = _C[8] * y
-    xden = y.copy()
-    for i in range(7):
-        xnum += _C[i]
-        xnum *= y
-        xden += _D[i]
-        xden *= y
-    r = (xnum + _C[7]) / (xden + _D[7])
+    xnum, xden = _cody_terms(y, _C, _D, 7)
+    r = xnum / xden
     big = y > 4.0
     if big.any():  # asymptotic interval, y > 4
         yb = y[big]
         z = 1.0 / (yb * yb)
-        xnum = _P[5] * z
-        xden = z.copy()
-        for i in range(4):
-            xnum += _P[i]
-            xnum *= z
-            xden += _Q[i]
-            xden *= z
-        rb = z * (xnum + _P[4]) / (xden + _Q[4])
+        xnum, xden = _cody_terms(z, _P, _Q, 4)
+        rb = z * xnum / xden
         r[big] = (_SQRPI - rb) / yb
     # exp(-y^2) split as exp(-ysq^2) exp(-(y - ysq)(y + ysq)) to keep the digits of y^2
     ysq = xp.trunc(y * 16.0) / 16.0
     delta = (y - ysq) * (y + ysq)
     return xp.exp(-ysq * ysq) * xp.exp(-delta) * r
+
+
+def sigmoid(x):
+    """sigma(x) = 1 / (1 + e^-x), computed as (1 + tanh(x / 2)) / 2, which never overflows."""
+    xp = get_array_module(x)
+    return 0.5 * (1 + xp.tanh(0.5 * x))
 
 
 def erf(x):
@@ -75,14 +84,8 @@ def erf(x):
     y = xp.abs(x)
     with xp.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         z = y * y
-        xnum = _A[4] * z
-        xden = z.copy()
-        for i in range(3):
-            xnum += _A[i]
-            xnum *= z
-            xden += _B[i]
-            xden *= z
-        out = x * (xnum + _A[3]) / (xden + _B[3])
+        xnum, xden = _cody_terms(z, _A, _B, 3)
+        out = x * xnum / xden
         far = y > 0.46875
         if far.any():
             yf = xp.minimum(y[far], 10.0)  # erfc(10) < 1e-44: erf is +-1 in every dtype

@@ -1,17 +1,32 @@
-"""Whether operations record a graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``."""
+"""Whether operations record a graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
+
+A leaf module (it imports nothing of minigrad), so that ``tensor.py`` and the autograd core can
+both read the mode without importing each other.
+
+The mode is per thread, as in torch: every thread starts with recording on, and switching it
+(with these context managers, or in the backward engine) changes the calling thread's mode
+only. One thread evaluating under ``no_grad`` never stops another thread's training.
+"""
 
 from __future__ import annotations
 
 import functools
+import threading
 
 
-class _GradMode:
+class _ThreadMode(threading.local):
+    """``enabled`` is this thread's own value; the class attribute is every new thread's start."""
+
     enabled = True
 
 
+thread_state = _ThreadMode()  # ``thread_state.enabled``: set by the managers below and the engine
+
+
 def is_grad_enabled() -> bool:
-    """True when operations on tensors that require grad are recorded for backward."""
-    return _GradMode.enabled
+    """True when operations on tensors that require grad are recorded for backward (in the
+    calling thread)."""
+    return thread_state.enabled
 
 
 class set_grad_enabled:
@@ -19,20 +34,20 @@ class set_grad_enabled:
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = self.mode  # like torch: also works as a plain function call
+        self.prev = thread_state.enabled
+        thread_state.enabled = self.mode  # like torch: also works as a plain function call
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _GradMode.enabled = self.prev
+        thread_state.enabled = self.prev
         return False
 
     def __call__(self, fn):
         """Use as a decorator: the mode applies inside ``fn`` only."""
         if type(self) is set_grad_enabled:
-            _GradMode.enabled = self.prev  # __init__ already switched it: undo, as torch does
+            thread_state.enabled = self.prev  # __init__ already switched it: undo, as torch does
         mode = self.mode
 
         @functools.wraps(fn)
@@ -62,8 +77,8 @@ class no_grad(_NoArgDecorator, set_grad_enabled):
         self.mode = False
 
     def __enter__(self):
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = False
+        self.prev = thread_state.enabled
+        thread_state.enabled = False
         return self
 
 
@@ -74,6 +89,6 @@ class enable_grad(_NoArgDecorator, set_grad_enabled):
         self.mode = True
 
     def __enter__(self):
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = True
+        self.prev = thread_state.enabled
+        thread_state.enabled = True
         return self
