@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--workload", default="W1", choices=["W1", "W2", "W3"])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--dump", help="with --cprofile: also write the pstats file here")
     args = parser.parse_args()
 
     import minigrad as mg
@@ -73,6 +74,8 @@ def main() -> None:
             step(idx)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        if args.dump:
+            prof.dump_stats(args.dump)
         return
     times: list = []
     faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

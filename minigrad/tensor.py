@@ -122,12 +122,12 @@ class Size(tuple):
         return f"minigrad.Size({list(self)})"
 
 
-
 def bump_versions(tensors: list) -> None:
     """``t._bump_version()`` for every tensor, in one loop (an optimizer's flat step)."""
     for t in tensors:
         t._vc[0] += 1
-    _writes[0] += len(tensors)
+    writes[0] += len(tensors)
+
 
 class Tensor:
     """An n-dimensional array that can record the operations applied to it for backward.
