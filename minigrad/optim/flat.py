@@ -133,11 +133,14 @@ def _same_place(arrays: list[Array]) -> bool:
 
 # The flat step copies every gradient into one buffer (one extra pass over the parameters);
 # the per-tensor step pays about ten NumPy calls per tensor instead (~2 us each). The copy is
-# the cheaper one while the tensors are small: measured, Adam's step over W1's 6 tensors (39 K
-# numbers on average) 12% faster flat, over W3's 6 tensors (1.5 K) 2.7x faster, over
-# bench_optim.py's 8 tensors (163 K on average) 10% slower, SGD's 70% slower. So a group goes
-# flat only while its tensors hold at most this many numbers on average.
-FLAT_MEAN_NUMEL = 1 << 16
+# the cheaper one only while the tensors are small. Measured (BENCHMARKS.md, "Flat optimizer
+# steps"): Adam over W3's 6 tensors (1.5 K numbers on average) 2.7x faster flat and the W3
+# epoch 15% faster; over W1's 6 tensors (39 K on average) the step alone with fixed gradients
+# was 12% faster flat, but whole W1 training steps were not faster and W1 epochs were slower
+# (the gradients come fresh from backward, out of cache); over bench_optim.py's 8 tensors
+# (163 K on average) 10% slower, SGD's 70% slower. So a group goes flat only while its
+# tensors hold at most this many numbers on average.
+FLAT_MEAN_NUMEL = 1 << 13
 
 _BUFFERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> flat buffer
 
