@@ -448,11 +448,12 @@ class Optimizer:
         """Group ``index`` laid out flat for this step (see :mod:`.flat`), or None when it
         goes per tensor: an algorithm that is not elementwise (``flat_update = False``),
         per-parameter ``clipnorm``, a single parameter, a parameter without a gradient, or
-        parameters that don't share a dtype and device."""
+        a group that did not qualify when it was added (parameters of several dtypes or
+        devices, or large ones: see :func:`.flat.relocate`; it is not tried again at every
+        step, which would cost a pass over its parameters)."""
         params = group["params"]
         previous = self._flat.get(index)
-        if (not self.flat_update or self.clipnorm is not None or len(params) < 2
-                or len(items) != len(params)):
+        if previous is None or len(items) != len(params) or self.clipnorm is not None:
             if previous is not None:
                 previous.stale = True  # per-tensor steps: the flat state's numbers fall behind
             return None
