@@ -188,3 +188,24 @@ def test_group_of_large_tensors_stays_per_tensor(rng):
     assert opt._flat == {}
     opt = SGD(params[1:] + [minigrad.Parameter(np.zeros((side, 2), np.float32))], lr=0.1)
     assert opt._flat != {} and params[2].array.base is not None  # below it
+
+
+def test_hyperparameters_changed_after_remembered_checks_are_checked_again(rng):
+    params, _ = _twin_params(rng)
+    opt = Adam([{"params": params[:2]}, {"params": params[2:], "betas": [0.9, 0.999]}], lr=0.1)
+    for _ in range(2):  # the first group's checks are remembered from here on
+        _step(opt, params, _grads(rng))
+    before = [p.array.copy() for p in params]
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="lr must be >= 0, got -1.0"):
+        _step(opt, params, _grads(rng))
+    opt.param_groups[0]["lr"] = 0.1
+    opt.param_groups[1]["betas"][1] = 1.5  # a list changed in place: never remembered
+    with pytest.raises(ValueError, match="beta2 must be in \\[0, 1\\), got 1.5"):
+        _step(opt, params, _grads(rng))
+    for p, b in zip(params, before):
+        np.testing.assert_array_equal(p.array, b)
+    opt.param_groups[1]["betas"][1] = 0.999
+    opt.param_groups[0]["amsgrad"] = True  # needs state the parameters don't have
+    with pytest.raises(ValueError, match="lacks \\['max_exp_avg_sq'\\]"):
+        _step(opt, params, _grads(rng))
