@@ -209,3 +209,20 @@ def test_hyperparameters_changed_after_remembered_checks_are_checked_again(rng):
     opt.param_groups[0]["amsgrad"] = True  # needs state the parameters don't have
     with pytest.raises(ValueError, match="lacks \\['max_exp_avg_sq'\\]"):
         _step(opt, params, _grads(rng))
+
+
+def test_deep_copy_of_parameters_and_optimizer_updates_the_copy(rng):
+    import copy
+
+    params, ref_params = _twin_params(rng)
+    opt = Adam(params, lr=0.1)
+    ref = _per_tensor(lambda ps: Adam(ps, lr=0.1), ref_params)
+    grads = [_grads(rng) for _ in range(4)]
+    for g in grads[:2]:
+        _step(opt, params, g)
+        _step(ref, ref_params, g)
+    params2, opt2 = copy.deepcopy((params, opt))
+    for g in grads[2:]:
+        _step(opt2, params2, g)
+        _step(ref, ref_params, g)
+        _assert_same(params2, opt2, ref_params, ref)
