@@ -74,16 +74,24 @@ class FlatGroup:
         self.buffers: dict[str, Array] = {}
         self.stale = True  # no state laid out yet
 
-    def __deepcopy__(self, memo: dict) -> FlatGroup:
-        """A deep copy of an optimizer (with or without its parameters) gets an empty record,
-        which no parameter holds, so its first step lays the group out again: copying the
-        views one by one would give independent arrays that the copied buffer's updates
-        never reach."""
-        empty = FlatGroup.__new__(FlatGroup)
+    @classmethod
+    def detached(cls) -> FlatGroup:
+        """An empty record, which no parameter holds: the group's next step lays it out again.
+
+        A copy of an optimizer (``copy.deepcopy``, pickle) gets this: copying the views one by
+        one would give independent arrays that the copied buffer's updates never reach.
+        """
+        empty = cls.__new__(cls)
         empty.params, empty.views, empty.states, empty.spans = [], [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.stale = {}, {}, True
         return empty
+
+    def __deepcopy__(self, memo: dict) -> FlatGroup:
+        return FlatGroup.detached()
+
+    def __reduce__(self):
+        return FlatGroup.detached, ()
 
     def holds(self, params: list[Tensor]) -> bool:
         """True when these are the group's parameters, each still holding its view."""

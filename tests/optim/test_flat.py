@@ -226,3 +226,20 @@ def test_deep_copy_of_parameters_and_optimizer_updates_the_copy(rng):
         _step(opt2, params2, g)
         _step(ref, ref_params, g)
         _assert_same(params2, opt2, ref_params, ref)
+
+
+def test_pickled_parameters_and_optimizer_update_the_copy(rng):
+    import pickle
+
+    params, ref_params = _twin_params(rng)
+    opt = SGD(params, lr=0.1, momentum=0.9)
+    ref = _per_tensor(lambda ps: SGD(ps, lr=0.1, momentum=0.9), ref_params)
+    grads = [_grads(rng) for _ in range(4)]
+    for g in grads[:2]:
+        _step(opt, params, g)
+        _step(ref, ref_params, g)
+    params2, opt2 = pickle.loads(pickle.dumps((params, opt)))
+    for g in grads[2:]:
+        _step(opt2, params2, g)
+        _step(ref, ref_params, g)
+        _assert_same(params2, opt2, ref_params, ref)
