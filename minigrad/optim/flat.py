@@ -107,11 +107,8 @@ class FlatGroup:
 
     def gather(self, grads: list[Array]) -> Array:
         """Copy the gradients into the flat gradient buffer (one call) and return it."""
-        if type(self.grad) is np.ndarray:
-            np.concatenate(grads, axis=None, out=self.grad)  # axis=None: ravelled, in C
-        else:
-            get_array_module(self.grad).concatenate([g.reshape(-1) for g in grads],
-                                                    out=self.grad)
+        # axis=None: each array ravelled inside the call (NumPy and CuPy alike)
+        get_array_module(self.grad).concatenate(grads, axis=None, out=self.grad)
         return self.grad
 
     def scatter_state(self) -> None:
@@ -190,7 +187,7 @@ def relocate(params: list[Tensor]) -> FlatGroup | None:
         spans.append((start, start + a.size, a.shape))
         start += a.size
     param = xp.empty(start, arrays[0].dtype)
-    xp.concatenate([a.reshape(-1) for a in arrays], out=param)
+    xp.concatenate(arrays, axis=None, out=param)
     try:
         _BUFFERS[id(param)] = param
     except TypeError:  # an array type without weak references: its views won't be moved again
@@ -234,7 +231,7 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
     xp = get_array_module(flat.param)
     for key in [k for k, v in first.items() if _is_array(v)]:
         buffer = xp.empty_like(flat.param)
-        xp.concatenate([st[key].reshape(-1) for st in states], out=buffer)
+        xp.concatenate([st[key] for st in states], axis=None, out=buffer)
         flat._share(key, buffer)
     flat.stale = False
     return True
