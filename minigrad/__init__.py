@@ -206,3 +206,5 @@ def device(type="cpu", index=None) -> Device:  # noqa: A002 - torch's names
 
 
 __version__ = "0.1.0"
+
+from .jit import jit  # noqa: E402  (minigrad.jit(train_step): capture once, replay)

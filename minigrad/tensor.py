@@ -20,6 +20,7 @@ import numpy as np
 from . import backend
 from .backend import Array, Device, DeviceLike, device_of, get_array_module
 from .grad_mode import thread_state
+from .recording import host_read
 from .write_clock import writes
 
 _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
@@ -357,6 +358,7 @@ class Tensor:
         return self
 
     def item(self):
+        host_read("item()")
         if self.array.size != 1:
             raise ValueError(
                 f"item() needs a tensor with one element, got shape {tuple(self.array.shape)}"
@@ -365,10 +367,12 @@ class Tensor:
 
     def tolist(self):
         """Nested Python lists (works on tensors that require grad, as torch's)."""
+        host_read("tolist()")
         return backend.to_device(self.array, backend.CPU).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU; shared on the CPU)."""
+        host_read("numpy()")
         if self.requires_grad:
             raise RuntimeError(
                 "numpy() on a tensor that requires grad: call .detach().numpy() instead"
@@ -376,6 +380,7 @@ class Tensor:
         return backend.to_device(self.array, backend.CPU)
 
     def __array__(self, dtype=None, copy=None):
+        host_read("numpy.asarray()")
         arr = backend.to_device(self.array, backend.CPU)
         return arr if dtype is None else arr.astype(dtype)
 
@@ -446,6 +451,7 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def __bool__(self) -> bool:
+        host_read("bool()")
         if self.array.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self.array.size} elements is ambiguous"

@@ -1,0 +1,590 @@
+"""``minigrad.jit``: capture a training step once, then replay it without building a graph.
+
+    step = minigrad.jit(train_step)      # or @minigrad.jit above ``def train_step(x, y)``
+    loss = step(x, y)                    # 1st call: runs eagerly and records the program
+    loss = step(x, y)                    # later calls (same shapes): replay the program
+    print(step.program)                  # the recorded kernels, one per line
+
+A tracing JIT in three steps (docs/jit.md tells the whole story, with the rules and why):
+
+1. **Record.** The first call with a given input signature (the shapes, dtypes and devices of
+   the Tensor arguments, and the values of the others) runs ``train_step`` eagerly while the
+   hooks of :mod:`minigrad.recording` report every computation on raw arrays to a
+   :class:`_Recorder`: each ``Function.forward``, each ``backward`` and each gradient sum of
+   the backward pass (walked here, exactly as the engine walks it), each gradient put into a
+   ``.grad``, the few array functions the ``nn`` facade runs itself (batch statistics, checked
+   class targets), and, whole, the calls whose effect is on Python state: ``optimizer.step``,
+   ``zero_grad``, a scheduler's ``step``. Every array a kernel reads is given a *slot*: an
+   input of the step, the output of an earlier kernel, or a parameter, buffer or constant
+   bound by reference.
+2. **Allocate.** The program is the list of kernels, each ``(function, argument slots,
+   keyword arguments, output slots)``, and a template slot table with the bound arrays.
+3. **Replay.** A later call with the same signature checks the guards (the modules' train/eval
+   flags, their parameters and buffers, the optimizers' parameter groups), fills the input
+   slots with the new arrays and calls the kernels in order. No Tensor, no graph, no engine,
+   no argument checks. What still runs in Python per replayed kernel: one loop iteration, the
+   list of its arguments from the slot table, the call of the recorded function itself (an
+   op's ``forward``/``backward`` body, a few lines of NumPy calls that allocate their results)
+   and the store of its outputs; the whole calls (``optimizer.step``, ...) run their usual
+   Python, and read learning rates, step counts and optimizer state afresh.
+
+On CuPy the replay is the same list of kernels (CUDA graphs are not captured yet: see
+docs/jit.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import warnings
+from collections.abc import Callable
+from heapq import heappop, heappush
+
+import numpy as np
+
+from . import recording
+from .autograd import engine
+from .autograd.function import _as_0d, unbroadcast
+from .backend import is_cupy_array, on_device_of
+from .grad_mode import thread_state
+from .tensor import Tensor
+from .write_clock import writes
+
+__all__ = ["jit", "Jit", "Program", "JitFallbackWarning"]
+
+_CACHE_SIZE = 16  # programs kept per jitted function (one per input signature)
+_EAGER = "eager"  # a signature whose step could not be recorded: it runs eagerly
+
+
+class JitFallbackWarning(UserWarning):
+    """A step could not be captured (a rule of docs/jit.md was broken): it runs eagerly."""
+
+
+class _Refused(Exception):
+    """Raised inside the recorder when the step breaks a rule of capture."""
+
+
+def _is_array(a) -> bool:
+    return type(a) is np.ndarray or is_cupy_array(a)
+
+
+def _memory_owner(a):
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
+
+
+def _forward_0d(fn, *arrays, **params):
+    """``fn.forward`` for an op whose result is 0-d: NumPy gives a scalar, made a 0-d array
+    as ``Function.apply`` does."""
+    out = fn.forward(*arrays, **params)
+    if type(out) is not np.ndarray and isinstance(out, np.generic):
+        out = _as_0d(fn, out)
+    return out
+
+
+def _grad_into(p: Tensor, copy: str, g) -> None:
+    """Put gradient ``g`` into ``p.grad`` as the engine's sink does (``copy``: what the
+    engine's GradOwnership decided at capture: 'keep', 'copy' or 'contiguous')."""
+    grad = p._grad
+    if grad is None:
+        if copy == "copy":
+            g = g.copy()
+        elif copy == "contiguous":
+            g = g.copy(order="C")
+        p._grad = Tensor._wrap(g)
+    elif grad.requires_grad:
+        p._grad = Tensor._wrap(grad.array + g)
+    else:
+        grad.array += g
+
+
+def _call(method, obj, args, kwargs):
+    """A call recorded whole (``optimizer.step()``, ...), made again at replay."""
+    return method(obj, *args, **kwargs)
+
+
+class _Recorder:
+    """Watches one eager call of the step and writes down its kernels (see the module doc)."""
+
+    def __init__(self, inputs: list, names: list[str]):
+        self.arrays: list = []  # every array met, kept alive so that ids stay unique
+        self.slot_of: dict[int, int] = {}
+        self.labels: list[str] = []
+        self.bound: dict[int, object] = {}  # slot -> the value bound by reference
+        self.kernels: list[tuple] = []  # (func, slots, static kwargs, slot kwargs, out, line)
+        self.modules: dict[int, tuple] = {}  # id -> (module, training, registries)
+        self.names: dict[int, str] = {}  # id(module) -> its name in the step's program
+        self.persistent: dict[int, tuple] = {}  # id(owner array) -> (tensor, label)
+        self.param_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, its array)
+        self.optimizers: dict[int, tuple] = {}  # id -> (optimizer, [[params of each group]])
+        self.refusal: str | None = None
+        for a, name in zip(inputs, names):
+            self._new_slot(a, name)
+
+    # ------------------------------------------------------------------ slots
+    def _new_slot(self, value, label: str | None = None) -> int:
+        s = len(self.labels)
+        self.labels.append(label if label is not None else f"%{s}")
+        if _is_array(value):
+            self.arrays.append(value)
+            self.slot_of[id(value)] = s
+        return s
+
+    def _bind(self, value, label: str) -> int:
+        s = self._new_slot(value, label)
+        self.bound[s] = value
+        return s
+
+    def _slot(self, a, user: str) -> int:
+        """The slot of value ``a``, an argument of kernel ``user``."""
+        if not _is_array(a):
+            if isinstance(a, Tensor):
+                return self._tensor_slot(a, user)
+            return self._bind(a, _short(a))
+        s = self.slot_of.get(id(a))
+        if s is not None:
+            return s
+        known = self.persistent.get(id(_memory_owner(a)))
+        if known is not None:
+            t, label = known
+            self.param_guards[id(t)] = (t, t.array)
+            return self._bind(a, label if a is t.array else f"view({label})")
+        if a.size <= 1:  # a Python number made an array by the library: a constant
+            return self._bind(a, f"const({_short(a)})")
+        raise _Refused(f"{user} reads an array of shape {tuple(a.shape)} that no recorded "
+                       "kernel made and that is no input, parameter or buffer (it was computed "
+                       "by code the recorder does not see)")
+
+    def _tensor_slot(self, t: Tensor, user: str) -> int:
+        s = self.slot_of.get(id(t.array))
+        if s is not None:
+            return s
+        if t._ctx is not None:
+            raise _Refused(f"{user} reads a tensor computed outside the step (it has a graph)")
+        label = self.persistent.get(id(_memory_owner(t.array)), (None, None))[1]
+        if t.requires_grad or label is not None:  # a parameter (or a buffer): guarded
+            label = label or f"param{tuple(t.array.shape)}"
+            self.persistent.setdefault(id(_memory_owner(t.array)), (t, label))
+            self.param_guards[id(t)] = (t, t.array)
+            return self._bind(t.array, label)
+        return self._bind(t.array, f"const{tuple(t.array.shape)}")
+
+    def _kwargs(self, params: dict, user: str) -> tuple[dict, tuple]:
+        static, dyn = {}, []
+        for k, v in params.items():
+            if _is_array(v):
+                dyn.append((k, self._slot(v, user)))
+            elif isinstance(v, Tensor):
+                dyn.append((k, self._tensor_slot(v, user)))
+            else:
+                static[k] = v
+        return static, tuple(dyn)
+
+    def _add(self, func, name: str, args, params: dict, outs) -> None:
+        """Record kernel ``name``: ``func(*args, **params)`` gave ``outs`` (an array, a tuple
+        or None). Refusals stop the recording (the step goes on, eagerly)."""
+        if self.refusal is not None:
+            return
+        try:
+            slots = tuple(self._slot(a, name) for a in args)
+            static, dyn = self._kwargs(params, name)
+        except _Refused as why:
+            self.refuse(str(why))
+            return
+        if outs is None:
+            out = None
+        elif isinstance(outs, (tuple, list)):
+            out = tuple(None if o is None else self._new_slot(o) for o in outs)
+        else:
+            out = self._new_slot(outs)
+        self.kernels.append((func, slots, static, dyn, out, name))
+
+    def refuse(self, why: str) -> None:
+        """Stop recording: the rest of this call runs eagerly; the signature stays eager."""
+        if self.refusal is None:
+            self.refusal = why
+        recording.recorder[0] = None
+
+    # ------------------------------------------------------------------ hooks
+    def forward(self, fn, inputs, params, out) -> None:
+        func = functools.partial(_forward_0d, fn) if out.ndim == 0 else fn.forward
+        self._add(func, f"{type(fn).__name__}.forward", inputs, params, out)
+
+    def call_kernel(self, func, args, kwargs):
+        outs = func(*args, **kwargs)
+        self._add(func, getattr(func, "__name__", "kernel").lstrip("_"), args, kwargs, outs)
+        return outs
+
+    def call_whole(self, method, obj, args, kwargs):
+        name = f"{type(obj).__name__}.{method.__name__}"
+        if any(isinstance(v, Tensor) or _is_array(v) for v in (*args, *kwargs.values())):
+            self.refuse(f"{name} got a tensor argument (a value computed in the step)")
+        elif args and callable(args[0]) or kwargs.get("closure") is not None:
+            self.refuse(f"{name} got a closure (it would re-run the model eagerly)")
+        elif self.refusal is None:
+            if hasattr(obj, "param_groups") and hasattr(obj, "state"):
+                self.optimizers[id(obj)] = (obj, _groups_of(obj))
+            call = functools.partial(_call, method, obj, args, kwargs)
+            self.kernels.append((call, (), {}, (), None, f"{name}()  # called whole, in Python"))
+        recording.recorder[0] = None  # the call itself is not recorded kernel by kernel
+        try:
+            return method(obj, *args, **kwargs)
+        finally:
+            if self.refusal is None:
+                recording.recorder[0] = self
+
+    def saw_module(self, m) -> None:
+        if id(m) in self.modules:
+            return
+        name = self.names.get(id(m), type(m).__name__)
+        registries = []
+        for registry in ("_parameters", "_buffers"):
+            d = m.__dict__[registry]
+            registries.append((d, [(k, t, None if t is None else t.array) for k, t in d.items()]))
+            for k, t in d.items():
+                if t is not None:
+                    self.persistent.setdefault(id(_memory_owner(t.array)), (t, f"{name}.{k}"))
+        for k, child in m.__dict__["_modules"].items():
+            if child is not None:
+                self.names.setdefault(id(child), f"{name}.{k}")
+        self.modules[id(m)] = (m, m.training, registries)
+
+    def host_read(self, what: str) -> None:
+        self.refuse(f"{what} of a tensor inside the step reads a value to Python (the replay "
+                    "could not follow a branch on it)")
+
+    # ------------------------------------------------------------------ backward
+    def run_backward(self, roots, root_grads, retain_graph, create_graph, inputs):
+        """The engine's walk (``engine.run_backward``, plain case), recording every kernel."""
+        why = None
+        if create_graph or inputs is not None:
+            why = "backward with create_graph or inputs (autograd.grad)"
+        elif engine._post_hooks:
+            why = "post-accumulate-grad hooks"
+        elif _has_hooks(roots):
+            why = "tensor hooks or retain_grad in the graph"
+        if why is not None:
+            self.refuse(f"{why} inside the step")
+            return engine.run_backward(roots, root_grads, retain_graph, create_graph, inputs)
+        grads, heap, leaves = engine._order_roots(roots, root_grads)
+        previous = thread_state.enabled
+        thread_state.enabled = False
+        device = on_device_of(roots[0].array)
+        device.__enter__()
+        try:
+            while heap:
+                t = heappop(heap)[1]
+                g = grads.pop(id(t))
+                fn = t._ctx
+                if fn.inputs is None:
+                    raise engine._freed_graph_error(fn)
+                if fn.writes != writes[0]:
+                    fn.check_versions(t)
+                in_grads = fn.backward(g, *fn.saved)
+                self._add(fn.backward, f"{type(fn).__name__}.backward", (g, *fn.saved), {},
+                          tuple(in_grads))
+                self._route(fn, in_grads, grads, heap, leaves)
+                if not retain_graph:
+                    fn.inputs = None
+            ownership = engine.GradOwnership(root_grads)
+            for k, t in leaves.items():
+                self._finish_leaf(t, grads.pop(k), ownership)
+        finally:
+            thread_state.enabled = previous
+            device.__exit__(None, None, None)
+
+    def _route(self, fn, in_grads, grads, heap, leaves) -> None:
+        for p, need, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
+            if need and ig is not None:
+                if ig.shape != p.array.shape:
+                    shape = p.array.shape
+                    g = unbroadcast(ig, shape)
+                    self._add(unbroadcast, "unbroadcast", (ig, shape), {}, g)
+                    ig = g
+                k = id(p)
+                prev = grads.get(k)
+                if prev is not None:
+                    grads[k] = prev + ig
+                    self._add(operator.add, "add", (prev, ig), {}, grads[k])
+                else:
+                    grads[k] = ig
+                    if p._ctx is None:
+                        leaves[k] = p
+                    else:
+                        heappush(heap, (-p._ctx.sequence, p))
+
+    def _finish_leaf(self, t: Tensor, g, ownership) -> None:
+        if t._grad is None:
+            kept = ownership.claim(g, t.array)
+            copy = "keep" if kept is g else (
+                "contiguous" if not g.flags.c_contiguous else "copy")
+            t._grad = Tensor._wrap(kept)
+        else:
+            copy = "copy"
+            if t._grad.requires_grad:
+                t._grad = Tensor._wrap(t._grad.array + g)
+            else:
+                t._grad.array += g
+        label = self.persistent.get(id(_memory_owner(t.array)), (None, "param"))[1]
+        if self.refusal is None:
+            self.persistent.setdefault(id(_memory_owner(t.array)), (t, label))
+            self.param_guards[id(t)] = (t, t.array)
+        self._add(functools.partial(_grad_into, t, copy), f"{label}.grad +=", (g,), {}, None)
+
+    # ------------------------------------------------------------------ the program
+    def finish(self, result, signature) -> Program:
+        """The recorded program; ``result`` (what the step returned) becomes its outputs."""
+        outputs = self._outputs(result)
+        return Program(self.kernels, self.labels, self.bound, len(signature[0]), outputs,
+                       list(self.modules.values()), list(self.param_guards.values()),
+                       list(self.optimizers.values()))
+
+    def _outputs(self, result):
+        if result is None or isinstance(result, (bool, int, float, str)):
+            return ("value", result)
+        if isinstance(result, Tensor):
+            return ("tensor", self._slot(result.array, "the step's result"))
+        if isinstance(result, (tuple, list)):
+            return (type(result).__name__, [self._outputs(r) for r in result])
+        if isinstance(result, dict):
+            return ("dict", {k: self._outputs(v) for k, v in result.items()})
+        raise _Refused(f"the step returned a {type(result).__name__}: return tensors, "
+                       "numbers or tuples, lists and dicts of them")
+
+
+def _has_hooks(roots) -> bool:
+    stack, seen = list(roots), set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._hooks or t._retains_grad:
+            return True
+        if t._ctx is not None and t._ctx.inputs is not None:
+            stack.extend(t._ctx.inputs)
+    return False
+
+
+def _groups_of(opt) -> list:
+    return [list(g["params"]) for g in opt.param_groups]
+
+
+def _short(v) -> str:
+    text = repr(v.item() if _is_array(v) and v.size == 1 else v)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+class Program:
+    """A recorded step: the kernels, the slot table's template and the guards.
+
+    ``str(program)`` lists the kernels, one per line, as ``outputs = kernel(arguments)``.
+    """
+
+    def __init__(self, kernels, labels, bound, n_inputs, outputs, modules, params, optimizers):
+        self.kernels = [k[:5] for k in kernels]
+        self.lines = [_line(k, labels) for k in kernels]
+        self.template = [None] * len(labels)
+        for s, v in bound.items():
+            self.template[s] = v
+        self.n_inputs = n_inputs
+        self.outputs = outputs
+        self.modules = modules
+        self.params = params
+        self.optimizers = optimizers
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+    def __repr__(self) -> str:
+        return f"<minigrad.jit.Program of {len(self.kernels)} kernels>\n{self}"
+
+    def check_guards(self) -> None:
+        """Raise RuntimeError if what the program was recorded against has changed."""
+        for m, training, registries in self.modules:
+            if m.training != training:
+                raise RuntimeError(
+                    f"minigrad.jit: {type(m).__name__} was recorded in "
+                    f"{'train' if training else 'eval'} mode and is now in "
+                    f"{'train' if m.training else 'eval'} mode; call step.reset() to record "
+                    "again (or jit the train and eval steps separately)")
+            for d, entries in registries:
+                if len(d) != len(entries) or any(
+                        d.get(k) is not t or (t is not None and t.array is not a)
+                        for k, t, a in entries):
+                    raise RuntimeError(
+                        f"minigrad.jit: a parameter or buffer of {type(m).__name__} was added, "
+                        "removed or replaced after the step was recorded (load_state_dict "
+                        "copies in place and is fine); call step.reset() to record again")
+        for t, a in self.params:
+            if t.array is not a:
+                raise RuntimeError(
+                    f"minigrad.jit: a parameter of shape {tuple(t.shape)} got a new array "
+                    "after the step was recorded (assign in place, t.data[...] = v, or call "
+                    "step.reset())")
+        for opt, groups in self.optimizers:
+            now = opt.param_groups
+            if len(now) != len(groups) or any(
+                    len(g["params"]) != len(ps) or any(p is not q for p, q in zip(g["params"], ps))
+                    for g, ps in zip(now, groups)):
+                raise RuntimeError(
+                    f"minigrad.jit: the parameter groups of {type(opt).__name__} changed after "
+                    "the step was recorded; call step.reset() to record again")
+
+    def run(self, arrays: list):
+        """Replay: the kernels on a fresh slot table whose inputs are ``arrays``."""
+        env = self.template.copy()
+        env[:self.n_inputs] = arrays
+        for func, slots, static, dyn, out in self.kernels:
+            if dyn:
+                static = dict(static)
+                for k, s in dyn:
+                    static[k] = env[s]
+            r = func(*[env[s] for s in slots], **static)
+            if out is None:
+                continue
+            if type(out) is int:
+                env[out] = r
+            else:
+                for s, v in zip(out, r):
+                    if s is not None:
+                        env[s] = v
+        return _rebuild(self.outputs, env)
+
+
+def _rebuild(spec, env):
+    kind, value = spec
+    if kind == "value":
+        return value
+    if kind == "tensor":
+        return Tensor._wrap(env[value])
+    if kind == "dict":
+        return {k: _rebuild(v, env) for k, v in value.items()}
+    items = [_rebuild(v, env) for v in value]
+    return tuple(items) if kind == "tuple" else items
+
+
+def _line(kernel, labels) -> str:
+    func, slots, static, dyn, out, name = kernel
+    if "#" in name:  # a call recorded whole
+        return name
+    args = [labels[s] for s in slots]
+    args += [f"{k}={labels[s]}" for k, s in dyn]
+    args += [f"{k}={_short(v)}" for k, v in static.items()]
+    if out is None:
+        lhs = ""
+    elif type(out) is int:
+        lhs = f"{labels[out]} = "
+    else:
+        lhs = ", ".join("_" if s is None else labels[s] for s in out) + " = "
+    return f"{lhs}{name}({', '.join(args)})"
+
+
+def _signature(args: tuple, kwargs: dict) -> tuple:
+    """(the Tensor arguments in order, the cache key: their shapes, dtypes and devices, and
+    the values of the other arguments)."""
+    tensors, key = [], []
+    for name, v in [*enumerate(args), *sorted(kwargs.items())]:
+        if isinstance(v, Tensor):
+            tensors.append(v)
+            key.append((name, tuple(v.array.shape), v.array.dtype.str, str(v.device),
+                        v.requires_grad))
+        else:
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(f"minigrad.jit: arguments must be Tensors or hashable values "
+                                f"(part of the program's key), got a {type(v).__name__}") from None
+            key.append((name, v))
+    return tensors, tuple(key)
+
+
+class Jit:
+    """A training step that records itself once per input signature and then replays.
+
+    Args:
+        fn: the step, ``fn(*tensors_and_constants) -> tensors``; see :func:`jit`.
+    """
+
+    def __init__(self, fn: Callable):
+        if not callable(fn):
+            raise TypeError(f"minigrad.jit expects a function, got {type(fn).__name__}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.programs: dict[tuple, Program | str] = {}
+        self.last: Program | None = None
+
+    @property
+    def program(self) -> Program | None:
+        """The program run (or recorded) by the last call; ``print`` it to read the step."""
+        return self.last
+
+    def reset(self) -> None:
+        """Forget every recorded program: the next call records again."""
+        self.programs.clear()
+        self.last = None
+
+    def __call__(self, *args, **kwargs):
+        if recording.recorder[0] is not None:  # inside another capture: be part of it
+            return self.fn(*args, **kwargs)
+        tensors, key = _signature(args, kwargs)
+        program = self.programs.get(key)
+        if program is _EAGER:
+            return self.fn(*args, **kwargs)
+        if program is None:
+            return self._record(tensors, key, args, kwargs)
+        program.check_guards()
+        self.last = program
+        arrays = [t.array for t in tensors]
+        if arrays and type(arrays[0]) is not np.ndarray:
+            with on_device_of(arrays[0]):
+                return program.run(arrays)
+        return program.run(arrays)
+
+    def _record(self, tensors, key, args, kwargs):
+        name = getattr(self.fn, "__name__", "the step")
+        labels = [f"in{i}{tuple(t.array.shape)}" for i, t in enumerate(tensors)]
+        rec = _Recorder([t.array for t in tensors], labels)
+        if any(t.requires_grad for t in tensors):
+            rec.refusal = "an input tensor requires grad (inputs must be data)"
+        else:
+            recording.recorder[0] = rec
+        try:
+            result = self.fn(*args, **kwargs)
+        finally:
+            recording.recorder[0] = None
+        if rec.refusal is None:
+            try:
+                program = rec.finish(result, (tensors, key))
+            except _Refused as why:
+                rec.refusal = str(why)
+        if rec.refusal is not None:
+            warnings.warn(f"minigrad.jit: {name} is not captured and runs eagerly: "
+                          f"{rec.refusal}", JitFallbackWarning, stacklevel=3)
+            program = _EAGER
+        if len(self.programs) >= _CACHE_SIZE:
+            del self.programs[next(iter(self.programs))]
+        self.programs[key] = program
+        self.last = None if program is _EAGER else program
+        return result
+
+
+def jit(fn: Callable) -> Jit:
+    """Capture ``fn`` (a training step) on its first call and replay it on later calls.
+
+    ``fn`` takes Tensors (the batch) and hashable constants, does a forward pass,
+    ``loss.backward()``, ``optimizer.step()`` (and ``zero_grad``, a scheduler's ``step``) and
+    returns Tensors (or numbers, or tuples, lists and dicts of them). Replayed calls return new
+    Tensors outside any graph. Usable as a decorator. See docs/jit.md for the rules.
+
+    Example:
+        >>> @minigrad.jit
+        ... def train_step(x, y):
+        ...     opt.zero_grad()
+        ...     loss = F.cross_entropy(model(x), y)
+        ...     loss.backward()
+        ...     opt.step()
+        ...     return loss
+    """
+    return Jit(fn)
