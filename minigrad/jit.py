@@ -390,7 +390,10 @@ class Program:
             self.template[s] = v
         self.n_inputs = n_inputs
         self.outputs = outputs
-        self.modules = modules
+        self.modes = [(m, training) for m, training, _ in modules]  # flat lists: cheap guards
+        self.registries = [(m, d, len(entries)) for m, _, regs in modules for d, entries in regs]
+        self.entries = [(m, d, k, t, a) for m, _, regs in modules for d, entries in regs
+                        for k, t, a in entries]
         self.params = params
         self.optimizers = optimizers
 
@@ -401,22 +404,22 @@ class Program:
         return f"<minigrad.jit.Program of {len(self.kernels)} kernels>\n{self}"
 
     def check_guards(self) -> None:
-        """Raise RuntimeError if what the program was recorded against has changed."""
-        for m, training, registries in self.modules:
+        """Raise RuntimeError if what the program was recorded against has changed: a module's
+        train/eval mode, a module's parameters or buffers (added, removed, replaced, or given
+        a new array), an optimizer's parameter groups."""
+        for m, training in self.modes:
             if m.training != training:
                 raise RuntimeError(
                     f"minigrad.jit: {type(m).__name__} was recorded in "
                     f"{'train' if training else 'eval'} mode and is now in "
                     f"{'train' if m.training else 'eval'} mode; call step.reset() to record "
                     "again (or jit the train and eval steps separately)")
-            for d, entries in registries:
-                if len(d) != len(entries) or any(
-                        d.get(k) is not t or (t is not None and t.array is not a)
-                        for k, t, a in entries):
-                    raise RuntimeError(
-                        f"minigrad.jit: a parameter or buffer of {type(m).__name__} was added, "
-                        "removed or replaced after the step was recorded (load_state_dict "
-                        "copies in place and is fine); call step.reset() to record again")
+        for m, d, n in self.registries:
+            if len(d) != n:
+                _replaced(m)
+        for m, d, k, t, a in self.entries:
+            if d.get(k) is not t or (t is not None and t.array is not a):
+                _replaced(m)
         for t, a in self.params:
             if t.array is not a:
                 raise RuntimeError(
@@ -451,6 +454,13 @@ class Program:
                     if s is not None:
                         env[s] = v
         return _rebuild(self.outputs, env)
+
+
+def _replaced(m):
+    raise RuntimeError(
+        f"minigrad.jit: a parameter or buffer of {type(m).__name__} was added, removed or "
+        "replaced after the step was recorded (load_state_dict copies in place and is fine); "
+        "call step.reset() to record again")
 
 
 def _rebuild(spec, env):
@@ -488,8 +498,9 @@ def _signature(args: tuple, kwargs: dict) -> tuple:
     for name, v in [*enumerate(args), *sorted(kwargs.items())]:
         if isinstance(v, Tensor):
             tensors.append(v)
-            key.append((name, tuple(v.array.shape), v.array.dtype.str, str(v.device),
-                        v.requires_grad))
+            a = v.array
+            where = -1 if type(a) is np.ndarray else a.device.id  # the CPU, or the GPU's number
+            key.append((name, a.shape, a.dtype, where, v.requires_grad))
         else:
             try:
                 hash(v)
