@@ -68,10 +68,11 @@ def _is_array(a) -> bool:
     return type(a) is np.ndarray or is_cupy_array(a)
 
 
-def _memory_owner(a):
-    while getattr(a, "base", None) is not None:
-        a = a.base
-    return a
+def _bases(a):
+    """``a``, then the array it views, and so on to the array that owns the memory."""
+    while a is not None:
+        yield a
+        a = getattr(a, "base", None)
 
 
 def _forward_0d(fn, *arrays, **params):
@@ -115,8 +116,9 @@ class _Recorder:
         self.kernels: list[tuple] = []  # (func, slots, static kwargs, slot kwargs, out, line)
         self.modules: dict[int, tuple] = {}  # id -> (module, training, registries)
         self.names: dict[int, str] = {}  # id(module) -> its name in the step's program
-        self.persistent: dict[int, tuple] = {}  # id(owner array) -> (tensor, label)
-        self.param_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, its array)
+        self.persistent: dict[int, tuple] = {}  # id(array) -> (parameter or buffer, label)
+        self.live: dict[int, tuple] = {}  # id(parameter) -> (its slot, the parameter)
+        self.array_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, the array bound)
         self.optimizers: dict[int, tuple] = {}  # id -> (optimizer, [[params of each group]])
         self.refusal: str | None = None
         for a, name in zip(inputs, names):
@@ -145,11 +147,12 @@ class _Recorder:
         s = self.slot_of.get(id(a))
         if s is not None:
             return s
-        known = self.persistent.get(id(_memory_owner(a)))
-        if known is not None:
-            t, label = known
-            self.param_guards[id(t)] = (t, t.array)
-            return self._bind(a, label if a is t.array else f"view({label})")
+        for base in _bases(a):
+            known = self.persistent.get(id(base))
+            if known is not None:  # a buffer's array, or a view of a parameter or buffer
+                t, label = known
+                self.array_guards[id(t)] = (t, t.array)
+                return self._bind(a, label if a is t.array else f"view({label})")
         if a.size <= 1:  # a Python number made an array by the library: a constant
             return self._bind(a, f"const({_short(a)})")
         raise _Refused(f"{user} reads an array of shape {tuple(a.shape)} that no recorded "
@@ -162,13 +165,22 @@ class _Recorder:
             return s
         if t._ctx is not None:
             raise _Refused(f"{user} reads a tensor computed outside the step (it has a graph)")
-        label = self.persistent.get(id(_memory_owner(t.array)), (None, None))[1]
-        if t.requires_grad or label is not None:  # a parameter (or a buffer): guarded
-            label = label or f"param{tuple(t.array.shape)}"
-            self.persistent.setdefault(id(_memory_owner(t.array)), (t, label))
-            self.param_guards[id(t)] = (t, t.array)
-            return self._bind(t.array, label)
+        if t.requires_grad:  # a parameter: its slot is read from it at every replay
+            return self._live_slot(t)
+        known = self.persistent.get(id(t.array))
+        if known is not None:  # a buffer: bound by reference, guarded
+            self.array_guards[id(t)] = (t, t.array)
+            return self._bind(t.array, known[1])
         return self._bind(t.array, f"const{tuple(t.array.shape)}")
+
+    def _live_slot(self, t: Tensor) -> int:
+        """The slot of parameter ``t``, filled with ``t.array`` at the start of every replay
+        (and after every call replayed whole): an optimizer may give it a new array."""
+        entry = self.live.get(id(t))
+        if entry is None:
+            label = self.persistent.get(id(t.array), (None, f"param{tuple(t.shape)}"))[1]
+            entry = self.live[id(t)] = (self._bind(t.array, label), t)
+        return entry[0]
 
     def _kwargs(self, params: dict, user: str) -> tuple[dict, tuple]:
         static, dyn = {}, []
@@ -226,7 +238,7 @@ class _Recorder:
             if hasattr(obj, "param_groups") and hasattr(obj, "state"):
                 self.optimizers[id(obj)] = (obj, _groups_of(obj))
             call = functools.partial(_call, method, obj, args, kwargs)
-            self.kernels.append((call, (), {}, (), None, f"{name}()  # called whole, in Python"))
+            self.kernels.append((call, (), {}, (), -1, f"{name}()  # called whole, in Python"))
         recording.recorder[0] = None  # the call itself is not recorded kernel by kernel
         try:
             return method(obj, *args, **kwargs)
@@ -244,7 +256,7 @@ class _Recorder:
             registries.append((d, [(k, t, None if t is None else t.array) for k, t in d.items()]))
             for k, t in d.items():
                 if t is not None:
-                    self.persistent.setdefault(id(_memory_owner(t.array)), (t, f"{name}.{k}"))
+                    self.persistent.setdefault(id(t.array), (t, f"{name}.{k}"))
         for k, child in m.__dict__["_modules"].items():
             if child is not None:
                 self.names.setdefault(id(child), f"{name}.{k}")
@@ -326,10 +338,7 @@ class _Recorder:
                 t._grad = Tensor._wrap(t._grad.array + g)
             else:
                 t._grad.array += g
-        label = self.persistent.get(id(_memory_owner(t.array)), (None, "param"))[1]
-        if self.refusal is None:
-            self.persistent.setdefault(id(_memory_owner(t.array)), (t, label))
-            self.param_guards[id(t)] = (t, t.array)
+        label = self.persistent.get(id(t.array), (None, f"param{tuple(t.shape)}"))[1]
         self._add(functools.partial(_grad_into, t, copy), f"{label}.grad +=", (g,), {}, None)
 
     # ------------------------------------------------------------------ the program
@@ -337,8 +346,8 @@ class _Recorder:
         """The recorded program; ``result`` (what the step returned) becomes its outputs."""
         outputs = self._outputs(result)
         return Program(self.kernels, self.labels, self.bound, len(signature[0]), outputs,
-                       list(self.modules.values()), list(self.param_guards.values()),
-                       list(self.optimizers.values()))
+                       list(self.modules.values()), list(self.array_guards.values()),
+                       list(self.live.values()), list(self.optimizers.values()))
 
     def _outputs(self, result):
         if result is None or isinstance(result, (bool, int, float, str)):
@@ -382,7 +391,8 @@ class Program:
     ``str(program)`` lists the kernels, one per line, as ``outputs = kernel(arguments)``.
     """
 
-    def __init__(self, kernels, labels, bound, n_inputs, outputs, modules, params, optimizers):
+    def __init__(self, kernels, labels, bound, n_inputs, outputs, modules, arrays, live,
+                 optimizers):
         self.kernels = [k[:5] for k in kernels]
         self.lines = [_line(k, labels) for k in kernels]
         self.template = [None] * len(labels)
@@ -392,9 +402,10 @@ class Program:
         self.outputs = outputs
         self.modes = [(m, training) for m, training, _ in modules]  # flat lists: cheap guards
         self.registries = [(m, d, len(entries)) for m, _, regs in modules for d, entries in regs]
-        self.entries = [(m, d, k, t, a) for m, _, regs in modules for d, entries in regs
-                        for k, t, a in entries]
-        self.params = params
+        self.entries = [(m, d, k, t) for m, _, regs in modules for d, entries in regs
+                        for k, t, _ in entries]
+        self.arrays = arrays  # (buffer, the array bound by reference)
+        self.live = live  # (slot, parameter): the slot is read from the parameter
         self.optimizers = optimizers
 
     def __str__(self) -> str:
@@ -417,15 +428,14 @@ class Program:
         for m, d, n in self.registries:
             if len(d) != n:
                 _replaced(m)
-        for m, d, k, t, a in self.entries:
-            if d.get(k) is not t or (t is not None and t.array is not a):
+        for m, d, k, t in self.entries:
+            if d.get(k) is not t:
                 _replaced(m)
-        for t, a in self.params:
+        for t, a in self.arrays:
             if t.array is not a:
                 raise RuntimeError(
-                    f"minigrad.jit: a parameter of shape {tuple(t.shape)} got a new array "
-                    "after the step was recorded (assign in place, t.data[...] = v, or call "
-                    "step.reset())")
+                    f"minigrad.jit: a buffer of shape {tuple(t.shape)} got a new array after the "
+                    "step was recorded (assign in place, t.data[...] = v, or call step.reset())")
         for opt, groups in self.optimizers:
             now = opt.param_groups
             if len(now) != len(groups) or any(
@@ -439,6 +449,9 @@ class Program:
         """Replay: the kernels on a fresh slot table whose inputs are ``arrays``."""
         env = self.template.copy()
         env[:self.n_inputs] = arrays
+        live = self.live
+        for s, t in live:
+            env[s] = t.array
         for func, slots, static, dyn, out in self.kernels:
             if dyn:
                 static = dict(static)
@@ -448,7 +461,11 @@ class Program:
             if out is None:
                 continue
             if type(out) is int:
-                env[out] = r
+                if out >= 0:
+                    env[out] = r
+                else:  # a call replayed whole (optimizer.step, ...) may give new arrays
+                    for s, t in live:
+                        env[s] = t.array
             else:
                 for s, v in zip(out, r):
                     if s is not None:
@@ -484,7 +501,7 @@ def _line(kernel, labels) -> str:
     args += [f"{k}={_short(v)}" for k, v in static.items()]
     if out is None:
         lhs = ""
-    elif type(out) is int:
+    elif type(out) is int:  # (-1: a call recorded whole, shown by its name above)
         lhs = f"{labels[out]} = "
     else:
         lhs = ", ".join("_" if s is None else labels[s] for s in out) + " = "
