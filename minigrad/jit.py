@@ -42,7 +42,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from . import recording
+from . import backend, recording
 from .autograd import engine
 from .autograd.function import _as_0d, unbroadcast
 from .backend import is_cupy_array, on_device_of
@@ -121,6 +121,7 @@ class _Recorder:
         self.array_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, the array bound)
         self.optimizers: dict[int, tuple] = {}  # id -> (optimizer, [[params of each group]])
         self.refusal: str | None = None
+        self.draws = _draws()
         for a, name in zip(inputs, names):
             self._new_slot(a, name)
 
@@ -193,9 +194,10 @@ class _Recorder:
                 static[k] = v
         return static, tuple(dyn)
 
-    def _add(self, func, name: str, args, params: dict, outs) -> None:
+    def _add(self, func, name: str, args, params: dict, outs, host: bool = False) -> None:
         """Record kernel ``name``: ``func(*args, **params)`` gave ``outs`` (an array, a tuple
-        or None). Refusals stop the recording (the step goes on, eagerly)."""
+        or None). ``host``: it reads or writes Python state (a CUDA graph cannot hold it).
+        Refusals stop the recording (the step goes on, eagerly)."""
         if self.refusal is not None:
             return
         try:
@@ -210,7 +212,7 @@ class _Recorder:
             out = tuple(None if o is None else self._new_slot(o) for o in outs)
         else:
             out = self._new_slot(outs)
-        self.kernels.append((func, slots, static, dyn, out, name))
+        self.kernels.append((func, slots, static, dyn, out, name, host))
 
     def refuse(self, why: str) -> None:
         """Stop recording: the rest of this call runs eagerly; the signature stays eager."""
@@ -221,11 +223,14 @@ class _Recorder:
     # ------------------------------------------------------------------ hooks
     def forward(self, fn, inputs, params, out) -> None:
         func = functools.partial(_forward_0d, fn) if out.ndim == 0 else fn.forward
-        self._add(func, f"{type(fn).__name__}.forward", inputs, params, out)
+        draws, self.draws = self.draws, _draws()
+        self._add(func, f"{type(fn).__name__}.forward", inputs, params, out,
+                  host=draws != self.draws)  # it drew random numbers: each replay draws anew
 
     def call_kernel(self, func, args, kwargs):
         outs = func(*args, **kwargs)
-        self._add(func, getattr(func, "__name__", "kernel").lstrip("_"), args, kwargs, outs)
+        self._add(func, getattr(func, "__name__", "kernel").lstrip("_"), args, kwargs, outs,
+                  host=True)  # facade code: it may read values to the host
         return outs
 
     def call_whole(self, method, obj, args, kwargs):
@@ -238,7 +243,8 @@ class _Recorder:
             if hasattr(obj, "param_groups") and hasattr(obj, "state"):
                 self.optimizers[id(obj)] = (obj, _groups_of(obj))
             call = functools.partial(_call, method, obj, args, kwargs)
-            self.kernels.append((call, (), {}, (), -1, f"{name}()  # called whole, in Python"))
+            self.kernels.append((call, (), {}, (), -1, f"{name}()  # called whole, in Python",
+                                 True))
         recording.recorder[0] = None  # the call itself is not recorded kernel by kernel
         try:
             return method(obj, *args, **kwargs)
@@ -339,7 +345,8 @@ class _Recorder:
             else:
                 t._grad.array += g
         label = self.persistent.get(id(t.array), (None, f"param{tuple(t.shape)}"))[1]
-        self._add(functools.partial(_grad_into, t, copy), f"{label}.grad +=", (g,), {}, None)
+        self._add(functools.partial(_grad_into, t, copy), f"{label}.grad +=", (g,), {}, None,
+                  host=True)
 
     # ------------------------------------------------------------------ the program
     def finish(self, result, signature) -> Program:
@@ -360,6 +367,12 @@ class _Recorder:
             return ("dict", {k: self._outputs(v) for k, v in result.items()})
         raise _Refused(f"the step returned a {type(result).__name__}: return tensors, "
                        "numbers or tuples, lists and dicts of them")
+
+
+def _draws():
+    """Where the framework generator stands (changes with every draw, CPU or CUDA)."""
+    g = backend.default_generator
+    return g.numpy.bit_generator.state["state"], tuple(sorted(g._cuda_draws.items()))
 
 
 def _has_hooks(roots) -> bool:
@@ -394,7 +407,9 @@ class Program:
     def __init__(self, kernels, labels, bound, n_inputs, outputs, modules, arrays, live,
                  optimizers):
         self.kernels = [k[:5] for k in kernels]
-        self.lines = [_line(k, labels) for k in kernels]
+        self.host = [k[6] for k in kernels]  # kernels a CUDA graph cannot hold
+        self.lines = [_line(k[:6], labels) for k in kernels]
+        self.cuda_graphs = None  # a _CudaGraphs, made at the first replay on CuPy
         self.template = [None] * len(labels)
         for s, v in bound.items():
             self.template[s] = v
@@ -445,32 +460,155 @@ class Program:
                     f"minigrad.jit: the parameter groups of {type(opt).__name__} changed after "
                     "the step was recorded; call step.reset() to record again")
 
-    def run(self, arrays: list):
-        """Replay: the kernels on a fresh slot table whose inputs are ``arrays``."""
+    def run(self, arrays: list, cuda_graphs: bool = True):
+        """Replay: the kernels on a fresh slot table whose inputs are ``arrays`` (on CuPy, the
+        device segments launched as CUDA graphs unless ``cuda_graphs`` is False)."""
+        if cuda_graphs and arrays and type(arrays[0]) is not np.ndarray:
+            if self.cuda_graphs is None:
+                self.cuda_graphs = _CudaGraphs(self)
+            if self.cuda_graphs.usable:
+                return self.cuda_graphs.run(arrays)
         env = self.template.copy()
         env[:self.n_inputs] = arrays
-        live = self.live
-        for s, t in live:
+        for s, t in self.live:
             env[s] = t.array
-        for func, slots, static, dyn, out in self.kernels:
-            if dyn:
-                static = dict(static)
-                for k, s in dyn:
-                    static[k] = env[s]
-            r = func(*[env[s] for s in slots], **static)
-            if out is None:
-                continue
-            if type(out) is int:
-                if out >= 0:
-                    env[out] = r
-                else:  # a call replayed whole (optimizer.step, ...) may give new arrays
-                    for s, t in live:
-                        env[s] = t.array
-            else:
-                for s, v in zip(out, r):
-                    if s is not None:
-                        env[s] = v
+        _run_kernels(self.kernels, env, self.live)
         return _rebuild(self.outputs, env)
+
+
+def _run_kernels(kernels, env: list, live: list, fixed: set | frozenset = frozenset()) -> None:
+    """Call ``kernels`` in order on slot table ``env``. A parameter's slot is read again after
+    a call replayed whole (``optimizer.step`` may give it a new array). An output whose slot
+    is in ``fixed`` is copied into the array already there (a CUDA graph reads that one)."""
+    for func, slots, static, dyn, out in kernels:
+        if dyn:
+            static = dict(static)
+            for k, s in dyn:
+                static[k] = env[s]
+        r = func(*[env[s] for s in slots], **static)
+        if out is None:
+            continue
+        if type(out) is int:
+            if out < 0:  # a call replayed whole
+                for s, t in live:
+                    env[s] = t.array
+                continue
+            out, r = (out,), (r,)
+        for s, v in zip(out, r):
+            if s is not None:
+                if s in fixed:
+                    env[s][...] = v
+                else:
+                    env[s] = v
+
+
+def _segments(host: list[bool]) -> list[tuple[bool, int, int]]:
+    """``(is_graph, start, stop)`` runs of consecutive kernels: device kernels (a CUDA graph)
+    or host kernels (called from Python)."""
+    runs: list[tuple[bool, int, int]] = []
+    for i, h in enumerate(host):
+        if runs and runs[-1][0] == (not h):
+            runs[-1] = (runs[-1][0], runs[-1][1], i + 1)
+        else:
+            runs.append((not h, i, i + 1))
+    return runs
+
+
+class _CudaGraphs:
+    """A program's replay on CuPy, its device segments captured into CUDA graphs.
+
+    A CUDA graph replays kernel launches with the addresses and the scalar arguments they had
+    when captured. So: only device kernels are captured (forward and backward of ops that
+    draw no random numbers, gradient sums); host kernels (the calls replayed whole, gradients
+    put into ``.grad``, facade functions, random draws) run from Python between launches, on
+    the same stream. The slot table of the capture is kept for good: inputs are copied into
+    its input buffers, a host kernel's output that a graph reads is copied into the buffer
+    the graph was captured with, and results are returned as copies. Every array allocated
+    while capturing comes from a memory pool of its own that nothing else uses, so the
+    graphs' temporaries can never be handed to other arrays. A parameter given a new array
+    (an optimizer relocating it) makes the graphs be captured again.
+
+    Uses CuPy's documented API: ``cupy.cuda.Stream(non_blocking=True)``,
+    ``Stream.begin_capture`` / ``end_capture`` (which returns a ``cupy.cuda.Graph``),
+    ``Graph.launch(stream)``, ``cupy.cuda.MemoryPool`` and ``cupy.cuda.using_allocator``.
+    """
+
+    def __init__(self, program: Program):
+        cp = backend._import_cupy()
+        self.cp = cp
+        self.program = program
+        self.segments = _segments(program.host)
+        self.usable = any(g for g, _, _ in self.segments)  # else the plain replay is as good
+        self.stream = cp.cuda.Stream(non_blocking=True)
+        self.pool = cp.cuda.MemoryPool()
+        self.graphs: list | None = None
+        self.env: list | None = None
+        self.live_arrays: list = []
+        read_by_graphs, made_by_host = set(), set()
+        for (_, slots, _, dyn, out), host in zip(program.kernels, program.host):
+            if host:
+                made_by_host.update([out] if type(out) is int else (out or ()))
+            else:
+                read_by_graphs.update(slots)
+                read_by_graphs.update(s for _, s in dyn)
+        self.fixed = frozenset(read_by_graphs & made_by_host)
+
+    def run(self, arrays: list):
+        p = self.program
+        outer = self.cp.cuda.get_current_stream()
+        self.stream.wait_event(outer.record())  # the inputs were made on the caller's stream
+        with self.stream:
+            if self.graphs is None or any(t.array is not a for (_, t), a
+                                          in zip(p.live, self.live_arrays)):
+                result = self._capture(arrays)
+            else:
+                env = self.env
+                for i, a in enumerate(arrays):
+                    env[i][...] = a
+                for (is_graph, start, stop), graph in zip(self.segments, self.graphs):
+                    if is_graph:
+                        graph.launch(stream=self.stream)
+                    else:
+                        _run_kernels(p.kernels[start:stop], env, p.live, self.fixed)
+                result = _rebuild(p.outputs, env, copy=True)
+        outer.wait_event(self.stream.record())  # the caller's later work sees the results
+        return result
+
+    def _capture(self, arrays: list):
+        """Run the program once, capturing each device segment into a graph and launching it
+        (a capture records the launches without running them)."""
+        p, cp = self.program, self.cp
+        env = p.template.copy()
+        env[:p.n_inputs] = [a.copy() for a in arrays]  # the graphs' input buffers
+        for s, t in p.live:
+            env[s] = t.array
+        graphs: list = []
+        for n, (is_graph, start, stop) in enumerate(self.segments):
+            kernels = p.kernels[start:stop]
+            if not is_graph:
+                _run_kernels(kernels, env, p.live)
+                graphs.append(None)
+                continue
+            try:
+                with cp.cuda.using_allocator(self.pool.malloc):
+                    self.stream.begin_capture()
+                    try:
+                        _run_kernels(kernels, env, p.live)
+                    finally:
+                        graph = self.stream.end_capture()
+            except Exception as err:  # e.g. a kernel that synchronised with the host
+                warnings.warn(f"minigrad.jit: no CUDA graph for this step ({err}); the "
+                              "program is replayed kernel by kernel", JitFallbackWarning,
+                              stacklevel=4)
+                self.usable = False
+                for _, start2, stop2 in self.segments[n:]:  # nothing of segment n ran
+                    _run_kernels(p.kernels[start2:stop2], env, p.live)
+                return _rebuild(p.outputs, env)
+            graph.launch(stream=self.stream)
+            graphs.append(graph)
+        self.graphs, self.env = graphs, env
+        self.live_arrays = [t.array for _, t in p.live]
+        return _rebuild(p.outputs, env, copy=True)
 
 
 def _replaced(m):
@@ -480,15 +618,17 @@ def _replaced(m):
         "call step.reset() to record again")
 
 
-def _rebuild(spec, env):
+def _rebuild(spec, env, copy: bool = False):
+    """The step's result from the slot table (``copy``: copies, when the slots are buffers
+    that the next replay overwrites)."""
     kind, value = spec
     if kind == "value":
         return value
     if kind == "tensor":
-        return Tensor._wrap(env[value])
+        return Tensor._wrap(env[value].copy() if copy else env[value])
     if kind == "dict":
-        return {k: _rebuild(v, env) for k, v in value.items()}
-    items = [_rebuild(v, env) for v in value]
+        return {k: _rebuild(v, env, copy) for k, v in value.items()}
+    items = [_rebuild(v, env, copy) for v in value]
     return tuple(items) if kind == "tuple" else items
 
 
@@ -533,13 +673,15 @@ class Jit:
 
     Args:
         fn: the step, ``fn(*tensors_and_constants) -> tensors``; see :func:`jit`.
+        cuda_graphs: on CuPy, launch the program's device segments as CUDA graphs.
     """
 
-    def __init__(self, fn: Callable):
+    def __init__(self, fn: Callable, cuda_graphs: bool = True):
         if not callable(fn):
             raise TypeError(f"minigrad.jit expects a function, got {type(fn).__name__}")
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.cuda_graphs = cuda_graphs
         self.programs: dict[tuple, Program | str] = {}
         self.last: Program | None = None
 
@@ -567,7 +709,7 @@ class Jit:
         arrays = [t.array for t in tensors]
         if arrays and type(arrays[0]) is not np.ndarray:
             with on_device_of(arrays[0]):
-                return program.run(arrays)
+                return program.run(arrays, self.cuda_graphs)
         return program.run(arrays)
 
     def _record(self, tensors, key, args, kwargs):
@@ -598,13 +740,15 @@ class Jit:
         return result
 
 
-def jit(fn: Callable) -> Jit:
+def jit(fn: Callable | None = None, *, cuda_graphs: bool = True):
     """Capture ``fn`` (a training step) on its first call and replay it on later calls.
 
     ``fn`` takes Tensors (the batch) and hashable constants, does a forward pass,
     ``loss.backward()``, ``optimizer.step()`` (and ``zero_grad``, a scheduler's ``step``) and
     returns Tensors (or numbers, or tuples, lists and dicts of them). Replayed calls return new
-    Tensors outside any graph. Usable as a decorator. See docs/jit.md for the rules.
+    Tensors outside any graph. Usable as a decorator (``@jit`` or ``@jit(cuda_graphs=False)``).
+    On CuPy the program's device segments are launched as CUDA graphs unless ``cuda_graphs``
+    is False. See docs/jit.md for the rules.
 
     Example:
         >>> @minigrad.jit
@@ -615,4 +759,6 @@ def jit(fn: Callable) -> Jit:
         ...     opt.step()
         ...     return loss
     """
-    return Jit(fn)
+    if fn is None:
+        return functools.partial(Jit, cuda_graphs=cuda_graphs)
+    return Jit(fn, cuda_graphs=cuda_graphs)

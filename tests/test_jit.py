@@ -60,15 +60,20 @@ def make_step(model, opt, sched=None):
     return train_step
 
 
+def host(a):
+    return mg.backend.to_device(a, mg.backend.CPU).copy()
+
+
 def snapshot(model, opt):
     """Every number the training owns: parameters, buffers, optimizer state, the generator."""
-    arrays = [t.array.copy() for t in model.state_dict().values()]
+    arrays = [host(t.array) for t in model.state_dict().values()]
     state = opt.state_dict()
     for entry in state["state"].values():
         for k in sorted(entry):
-            arrays.append(np.asarray(entry[k]))
+            v = entry[k]
+            arrays.append(host(v) if hasattr(v, "shape") else np.asarray(v))
     lrs = [g["lr"] for g in opt.param_groups]
-    return arrays, lrs, mg.get_rng_state()["numpy"]
+    return arrays, lrs, mg.get_rng_state()
 
 
 def assert_same(a, b):
@@ -79,8 +84,9 @@ def assert_same(a, b):
     assert la == lb and ra == rb
 
 
-def train(build, make_opt, data, jitted, sched=None, between=None):
-    model = build()
+def train(build, make_opt, data, jitted, sched=None, between=None, device="cpu"):
+    model = build().to(device)
+    data = [(x.to(device), y.to(device)) for x, y in data]
     opt = make_opt(model.parameters())
     s = sched(opt) if sched else None
     step = make_step(model, opt, s)
@@ -89,15 +95,15 @@ def train(build, make_opt, data, jitted, sched=None, between=None):
     mg.manual_seed(7)  # the dropout masks' stream
     losses = []
     for i, (x, y) in enumerate(data):
-        losses.append(step(x, y).array.copy())
+        losses.append(host(step(x, y).array))
         if between is not None:
             between(i, model, opt)
     return losses, snapshot(model, opt), step
 
 
-def check_identical(build, make_opt, data, sched=None, between=None):
-    eager = train(build, make_opt, data, False, sched, between)
-    replay = train(build, make_opt, data, True, sched, between)
+def check_identical(build, make_opt, data, sched=None, between=None, device="cpu"):
+    eager = train(build, make_opt, data, False, sched, between, device)
+    replay = train(build, make_opt, data, True, sched, between, device)
     for u, v in zip(eager[0], replay[0]):
         assert np.array_equal(u, v)
     assert_same(eager[1], replay[1])
@@ -367,3 +373,33 @@ def test_a_replay_builds_no_graph_and_runs_no_engine(monkeypatch):
     for x, y in data[1:]:
         loss = step(x, y)
     assert loss.grad_fn is None and np.isfinite(loss.array)
+
+
+# ---------------------------------------------------------------------------- CUDA graphs
+
+def test_segments_split_device_kernels_from_host_kernels():
+    from minigrad.jit import _segments
+    assert _segments([]) == []
+    assert _segments([True, False, False, True, True, False]) == [
+        (False, 0, 1), (True, 1, 3), (False, 3, 5), (True, 5, 6)]
+
+
+def test_host_kernels_are_the_ones_a_cuda_graph_cannot_hold():
+    model, opt, step, x, y = _recorded_w2()
+    program = step.program
+    host = {line.split("(")[0].split("= ")[-1]: h for line, h in zip(program.lines, program.host)}
+    assert host["Dropout.forward"] and host["Adam.step"] and host["Adam.zero_grad"]
+    assert host["batch_norm_statistics"] and host["check_classes"]
+    assert not host["Linear.forward"] and not host["Linear.backward"]
+    assert not host["BatchNorm.backward"] and not host["CrossEntropy.forward"]
+    assert all(h for line, h in zip(program.lines, program.host) if ".grad +=" in line)
+
+
+@pytest.mark.parametrize("build", [w1, w2])
+@pytest.mark.parametrize("name", ["SGD-momentum", "Adam"])
+def test_replay_is_bit_identical_on_every_device(device, build, name):
+    step = check_identical(build, OPTIMIZERS[name], batches(12, 4), device=device)
+    if device == "cuda":  # the device segments were captured into CUDA graphs and launched
+        graphs = step.program.cuda_graphs
+        assert graphs is not None and graphs.usable and graphs.graphs is not None
+        assert any(g is not None for g in graphs.graphs)
