@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import threading
 import warnings
 from collections.abc import Callable
 from heapq import heappop, heappush
@@ -121,6 +122,7 @@ class _Recorder:
         self.array_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, the array bound)
         self.optimizers: dict[int, tuple] = {}  # id -> (optimizer, [[params of each group]])
         self.refusal: str | None = None
+        self.thread = threading.get_ident()  # other threads' work is not part of the step
         self.draws = _draws()
         for a, name in zip(inputs, names):
             self._new_slot(a, name)
@@ -221,7 +223,13 @@ class _Recorder:
         recording.recorder[0] = None
 
     # ------------------------------------------------------------------ hooks
+    def records_this_thread(self) -> bool:
+        """Whether the calling thread is the one running the step being captured."""
+        return threading.get_ident() == self.thread
+
     def forward(self, fn, inputs, params, out) -> None:
+        if threading.get_ident() != self.thread:
+            return
         func = functools.partial(_forward_0d, fn) if out.ndim == 0 else fn.forward
         draws, self.draws = self.draws, _draws()
         self._add(func, f"{type(fn).__name__}.forward", inputs, params, out,
@@ -229,11 +237,15 @@ class _Recorder:
 
     def call_kernel(self, func, args, kwargs):
         outs = func(*args, **kwargs)
+        if threading.get_ident() != self.thread:
+            return outs
         self._add(func, getattr(func, "__name__", "kernel").lstrip("_"), args, kwargs, outs,
                   host=True)  # facade code: it may read values to the host
         return outs
 
     def call_whole(self, method, obj, args, kwargs):
+        if threading.get_ident() != self.thread:
+            return method(obj, *args, **kwargs)
         name = f"{type(obj).__name__}.{method.__name__}"
         if any(isinstance(v, Tensor) or _is_array(v) for v in (*args, *kwargs.values())):
             self.refuse(f"{name} got a tensor argument (a value computed in the step)")
@@ -253,7 +265,7 @@ class _Recorder:
                 recording.recorder[0] = self
 
     def saw_module(self, m) -> None:
-        if id(m) in self.modules:
+        if id(m) in self.modules or threading.get_ident() != self.thread:
             return
         name = self.names.get(id(m), type(m).__name__)
         registries = []
@@ -269,6 +281,8 @@ class _Recorder:
         self.modules[id(m)] = (m, m.training, registries)
 
     def host_read(self, what: str) -> None:
+        if threading.get_ident() != self.thread:
+            return
         self.refuse(f"{what} of a tensor inside the step reads a value to Python (the replay "
                     "could not follow a branch on it)")
 

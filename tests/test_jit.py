@@ -403,3 +403,37 @@ def test_replay_is_bit_identical_on_every_device(device, build, name):
         graphs = step.program.cuda_graphs
         assert graphs is not None and graphs.usable and graphs.graphs is not None
         assert any(g is not None for g in graphs.graphs)
+
+
+def test_other_threads_are_not_recorded_into_the_step():
+    import threading
+    model = w1()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    other = w1(seed=2)
+    xo = mg.randn(4, 12)
+    box = {}
+
+    def elsewhere():  # eager work of another thread, in the middle of the capture
+        loss = other(xo).sum()
+        loss.backward()
+        box["item"] = loss.item()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        t = threading.Thread(target=elsewhere)
+        t.start()
+        t.join()
+        loss.backward()
+        opt.step()
+        return loss
+
+    s = mg.jit(step)
+    data = batches(12, 4, count=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s(*data[0])
+    assert "item" in box and other[0].weight.grad is not None
+    text = str(s.program)
+    assert text.count("Linear.forward") == 3 and "sum" not in text.lower()
+    s(*data[1])

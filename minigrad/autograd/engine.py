@@ -109,8 +109,9 @@ def run_backward(
     ``root_grads`` are arrays, or Tensors under ``create_graph``. Recording is switched to
     ``create_graph`` in the calling thread only, for the duration of the pass.
     """
-    if recorder[0] is not None:  # minigrad.jit is capturing a step: it walks and records
-        return recorder[0].run_backward(roots, root_grads, retain_graph, create_graph, inputs)
+    rec = recorder[0]
+    if rec is not None and rec.records_this_thread():  # minigrad.jit is capturing a step
+        return rec.run_backward(roots, root_grads, retain_graph, create_graph, inputs)
     grads, heap, leaves = _order_roots(roots, root_grads)
     sink = _Sink(inputs, create_graph, root_grads)
     # leaves with post-accumulate hooks are finished as soon as their last use is done
