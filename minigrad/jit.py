@@ -185,6 +185,9 @@ class _Recorder:
             entry = self.live[id(t)] = (self._bind(t.array, label), t)
         return entry[0]
 
+    def _tensor_label(self, t: Tensor) -> str:
+        return self.persistent.get(id(t.array), (None, f"tensor{tuple(t.shape)}"))[1]
+
     def _kwargs(self, params: dict, user: str) -> tuple[dict, tuple]:
         static, dyn = {}, []
         for k, v in params.items():
@@ -196,14 +199,17 @@ class _Recorder:
                 static[k] = v
         return static, tuple(dyn)
 
-    def _add(self, func, name: str, args, params: dict, outs, host: bool = False) -> None:
+    def _add(self, func, name: str, args, params: dict, outs, host: bool = False,
+             tensors: bool = False) -> None:
         """Record kernel ``name``: ``func(*args, **params)`` gave ``outs`` (an array, a tuple
         or None). ``host``: it reads or writes Python state (a CUDA graph cannot hold it).
+        ``tensors``: Tensor arguments are bound as they are (not by their arrays).
         Refusals stop the recording (the step goes on, eagerly)."""
         if self.refusal is not None:
             return
         try:
-            slots = tuple(self._slot(a, name) for a in args)
+            slots = tuple(self._bind(a, self._tensor_label(a)) if tensors and isinstance(a, Tensor)
+                          else self._slot(a, name) for a in args)
             static, dyn = self._kwargs(params, name)
         except _Refused as why:
             self.refuse(str(why))
@@ -236,11 +242,16 @@ class _Recorder:
                   host=draws != self.draws)  # it drew random numbers: each replay draws anew
 
     def call_kernel(self, func, args, kwargs):
-        outs = func(*args, **kwargs)
         if threading.get_ident() != self.thread:
-            return outs
+            return func(*args, **kwargs)
+        recording.recorder[0] = None  # what the kernel does inside is the kernel
+        try:
+            outs = func(*args, **kwargs)
+        finally:
+            if self.refusal is None:
+                recording.recorder[0] = self
         self._add(func, getattr(func, "__name__", "kernel").lstrip("_"), args, kwargs, outs,
-                  host=True)  # facade code: it may read values to the host
+                  host=True, tensors=True)  # facade code: it may read values to the host
         return outs
 
     def call_whole(self, method, obj, args, kwargs):
@@ -259,10 +270,13 @@ class _Recorder:
                                  True))
         recording.recorder[0] = None  # the call itself is not recorded kernel by kernel
         try:
-            return method(obj, *args, **kwargs)
+            result = method(obj, *args, **kwargs)
         finally:
             if self.refusal is None:
                 recording.recorder[0] = self
+        if result is not None:
+            self.refuse(f"{name} returned a value, which a replay could not give back")
+        return result
 
     def saw_module(self, m) -> None:
         if id(m) in self.modules or threading.get_ident() != self.thread:
@@ -279,6 +293,13 @@ class _Recorder:
             if child is not None:
                 self.names.setdefault(id(child), f"{name}.{k}")
         self.modules[id(m)] = (m, m.training, registries)
+
+    def inplace_write(self, t: Tensor) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        self.refuse(f"an in-place write to a tensor of shape {tuple(t.shape)} outside any op "
+                    "(x.add_(...), clip_grad_norm_, a hand-written update) would not be "
+                    "replayed")
 
     def host_read(self, what: str) -> None:
         if threading.get_ident() != self.thread:

@@ -10,8 +10,9 @@ recorder of the training step being captured, or None, which is always the case 
 - :func:`replayed_whole` marks a method whose effect is on Python state (``Optimizer.step``,
   ``zero_grad``, a scheduler's ``step``): captured, the call is recorded as it is and called
   again, whole, at every replay, so it reads learning rates and step counts afresh.
-- ``Function.apply``, ``run_backward``, ``Module.__call__`` and the Tensor methods that read
-  values to the host (``item``, ``numpy``, ...) report to ``recorder[0]`` directly.
+- ``Function.apply``, ``run_backward``, ``Module.__call__``, the Tensor methods that read
+  values to the host (``item``, ``numpy``, ...) and ``Tensor._bump_version`` (every in-place
+  write) report to ``recorder[0]``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def replayed_whole(method):
         return rec.call_whole(method, self, args, kwargs)
 
     return wrapper
+
+
+def inplace_write(t) -> None:
+    """Called by ``Tensor._bump_version``: an in-place write made outside any recorded kernel
+    (``x.add_(...)``, ``clip_grad_norm_``, a hand-written update) would not be replayed."""
+    rec = recorder[0]
+    if rec is not None:
+        rec.inplace_write(t)
 
 
 def host_read(what: str) -> None:

@@ -437,3 +437,49 @@ def test_other_threads_are_not_recorded_into_the_step():
     text = str(s.program)
     assert text.count("Linear.forward") == 3 and "sum" not in text.lower()
     s(*data[1])
+
+
+@pytest.mark.parametrize("write", [
+    lambda model: nn.utils.clip_grad_norm_(model.parameters(), 0.1),
+    lambda model: model[0].weight.grad.mul_(0.5),
+])
+def test_in_place_writes_outside_ops_fall_back_to_eager(write):
+    data = batches(12, 4)
+
+    def run(jitted):
+        model = w1()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            write(model)  # not an op: a replay would skip it
+            opt.step()
+            return loss
+        s = mg.jit(step) if jitted else step
+        return [s(x, y).array.copy() for x, y in data], snapshot(model, opt), s
+
+    eager = run(False)
+    with pytest.warns(JitFallbackWarning, match="in-place write|returned a value"):
+        replay = run(True)
+    assert replay[2].program is None
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
+
+
+def test_a_hand_written_update_falls_back_to_eager():
+    model = w1()
+
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        with mg.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+                p.grad = None
+        return loss
+    s = mg.jit(step)
+    (x, y), = batches(12, 4, count=1)
+    with pytest.warns(JitFallbackWarning, match="in-place write"):
+        s(x, y)

@@ -173,12 +173,15 @@ def batch_norm(x: Tensor, running_mean, running_var, weight, bias, training: boo
     mean, invstd, centered = kernel(_batch_norm_statistics, a, rm, rv, nbt, axes=axes,
                                     pshape=pshape, use_batch=use_batch, update=update,
                                     momentum=momentum, eps=eps)
-    if update:
-        for t in buffers:
-            if t is not None:
-                t._bump_version()
+    if update:  # the statistics were written in place
+        kernel(_bump_versions, *(t for t in buffers if t is not None))
     return BatchNorm.apply(x, *_affine(weight, bias), mean=mean, invstd=invstd, axes=axes,
                            pshape=pshape, batch_stats=use_batch, centered=centered)
+
+
+def _bump_versions(*tensors) -> None:
+    for t in tensors:
+        t._bump_version()
 
 
 def _layer_norm_statistics(a, axes, eps):
