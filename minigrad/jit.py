@@ -28,8 +28,8 @@ A tracing JIT in three steps (docs/jit.md tells the whole story, with the rules 
    and the store of its outputs; the whole calls (``optimizer.step``, ...) run their usual
    Python, and read learning rates, step counts and optimizer state afresh.
 
-On CuPy the replay is the same list of kernels (CUDA graphs are not captured yet: see
-docs/jit.md).
+On CuPy the runs of device kernels between the host kernels are captured into CUDA graphs and
+launched one graph per run (:class:`_CudaGraphs`; docs/jit.md says what can be in a graph).
 """
 
 from __future__ import annotations
