@@ -483,3 +483,35 @@ def test_a_hand_written_update_falls_back_to_eager():
     (x, y), = batches(12, 4, count=1)
     with pytest.warns(JitFallbackWarning, match="in-place write"):
         s(x, y)
+
+
+def test_an_eval_step_and_grads_kept_between_steps_replay_identically():
+    data = batches(12, 4)
+
+    def run(jitted):
+        model = w2()
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def train_step(x, y):  # no set_to_none: gradients accumulate into the same arrays
+            opt.zero_grad(set_to_none=False)
+            loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(x * 0.5), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def eval_step(x):
+            return model(x).argmax(1)
+
+        t, e = (mg.jit(train_step), mg.jit(eval_step)) if jitted else (train_step, eval_step)
+        mg.manual_seed(7)
+        out = []
+        for x, y in data:
+            model.train()
+            out.append(t(x, y).array.copy())
+            model.eval()
+            out.append(e(x).array.copy())
+        return out, snapshot(model, opt)
+
+    eager, replay = run(False), run(True)
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
