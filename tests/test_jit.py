@@ -485,6 +485,7 @@ def test_a_hand_written_update_falls_back_to_eager():
         s(x, y)
 
 
+@pytest.mark.filterwarnings("error::minigrad.jit.JitFallbackWarning")
 def test_an_eval_step_and_grads_kept_between_steps_replay_identically():
     data = batches(12, 4)
 
