@@ -35,6 +35,14 @@ def _check_like(t, name: str) -> None:
         raise TypeError(f"{name}: expected a Tensor, got {type(t).__name__}")
 
 
+def _like(make, t, name: str, dtype, device: DeviceLike, requires_grad: bool, *args) -> Tensor:
+    """``make(t.shape, *args, ...)`` in ``t``'s dtype and on its device unless told otherwise:
+    the body of every ``*_like`` constructor."""
+    _check_like(t, name)
+    return make(t.shape, *args, dtype=dtype or t.dtype, device=device or t.device,
+                requires_grad=requires_grad)
+
+
 def _made(array, requires_grad: bool) -> Tensor:
     t = Tensor._wrap(array)
     if requires_grad:
@@ -159,34 +167,24 @@ def randperm(n: int, device: DeviceLike = None,
 
 def zeros_like(t: Tensor, dtype=None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
-    _check_like(t, "zeros_like")
-    return zeros(t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+    return _like(zeros, t, "zeros_like", dtype, device, requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
-    _check_like(t, "ones_like")
-    return ones(t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    return _like(ones, t, "ones_like", dtype, device, requires_grad)
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
-    _check_like(t, "full_like")
-    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    return _like(full, t, "full_like", dtype, device, requires_grad, fill_value)
 
 
 def rand_like(t: Tensor, dtype=None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
-    _check_like(t, "rand_like")
-    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                requires_grad=requires_grad)
+    return _like(rand, t, "rand_like", dtype, device, requires_grad)
 
 
 def randn_like(t: Tensor, dtype=None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
-    _check_like(t, "randn_like")
-    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device,
-                 requires_grad=requires_grad)
+    return _like(randn, t, "randn_like", dtype, device, requires_grad)

@@ -375,6 +375,50 @@ def _looks_like_text(head: bytes) -> bool:
     return all(c.isprintable() or c in "\t\r\n" for c in text)
 
 
+def _read_entries(path: str) -> dict[str, np.ndarray]:
+    """Every array of the .npz at ``path`` by name, each entry's CRC checked, the header
+    entry among them; any failure to read is a :class:`CheckpointError`."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: not a minigrad checkpoint (a bare .npy array)")
+        with loaded as z:
+            if _META not in z.files:
+                raise CheckpointError(
+                    f"{path}: not a minigrad checkpoint (an .npz without the {_META!r} entry)"
+                )
+            return {name: z[name] for name in z.files}  # reads every entry, checking CRCs
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+            UnicodeDecodeError, RuntimeError) as err:
+        raise CheckpointError(
+            f"{path}: not a readable minigrad checkpoint, truncated or corrupted "
+            f"({type(err).__name__}: {err})"
+        ) from err
+
+
+def _read_header(path: str, meta_arr: np.ndarray) -> dict:
+    """The JSON header (format, version, the tree of the saved object), checked."""
+    if meta_arr.dtype != np.uint8 or meta_arr.ndim != 1:
+        raise CheckpointError(f"{path}: corrupted checkpoint header (an array of dtype "
+                              f"{meta_arr.dtype} and shape {meta_arr.shape}, not UTF-8 bytes)")
+    try:
+        meta = json.loads(meta_arr.tobytes().decode("utf-8"))
+    except RecursionError:
+        raise CheckpointError(f"{path}: corrupted checkpoint header (nested too deep)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path}: corrupted checkpoint header ({err})") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "tree" not in meta:
+        raise CheckpointError(f"{path}: not a minigrad checkpoint (unknown header)")
+    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {meta.get('version')!r} is newer than this "
+            f"minigrad reads ({VERSION})"
+        )
+    return meta
+
+
 def load(path: str | os.PathLike, map_location: DeviceLike = None) -> Any:
     """Load what :func:`save` wrote.
 
@@ -395,41 +439,8 @@ def load(path: str | os.PathLike, map_location: DeviceLike = None) -> Any:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     _check_signature(path)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: not a minigrad checkpoint (a bare .npy array)")
-        with loaded as z:
-            if _META not in z.files:
-                raise CheckpointError(
-                    f"{path}: not a minigrad checkpoint (an .npz without the {_META!r} entry)"
-                )
-            arrays = {name: z[name] for name in z.files}  # reads every entry, checking CRCs
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
-            UnicodeDecodeError, RuntimeError) as err:
-        raise CheckpointError(
-            f"{path}: not a readable minigrad checkpoint, truncated or corrupted "
-            f"({type(err).__name__}: {err})"
-        ) from err
-    meta_arr = arrays.pop(_META)
-    if meta_arr.dtype != np.uint8 or meta_arr.ndim != 1:
-        raise CheckpointError(f"{path}: corrupted checkpoint header (an array of dtype "
-                              f"{meta_arr.dtype} and shape {meta_arr.shape}, not UTF-8 bytes)")
-    try:
-        meta = json.loads(meta_arr.tobytes().decode("utf-8"))
-    except RecursionError:
-        raise CheckpointError(f"{path}: corrupted checkpoint header (nested too deep)") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path}: corrupted checkpoint header ({err})") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "tree" not in meta:
-        raise CheckpointError(f"{path}: not a minigrad checkpoint (unknown header)")
-    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format version {meta.get('version')!r} is newer than this "
-            f"minigrad reads ({VERSION})"
-        )
+    arrays = _read_entries(path)
+    meta = _read_header(path, arrays.pop(_META))
     try:
         return _Decoder(arrays, dev, path).decode(meta["tree"])
     except CheckpointError:

@@ -119,10 +119,19 @@ def test_maximum_of_equal_inputs_splits_in_half(device):
     np.testing.assert_array_equal(to_numpy(y.grad), [0.5, 0.0, 1.0])
 
 
-@pytest.mark.skipif(not hasattr(mg.Tensor, "norm"), reason="no Tensor.norm on this branch")
-def test_norm_of_a_zero_vector_has_zero_subgradient():
+def test_norm_of_a_zero_vector_has_zero_subgradient(device):
     # torch norm_backward (p = 2): self * (grad / norm).masked_fill_(norm == 0, 0)
-    np.testing.assert_array_equal(_grad(lambda x: x.norm(), [0.0, 0.0, 0.0]), [0, 0, 0])
+    np.testing.assert_array_equal(_grad(lambda x: x.norm(), [0.0, 0.0, 0.0], device), [0, 0, 0])
+    # p = 1 and p = inf: sgn(self) * ..., so 0 at a zero vector as well
+    np.testing.assert_array_equal(_grad(lambda x: x.norm(p=1), [0.0, 0.0], device), [0, 0])
+    np.testing.assert_array_equal(_grad(lambda x: x.norm(p=float("inf")), [0.0, 0.0], device),
+                                  [0, 0])
+
+
+def test_norm_over_a_dim_masks_only_the_zero_rows(device):
+    # row 0 is zero (subgradient 0); row 1 is (3, 4) with norm 5: x / ||x|| = (0.6, 0.8)
+    g = _grad(lambda x: x.norm(dim=1), [[0.0, 0.0], [3.0, 4.0]], device)
+    np.testing.assert_allclose(g, [[0.0, 0.0], [0.6, 0.8]], rtol=1e-6)
 
 
 def test_relu_at_zero_has_zero_gradient(device):

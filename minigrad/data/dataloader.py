@@ -178,36 +178,8 @@ class DataLoader:
                  timeout: float = 0, worker_init_fn: Callable | None = None,
                  prefetch_factor: int | None = None, persistent_workers: bool = False,
                  pin_memory_device: str = ""):
-        if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
-            raise TypeError(
-                f"DataLoader needs a map-style dataset with __len__ and __getitem__, "
-                f"got {type(dataset).__name__}"
-            )
-        if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
-                or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(shuffle, bool):
-            raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
-        if generator is not None and not isinstance(generator, Generator):
-            raise TypeError(
-                f"generator must be a minigrad.backend.Generator or None, "
-                f"got {type(generator).__name__}"
-            )
-        if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"collate_fn must be callable, got {collate_fn!r}")
-        if sampler is not None and shuffle:
-            raise ValueError(
-                "shuffle=True cannot be combined with a sampler: the sampler decides the order "
-                "(use RandomSampler(dataset) for a shuffled order)"
-            )
-        if batch_sampler is not None:
-            if sampler is not None:
-                raise ValueError("sampler cannot be combined with batch_sampler")
-            if shuffle or batch_size != 1 or drop_last:
-                raise ValueError(
-                    "batch_sampler cannot be combined with shuffle, batch_size or drop_last "
-                    f"(got shuffle={shuffle}, batch_size={batch_size}, drop_last={drop_last})"
-                )
+        _check_sampling(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                        collate_fn, generator)
         _check_workers(num_workers, prefetch_factor, persistent_workers, timeout,
                        worker_init_fn)
         user_batch_sampler = batch_sampler is not None
@@ -393,6 +365,41 @@ def _prefetched(batches, make, pool, depth: int, timeout, own_pool: bool) -> Ite
             f.cancel()
         if own_pool:
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _check_sampling(dataset, batch_size, shuffle, sampler, batch_sampler, drop_last,
+                    collate_fn, generator) -> None:
+    """DataLoader's dataset and its options of order and batching, checked as torch does."""
+    if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+        raise TypeError(
+            f"DataLoader needs a map-style dataset with __len__ and __getitem__, "
+            f"got {type(dataset).__name__}"
+        )
+    if (not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool)
+            or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(
+            f"generator must be a minigrad.backend.Generator or None, "
+            f"got {type(generator).__name__}"
+        )
+    if collate_fn is not None and not callable(collate_fn):
+        raise TypeError(f"collate_fn must be callable, got {collate_fn!r}")
+    if sampler is not None and shuffle:
+        raise ValueError(
+            "shuffle=True cannot be combined with a sampler: the sampler decides the order "
+            "(use RandomSampler(dataset) for a shuffled order)"
+        )
+    if batch_sampler is not None:
+        if sampler is not None:
+            raise ValueError("sampler cannot be combined with batch_sampler")
+        if shuffle or batch_size != 1 or drop_last:
+            raise ValueError(
+                "batch_sampler cannot be combined with shuffle, batch_size or drop_last "
+                f"(got shuffle={shuffle}, batch_size={batch_size}, drop_last={drop_last})"
+            )
 
 
 def _check_workers(num_workers, prefetch_factor, persistent_workers, timeout,

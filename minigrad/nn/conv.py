@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 
 from ..backend import DeviceLike
-from ..tensor import Parameter, Tensor
+from ..tensor import Tensor
 from . import functional as F
-from . import init
-from .linear import _empty
+from .linear import _add_weight_and_bias, _reset_weight_and_bias
 from .module import Module
 
 
@@ -48,20 +46,12 @@ class _ConvNd(Module):
             padding, nd, name, "padding", 0)
         self.padding_mode = padding_mode
         shape = (out_channels, in_channels // groups, *self.kernel_size)
-        self.weight = Parameter(_empty(shape, dtype), device=device)
-        if bias:
-            self.bias = Parameter(_empty((out_channels,), dtype), device=device)
-        else:
-            self.register_parameter("bias", None)
+        _add_weight_and_bias(self, shape, bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """torch's default: weight by kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1.0 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         nd = self._nd

@@ -46,19 +46,12 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(_empty((out_features, in_features), dtype), device=device)
-        if bias:
-            self.bias = Parameter(_empty((out_features,), dtype), device=device)
-        else:
-            self.register_parameter("bias", None)
+        _add_weight_and_bias(self, (out_features, in_features), bias, dtype, device)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """torch's default: weight by kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         try:
@@ -120,6 +113,29 @@ def _empty(shape, dtype):
     if dt.kind != "f":
         raise TypeError(f"parameters must have a floating dtype, got {dt}")
     return Tensor._wrap(np.zeros(shape, dtype=dt))  # a Tensor: Parameter keeps its dtype
+
+
+def _add_weight_and_bias(module: Module, weight_shape: tuple, bias: bool, dtype,
+                         device: DeviceLike) -> None:
+    """Register ``module.weight`` of ``weight_shape`` and ``module.bias`` of shape
+    ``(weight_shape[0],)`` (or a None bias), uninitialised until ``reset_parameters``: the
+    parameters of Linear and of the convolutions."""
+    module.weight = Parameter(_empty(weight_shape, dtype), device=device)
+    if bias:
+        module.bias = Parameter(_empty(weight_shape[:1], dtype), device=device)
+    else:
+        module.register_parameter("bias", None)
+
+
+def _reset_weight_and_bias(weight: Parameter, bias: Parameter | None) -> None:
+    """torch's default for Linear and the convolutions: weight by kaiming_uniform_(a=sqrt(5)),
+    which is U(+-1/sqrt(fan_in)), and bias U(+-1/sqrt(fan_in)) (0 when fan_in is 0), where
+    fan_in = in_features, or in_channels / groups * prod(kernel_size)."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in = init._calculate_fan_in_and_fan_out(weight)[0]
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
 
 
 class LazyLinear(Linear):

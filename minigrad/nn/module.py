@@ -33,6 +33,14 @@ class _IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+# A name registered as a parameter, buffer or submodule may be set to None, a buffer also to a
+# Tensor; a Parameter or Module value is registered before this table is consulted.
+_REGISTRIES = (
+    ("_parameters", "parameter", lambda v: False, "a minigrad.nn.Parameter"),
+    ("_buffers", "buffer", lambda v: isinstance(v, Tensor), "a Tensor"),
+    ("_modules", "submodule", lambda v: False, "a Module"),
+)
+
 class Module:
     """Base class of all layers and models.
 
@@ -78,27 +86,16 @@ class Module:
             self._check_init()
             self._forget(name)
             d["_modules"][name] = value
-        elif "_parameters" in d and name in d["_parameters"]:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as parameter '{name}' of "
-                    f"{type(self).__name__}: expected a minigrad.nn.Parameter or None"
-                )
-            d["_parameters"][name] = None
-        elif "_buffers" in d and name in d["_buffers"]:
-            if value is not None and not isinstance(value, Tensor):
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as buffer '{name}' of "
-                    f"{type(self).__name__}: expected a Tensor or None"
-                )
-            d["_buffers"][name] = value
-        elif "_modules" in d and name in d["_modules"]:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign {type(value).__name__} as submodule '{name}' of "
-                    f"{type(self).__name__}: expected a Module or None"
-                )
-            d["_modules"][name] = None
+        else:  # a registered name set to None (or a buffer to another Tensor), or refused
+            for registry, what, accepts, expected in _REGISTRIES:
+                if registry in d and name in d[registry]:
+                    if value is not None and not accepts(value):
+                        raise TypeError(
+                            f"cannot assign {type(value).__name__} as {what} '{name}' of "
+                            f"{type(self).__name__}: expected {expected} or None"
+                        )
+                    d[registry][name] = value
+                    break
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:

@@ -16,6 +16,7 @@ from .callbacks import (
 )
 from .checkpoint import load_checkpoint, save_checkpoint
 from .diagnostics import Diagnostics, plot_diagnostics
+from .early_stopping import EarlyStopping
 from .fit import (
     Accuracy,
     BinaryAccuracy,
@@ -29,9 +30,3 @@ from .fit import (
 from .history import History
 from .lr_find import LRFinderResult, lr_find
 from .progress import ProgressBar
-
-try:  # early_stopping.py is the scheduler helper's; tolerate its absence, nothing else
-    from .early_stopping import EarlyStopping
-except ModuleNotFoundError as _err:  # pragma: no cover
-    if _err.name != f"{__name__}.early_stopping":
-        raise

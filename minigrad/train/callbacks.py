@@ -18,6 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checkpoint import save_checkpoint
+from .ddp import on_main_then_wait
+
 
 @dataclass
 class TrainState:
@@ -182,14 +185,10 @@ class Checkpoint(Callback):
             self.best = value
         elif state.epoch % self.every and not last:
             return
-        from .checkpoint import save_checkpoint  # noqa: PLC0415  (checkpoint imports us)
-
         path = self.path.format(epoch=state.epoch)
         parts = {"model": state.model, "optimizer": state.optimizer,
                  "scheduler": state.scheduler, "early_stopping": state.early_stopping,
                  "train_loader": state.train_loader, "history": state.history}
-        from .ddp import on_main_then_wait  # noqa: PLC0415
-
         on_main_then_wait(lambda: save_checkpoint(path, epoch=state.epoch, **{  # rank 0 writes
             k: v for k, v in parts.items() if callable(getattr(v, "state_dict", None))}))
         self.saved.append(path)

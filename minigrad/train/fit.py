@@ -11,21 +11,35 @@ Per batch, fit does what a hand-written loop does and nothing more::
 
 Metrics are computed from the raw output array (``argmax`` over the classes, no graph) and
 summed on the device; they are read once per epoch.
+
+Under data parallelism (``minigrad.distributed`` with several processes, the model in
+``nn.parallel.DistributedDataParallel``) the same ``fit`` call runs on every rank: see
+:mod:`minigrad.train.ddp` for what changes (rank-0 progress and checkpoints, logs averaged over
+the ranks, the DistributedSampler's epoch set before each epoch).
+
+``fit`` reads top-down: ``fit`` checks its arguments and resumes, ``_run_epochs`` calls the
+callbacks around the epochs, ``_run_epoch`` is one epoch (``train_epoch``, then
+``_validate_and_schedule``, History and callbacks).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..autograd import no_grad
 from ..backend import get_array_module
 from ..tensor import Tensor
 from . import ddp
 from .callbacks import Callback, Checkpoint, EarlyStoppingCallback, TrainState, is_early_stopping
+from .checkpoint import load_checkpoint
 from .history import History
 from .progress import ProgressBar
 
@@ -258,6 +272,59 @@ def _drop_default_accuracy(metrics: list[Metric], outputs, targets, explicit: bo
                                        and not Accuracy.applies(outputs, targets))]
 
 
+class _EpochLogs:
+    """An epoch's running, batch-size-weighted mean loss and metrics, as fit logs them.
+
+    The first batch decides whether the default 'accuracy' applies (see
+    :func:`_drop_default_accuracy`).
+    """
+
+    def __init__(self, metrics: Sequence[Metric], explicit: bool):
+        self.metrics = list(metrics)
+        for m in self.metrics:
+            m.reset()
+        self.explicit = explicit
+        self.loss_sum, self.count, self.first = 0.0, 0, True
+
+    def update(self, loss_value: float, inputs, outputs, targets) -> None:
+        out_raw, tgt_raw = _raw(outputs), _raw(targets)
+        if self.first and self.metrics:
+            self.metrics = _drop_default_accuracy(self.metrics, out_raw, tgt_raw, self.explicit)
+            self.first = False
+        for m in self.metrics:
+            m.update(out_raw, tgt_raw)
+        n = _batch_len(targets, inputs)
+        self.loss_sum += loss_value * n
+        self.count += n
+
+    def logs(self) -> dict[str, float]:
+        logs = {"loss": self.loss_sum / self.count if self.count else math.nan}
+        logs.update({m.name: m.compute() for m in self.metrics})
+        return logs
+
+
+_TRAIN_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning issued by its caller at the first frame outside
+    ``minigrad/train`` (the user's ``fit`` or ``train_epoch`` call), however deep the loop's
+    helpers are."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == _TRAIN_DIR:
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _nonfinite_loss(value: float, nan_policy: str) -> bool:
+    """Whether the loss ``value`` is nan/inf and ``nan_policy`` says to act on it.
+
+    Under DDP every rank must take the same branch, or the others wait for it forever: the
+    ranks agree (``ddp.any_rank``).
+    """
+    return nan_policy != "ignore" and ddp.any_rank(not math.isfinite(value))
+
+
 def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
                 metrics: Sequence[Metric] = (), epoch: int = 1, nan_policy: str = "raise",
                 progress: ProgressBar | None = None, on_batch_end: Sequence[Callable] = (),
@@ -278,19 +345,8 @@ def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
     exactly as they were before that batch: buffers written by the forward pass (BatchNorm's
     running statistics) are copied before each forward and put back.
     """
-    metrics = list(metrics)
-    for m in metrics:
-        m.reset()
-    loss_sum, count = 0.0, 0
+    running = _EpochLogs(metrics, _explicit_metrics)
     nbatches = len(loader) if hasattr(loader, "__len__") else -1
-    first = True
-
-    def postfix():
-        logs = {"loss": loss_sum / count if count else math.nan}
-        logs.update({m.name: m.compute() for m in metrics})
-        logs["lr"] = _lr(optimizer)
-        return logs
-
     buffered = _modules_with_buffers(model) if nan_policy != "ignore" else []
     for b, batch in enumerate(loader):
         inputs, targets = _split_batch(batch)
@@ -299,35 +355,24 @@ def train_epoch(model, loss_fn, optimizer, loader: Iterable, *, scheduler=None,
         outputs = model(*inputs)
         loss = loss_fn(outputs, targets)
         value = loss.item()
-        # under DDP every rank must take the same branch, or the others wait for it forever
-        if nan_policy != "ignore" and ddp.any_rank(not math.isfinite(value)):
+        if _nonfinite_loss(value, nan_policy):
             if saved_buffers:
                 _restore_buffers(saved_buffers)
             msg = _nan_message(value, epoch, b + 1, nbatches, nan_policy)
             if nan_policy == "raise":
                 raise FloatingPointError(msg)
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            warnings.warn(msg, RuntimeWarning, stacklevel=_user_stacklevel())
             return {"loss": math.nan}, False
-        out_raw, tgt_raw = _raw(outputs), _raw(targets)
-        if first and metrics:
-            metrics = _drop_default_accuracy(metrics, out_raw, tgt_raw, _explicit_metrics)
-            first = False
-        n = _batch_len(targets, inputs)
-        for m in metrics:
-            m.update(out_raw, tgt_raw)
+        running.update(value, inputs, outputs, targets)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        loss_sum += value * n
-        count += n
         for fn in on_batch_end:
             fn(b, value)
         if progress is not None:
-            progress.update(1, postfix)
-    logs = {"loss": loss_sum / count if count else math.nan}
-    logs.update({m.name: m.compute() for m in metrics})
-    return logs, True
+            progress.update(1, lambda: {**running.logs(), "lr": _lr(optimizer)})
+    return running.logs(), True
 
 
 def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[str, float]:
@@ -342,34 +387,22 @@ def evaluate(model, loss_fn, loader: Iterable, metrics=("accuracy",)) -> dict[st
         ValueError: ``loader`` yielded no batches (rather than a silent nan).
     """
     explicit = tuple(metrics) != ("accuracy",) if not isinstance(metrics, str) else True
-    metrics = _make_metrics(metrics)
-    for m in metrics:
-        m.reset()
+    running = _EpochLogs(_make_metrics(metrics), explicit)
     was_training = getattr(model, "training", False)
     model.eval()
-    loss_sum, count, first = 0.0, 0, True
     try:
         with no_grad():
             for batch in loader:
                 inputs, targets = _split_batch(batch)
                 outputs = model(*inputs)
-                loss_sum += loss_fn(outputs, targets).item() * _batch_len(targets, inputs)
-                count += _batch_len(targets, inputs)
-                out_raw, tgt_raw = _raw(outputs), _raw(targets)
-                if first:
-                    metrics = _drop_default_accuracy(metrics, out_raw, tgt_raw, explicit)
-                    first = False
-                for m in metrics:
-                    m.update(out_raw, tgt_raw)
+                running.update(loss_fn(outputs, targets).item(), inputs, outputs, targets)
     finally:
         model.train(was_training)
-    if count == 0:
+    if running.count == 0:
         raise ValueError("evaluate: the loader yielded no batches (an empty validation set, or "
                          "drop_last with fewer samples than batch_size): there is nothing to "
                          "measure")
-    logs = {"loss": loss_sum / count}
-    logs.update({m.name: m.compute() for m in metrics})
-    return logs
+    return running.logs()
 
 
 # --------------------------------------------------------------------------- fit
@@ -432,17 +465,42 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
             optimizer, scheduler, early stopping, train loader, history and RNG state from it
             and continues after its epoch.
 
-    Under data parallelism (``minigrad.distributed`` with several processes, the model in
-    ``nn.parallel.DistributedDataParallel``) the same call runs on every rank: see
-    :mod:`minigrad.train.ddp` for what changes (rank-0 progress and checkpoints, logs averaged
-    over the ranks, the DistributedSampler's epoch set before each epoch).
+    Under data parallelism, see the module docstring.
 
     Returns:
         The History: per-epoch ``loss``, ``val_loss``, metrics and ``val_`` metrics, ``lr``
         (of param group 0 at the epoch's start) and ``time`` (seconds).
     """
     explicit_metrics = not (isinstance(metrics, tuple) and metrics == ("accuracy",))
-    metric_objs = _make_metrics(metrics)
+    plan = _EpochPlan(loss_fn=loss_fn, metrics=_make_metrics(metrics), nan_policy=nan_policy,
+                      val_metrics=metrics if explicit_metrics else None, progress=progress)
+    state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler,
+                       train_loader=train_loader, val_loader=val_loader,
+                       history=history if history is not None else History(),
+                       callbacks=_as_callbacks(callbacks), epochs=epochs)
+    _check_args(epochs, nan_policy, initial_epoch, train_loader, val_loader)
+    if resume_from is not None:
+        initial_epoch = _resume(state, resume_from)
+    _run_epochs(state, plan, first_epoch=initial_epoch + 1)
+    return state.history
+
+
+@dataclass
+class _EpochPlan:
+    """What each epoch of one :func:`fit` call uses."""
+
+    loss_fn: Callable
+    metrics: list[Metric]  # the training metrics
+    val_metrics: Any  # the metrics asked for, or None: the default accuracy if training had it
+    nan_policy: str
+    progress: bool
+    scheduler_kind: str | None = None  # set by _run_epochs: see scheduler_kind
+    batch_hooks: list = field(default_factory=list)  # the callbacks' on_batch_end, bound
+
+
+def _as_callbacks(callbacks: Iterable) -> list[Callback]:
+    """fit's callbacks as Callback objects (early-stopping objects wrapped), the checkpoints
+    last, so that they save the epoch's early-stopping and scheduler updates."""
     cbs: list[Callback] = []
     for cb in callbacks:
         if isinstance(cb, Callback):
@@ -454,80 +512,96 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable, epochs: int
                 f"fit: callbacks must be Callback objects or early-stopping objects with "
                 f"step(metric, model), got {type(cb).__name__}"
             )
-    # checkpoints last, so they save the epoch's early-stopping / scheduler updates
     cbs.sort(key=lambda c: isinstance(c, Checkpoint))
-    history = history if history is not None else History()
-    state = TrainState(model=model, optimizer=optimizer, scheduler=scheduler,
-                       train_loader=train_loader, val_loader=val_loader, history=history,
-                       callbacks=cbs, epochs=epochs)
-    _check_args(epochs, nan_policy, initial_epoch, train_loader, val_loader)
-    if resume_from is not None:
-        from .checkpoint import load_checkpoint  # noqa: PLC0415
+    return cbs
 
-        ck = load_checkpoint(
-            resume_from, model=model, optimizer=optimizer, scheduler=scheduler,
-            early_stopping=state.early_stopping,
-            train_loader=train_loader if callable(getattr(train_loader, "state_dict", None))
-            else None, history=history)
-        initial_epoch = int(ck["epoch"] or 0)
-        if initial_epoch > epochs:
-            raise ValueError(f"fit: the checkpoint {resume_from} is at epoch {initial_epoch}, "
-                             f"past epochs={epochs}")
-    kind = scheduler_kind(scheduler)
-    batch_hooks = [lambda b, v, cb=cb: cb.on_batch_end(state, b, v)
-                   for cb in cbs if cb._wants_batches()]
-    was_training = getattr(model, "training", True)
-    for cb in cbs:
+
+def _resume(state: TrainState, path) -> int:
+    """Restore every component of ``state`` from the checkpoint at ``path``; its epoch."""
+    loader = state.train_loader
+    ck = load_checkpoint(
+        path, model=state.model, optimizer=state.optimizer, scheduler=state.scheduler,
+        early_stopping=state.early_stopping,
+        train_loader=loader if callable(getattr(loader, "state_dict", None)) else None,
+        history=state.history)
+    epoch = int(ck["epoch"] or 0)
+    if epoch > state.epochs:
+        raise ValueError(f"fit: the checkpoint {path} is at epoch {epoch}, "
+                         f"past epochs={state.epochs}")
+    return epoch
+
+
+def _run_epochs(state: TrainState, plan: _EpochPlan, first_epoch: int) -> None:
+    """The callbacks' train begin, the epochs up to ``state.epochs`` (or a stop), their train
+    end; the model's train/eval mode is restored afterwards."""
+    plan.scheduler_kind = scheduler_kind(state.scheduler)
+    plan.batch_hooks = [lambda b, v, cb=cb: cb.on_batch_end(state, b, v)
+                        for cb in state.callbacks if cb._wants_batches()]
+    was_training = getattr(state.model, "training", True)
+    for cb in state.callbacks:
         cb.on_train_begin(state)
-    bar = None
     try:
-        for epoch in range(initial_epoch + 1, epochs + 1):
+        for epoch in range(first_epoch, state.epochs + 1):
             state.epoch = epoch
-            for cb in cbs:
-                cb.on_epoch_begin(state)
-            t0 = time.perf_counter()
-            lr = _lr(optimizer)
-            ddp.set_sampler_epoch(train_loader, epoch)
-            bar = ProgressBar(len(train_loader) if hasattr(train_loader, "__len__") else 0,
-                              desc=f"epoch {epoch}/{epochs}",
-                              enabled=None if progress and ddp.is_main_process() else False)
-            model.train()
-            logs, finished = train_epoch(
-                model, loss_fn, optimizer, train_loader,
-                scheduler=scheduler if kind == "batch" else None, metrics=metric_objs,
-                epoch=epoch, nan_policy=nan_policy, progress=bar, on_batch_end=batch_hooks,
-                _explicit_metrics=explicit_metrics)
-            if not finished:
-                bar.close(logs)
-                state.stop(f"non-finite loss at epoch {epoch} (nan_policy='stop')")
-                break
-            if val_loader is not None:
-                val = evaluate(model, loss_fn, val_loader,
-                               metrics if explicit_metrics else _default_like(logs))
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            logs = ddp.average_logs(logs)  # under DDP: the ranks' mean, the same on every rank
-            if kind == "epoch":
-                scheduler.step()
-            elif kind == "metric":
-                scheduler.step(logs.get("val_loss", logs["loss"]))
-            logs["lr"] = lr
-            logs["time"] = time.perf_counter() - t0
-            history.append(epoch, logs)
-            bar.close({k: v for k, v in logs.items() if k != "time"})
-            for cb in cbs:
-                cb.on_epoch_end(state, logs)
+            _run_epoch(state, plan)
             if state.stop_training:
                 break
     finally:
-        if bar is not None:
-            bar.close()  # a no-op unless an error left it open
-        model.train(was_training)
+        state.model.train(was_training)
     if state.stop_training:
-        history.stopped_early = True
-        history.stop_reason = state.stop_reason
-    for cb in cbs:
+        state.history.stopped_early = True
+        state.history.stop_reason = state.stop_reason
+    for cb in state.callbacks:
         cb.on_train_end(state)
-    return history
+
+
+def _run_epoch(state: TrainState, plan: _EpochPlan) -> None:
+    """Epoch ``state.epoch``: train, validate, step an epoch scheduler, log, call back."""
+    epoch, train_loader = state.epoch, state.train_loader
+    for cb in state.callbacks:
+        cb.on_epoch_begin(state)
+    t0 = time.perf_counter()
+    lr = _lr(state.optimizer)
+    ddp.set_sampler_epoch(train_loader, epoch)
+    bar = ProgressBar(len(train_loader) if hasattr(train_loader, "__len__") else 0,
+                      desc=f"epoch {epoch}/{state.epochs}",
+                      enabled=None if plan.progress and ddp.is_main_process() else False)
+    try:
+        state.model.train()
+        logs, finished = train_epoch(
+            state.model, plan.loss_fn, state.optimizer, train_loader,
+            scheduler=state.scheduler if plan.scheduler_kind == "batch" else None,
+            metrics=plan.metrics, epoch=epoch, nan_policy=plan.nan_policy, progress=bar,
+            on_batch_end=plan.batch_hooks, _explicit_metrics=plan.val_metrics is not None)
+        if not finished:
+            bar.close(logs)
+            state.stop(f"non-finite loss at epoch {epoch} (nan_policy='stop')")
+            return
+        logs = _validate_and_schedule(state, plan, logs)
+        logs["lr"] = lr
+        logs["time"] = time.perf_counter() - t0
+        state.history.append(epoch, logs)
+        bar.close({k: v for k, v in logs.items() if k != "time"})
+    finally:
+        bar.close()  # a no-op unless an error left it open
+    for cb in state.callbacks:
+        cb.on_epoch_end(state, logs)
+
+
+def _validate_and_schedule(state: TrainState, plan: _EpochPlan, logs: dict) -> dict:
+    """The epoch's logs with the ``val_`` ones added and averaged over DDP ranks; then an
+    epoch or metric scheduler is stepped."""
+    if state.val_loader is not None:
+        val = evaluate(state.model, plan.loss_fn, state.val_loader,
+                       plan.val_metrics if plan.val_metrics is not None
+                       else _default_like(logs))
+        logs.update({f"val_{k}": v for k, v in val.items()})
+    logs = ddp.average_logs(logs)  # under DDP: the ranks' mean, the same on every rank
+    if plan.scheduler_kind == "epoch":
+        state.scheduler.step()
+    elif plan.scheduler_kind == "metric":
+        state.scheduler.step(logs.get("val_loss", logs["loss"]))
+    return logs
 
 
 def _default_like(train_logs: dict) -> tuple:

@@ -24,6 +24,7 @@ from minigrad.train import (
     evaluate,
     fit,
     scheduler_kind,
+    train_epoch,
 )
 from minigrad.train.early_stopping import EarlyStopping
 from tests.conftest import to_numpy
@@ -332,6 +333,21 @@ def test_nan_loss_raises_naming_epoch_and_batch_before_updating():
     for a, b in zip(_params(model), snap["last"]):  # the weights after batch 2: no nan step
         np.testing.assert_array_equal(a, b)
     assert all(np.isfinite(p).all() for p in _params(model))
+
+
+def test_nan_policy_stop_warning_points_at_the_callers_line():
+    # the warning names the line that called fit (or train_epoch), not a line of the loop
+    model = _mlp()
+    train, _ = _loaders(val=False)
+    with pytest.warns(RuntimeWarning) as record:
+        fit(model, _PoisonAt(1, 1, 6), SGD(model.parameters(), lr=0.1), train, 1,
+            nan_policy="stop", progress=False)
+    assert record[0].filename == __file__
+    model.train()
+    with pytest.warns(RuntimeWarning) as record:
+        train_epoch(model, _PoisonAt(1, 1, 6), SGD(model.parameters(), lr=0.1), train,
+                    nan_policy="stop")
+    assert record[0].filename == __file__
 
 
 def test_nan_policy_stop_and_ignore():
