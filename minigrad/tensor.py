@@ -20,7 +20,7 @@ import numpy as np
 from . import backend
 from .backend import Array, Device, DeviceLike, device_of, get_array_module
 from .grad_mode import thread_state
-from .recording import host_read, inplace_write
+from .recording import host_read, inplace_write, recorder
 from .write_clock import writes
 
 _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
@@ -286,7 +286,8 @@ class Tensor:
         """Mark the data as changed in place (backward checks this)."""
         self._vc[0] += 1
         writes[0] += 1
-        inplace_write(self)  # minigrad.jit: refused inside a captured step
+        if recorder[0] is not None:  # minigrad.jit: refused inside a captured step
+            inplace_write(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.array.dtype.kind != "f":
