@@ -19,6 +19,7 @@ bench_training.py) so that large temporaries are not served from fresh pages at 
 
     python3 benchmarks/bench_jit.py                       # W3 and W1, 5 rounds
     python3 benchmarks/bench_jit.py --workloads W3 --rounds 9
+    python3 benchmarks/bench_jit.py --workloads W1 --batch 16   # W1's MLP at batch 16
     python3 benchmarks/bench_jit.py --device cuda --torch # on a GPU: CuPy (the jit launches
                                                           # CUDA graphs), the hand step in
                                                           # CuPy, and PyTorch CUDA eager
@@ -47,7 +48,16 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from workloads import BETA1, BETA2, EPS, LR, batch_order, init_weights, load_data  # noqa: E402
+from workloads import (  # noqa: E402
+    BETA1,
+    BETA2,
+    EPS,
+    LR,
+    WORKLOADS,
+    batch_order,
+    init_weights,
+    load_data,
+)
 
 import minigrad as mg  # noqa: E402
 import minigrad.nn.functional as F  # noqa: E402
@@ -249,7 +259,11 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--device", default="cpu", help="cpu, or cuda (CuPy; the jit uses CUDA graphs)")
     p.add_argument("--torch", action="store_true", help="add PyTorch eager on the same device")
+    p.add_argument("--batch", type=int, help="override the workloads' batch size")
     args = p.parse_args()
+    if args.batch:
+        for name in args.workloads:
+            WORKLOADS[name]["batch"] = args.batch
     print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, {time.strftime('%F %H:%M')}")
     for name in args.workloads:
         run(name, args.rounds, args.device, args.torch)
