@@ -234,6 +234,7 @@ class _Recorder:
         return threading.get_ident() == self.thread
 
     def forward(self, fn, inputs, params, out) -> None:
+        """``Function.apply`` ran ``fn.forward``: record it (flagged host if it drew)."""
         if threading.get_ident() != self.thread:
             return
         func = functools.partial(_forward_0d, fn) if out.ndim == 0 else fn.forward
@@ -242,6 +243,7 @@ class _Recorder:
                   host=draws != self.draws)  # it drew random numbers: each replay draws anew
 
     def call_kernel(self, func, args, kwargs):
+        """``recording.kernel``: call ``func`` (unrecorded inside) and record the call."""
         if threading.get_ident() != self.thread:
             return func(*args, **kwargs)
         recording.recorder[0] = None  # what the kernel does inside is the kernel
@@ -255,6 +257,8 @@ class _Recorder:
         return outs
 
     def call_whole(self, method, obj, args, kwargs):
+        """``@replayed_whole``: record the call as one host kernel, then make it, unrecorded
+        inside. Refused: tensor arguments, a closure, a returned value."""
         if threading.get_ident() != self.thread:
             return method(obj, *args, **kwargs)
         name = f"{type(obj).__name__}.{method.__name__}"
@@ -279,6 +283,8 @@ class _Recorder:
         return result
 
     def saw_module(self, m) -> None:
+        """``Module.__call__``: note the module's mode, parameters and buffers (the guards),
+        and name them for the program's listing."""
         if id(m) in self.modules or threading.get_ident() != self.thread:
             return
         name = self.names.get(id(m), type(m).__name__)
@@ -295,6 +301,7 @@ class _Recorder:
         self.modules[id(m)] = (m, m.training, registries)
 
     def inplace_write(self, t: Tensor) -> None:
+        """``Tensor._bump_version`` outside a kernel or a whole call: refuse."""
         if threading.get_ident() != self.thread:
             return
         self.refuse(f"an in-place write to a tensor of shape {tuple(t.shape)} outside any op "
@@ -302,6 +309,7 @@ class _Recorder:
                     "replayed")
 
     def host_read(self, what: str) -> None:
+        """``item()``, ``numpy()``, ``bool()``... of a tensor: refuse."""
         if threading.get_ident() != self.thread:
             return
         self.refuse(f"{what} of a tensor inside the step reads a value to Python (the replay "
@@ -589,6 +597,8 @@ class _CudaGraphs:
         self.fixed = frozenset(read_by_graphs & made_by_host)
 
     def run(self, arrays: list):
+        """One replay: capture first (or again, if a parameter moved), else copy the inputs
+        in, launch the graphs and run the host kernels between them on the stream."""
         p = self.program
         outer = self.cp.cuda.get_current_stream()
         self.stream.wait_event(outer.record())  # the inputs were made on the caller's stream
