@@ -124,6 +124,7 @@ class _Recorder:
         self.refusal: str | None = None
         self.thread = threading.get_ident()  # other threads' work is not part of the step
         self.draws = _draws()
+        self.host_fns: set[int] = set()  # ops whose forward runs from Python (random draws)
         for a, name in zip(inputs, names):
             self._new_slot(a, name)
 
@@ -239,8 +240,10 @@ class _Recorder:
             return
         func = functools.partial(_forward_0d, fn) if out.ndim == 0 else fn.forward
         draws, self.draws = self.draws, _draws()
+        if draws != self.draws:  # it drew random numbers: each replay draws anew, from Python
+            self.host_fns.add(id(fn))
         self._add(func, f"{type(fn).__name__}.forward", inputs, params, out,
-                  host=draws != self.draws)  # it drew random numbers: each replay draws anew
+                  host=id(fn) in self.host_fns)
 
     def call_kernel(self, func, args, kwargs):
         """``recording.kernel``: call ``func`` (unrecorded inside) and record the call."""
@@ -344,7 +347,7 @@ class _Recorder:
                     fn.check_versions(t)
                 in_grads = fn.backward(g, *fn.saved)
                 self._add(fn.backward, f"{type(fn).__name__}.backward", (g, *fn.saved), {},
-                          tuple(in_grads))
+                          tuple(in_grads), host=id(fn) in self.host_fns)  # reads its mask
                 self._route(fn, in_grads, grads, heap, leaves)
                 if not retain_graph:
                     fn.inputs = None
@@ -557,6 +560,13 @@ def _segments(host: list[bool]) -> list[tuple[bool, int, int]]:
     return runs
 
 
+def _grad_copied(func):
+    """``func``, or for a gradient put into ``.grad``, the same with a copy made."""
+    if isinstance(func, functools.partial) and func.func is _grad_into:
+        return functools.partial(_grad_into, func.args[0], "copy")
+    return func
+
+
 class _CudaGraphs:
     """A program's replay on CuPy, its device segments captured into CUDA graphs.
 
@@ -595,6 +605,9 @@ class _CudaGraphs:
                 read_by_graphs.update(slots)
                 read_by_graphs.update(s for _, s in dyn)
         self.fixed = frozenset(read_by_graphs & made_by_host)
+        # a gradient left in a graph's buffer would be overwritten by the next launch (and,
+        # kept in .grad, added to itself): .grad always gets a copy here
+        self.kernels = [(_grad_copied(func), *rest) for func, *rest in program.kernels]
 
     def run(self, arrays: list):
         """One replay: capture first (or again, if a parameter moved), else copy the inputs
@@ -614,7 +627,7 @@ class _CudaGraphs:
                     if is_graph:
                         graph.launch(stream=self.stream)
                     else:
-                        _run_kernels(p.kernels[start:stop], env, p.live, self.fixed)
+                        _run_kernels(self.kernels[start:stop], env, p.live, self.fixed)
                 result = _rebuild(p.outputs, env, copy=True)
         outer.wait_event(self.stream.record())  # the caller's later work sees the results
         return result
@@ -629,7 +642,7 @@ class _CudaGraphs:
             env[s] = t.array
         graphs: list = []
         for n, (is_graph, start, stop) in enumerate(self.segments):
-            kernels = p.kernels[start:stop]
+            kernels = self.kernels[start:stop]
             if not is_graph:
                 _run_kernels(kernels, env, p.live)
                 graphs.append(None)
@@ -647,7 +660,7 @@ class _CudaGraphs:
                               stacklevel=4)
                 self.usable = False
                 for _, start2, stop2 in self.segments[n:]:  # nothing of segment n ran
-                    _run_kernels(p.kernels[start2:stop2], env, p.live)
+                    _run_kernels(self.kernels[start2:stop2], env, p.live)
                 return _rebuild(p.outputs, env)
             graph.launch(stream=self.stream)
             graphs.append(graph)
