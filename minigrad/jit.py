@@ -113,6 +113,7 @@ class _Recorder:
         self.arrays: list = []  # every array met, kept alive so that ids stay unique
         self.slot_of: dict[int, int] = {}
         self.labels: list[str] = []
+        self.kinds: dict[int, str] = {}  # slot -> "shape dtype", for the program's listing
         self.bound: dict[int, object] = {}  # slot -> the value bound by reference
         self.kernels: list[tuple] = []  # (func, slots, static kwargs, slot kwargs, out, line)
         self.modules: dict[int, tuple] = {}  # id -> (module, training, registries)
@@ -133,6 +134,7 @@ class _Recorder:
         s = len(self.labels)
         self.labels.append(label if label is not None else f"%{s}")
         if _is_array(value):
+            self.kinds[s] = f"{tuple(value.shape)} {value.dtype}"
             self.arrays.append(value)
             self.slot_of[id(value)] = s
         return s
@@ -398,7 +400,9 @@ class _Recorder:
     def finish(self, result, signature) -> Program:
         """The recorded program; ``result`` (what the step returned) becomes its outputs."""
         outputs = self._outputs(result)
-        return Program(self.kernels, self.labels, self.bound, len(signature[0]), outputs,
+        lines = [_line(k[:6], self.labels, self.kinds) for k in self.kernels]
+        return Program(self.kernels, lines, len(self.labels), self.bound, len(signature[0]),
+                       outputs,
                        list(self.modules.values()), list(self.array_guards.values()),
                        list(self.live.values()), list(self.optimizers.values()))
 
@@ -450,13 +454,13 @@ class Program:
     ``str(program)`` lists the kernels, one per line, as ``outputs = kernel(arguments)``.
     """
 
-    def __init__(self, kernels, labels, bound, n_inputs, outputs, modules, arrays, live,
+    def __init__(self, kernels, lines, n_slots, bound, n_inputs, outputs, modules, arrays, live,
                  optimizers):
         self.kernels = [k[:5] for k in kernels]
         self.host = [k[6] for k in kernels]  # kernels a CUDA graph cannot hold
-        self.lines = [_line(k[:6], labels) for k in kernels]
+        self.lines = lines
         self.cuda_graphs = None  # a _CudaGraphs, made at the first replay on CuPy
-        self.template = [None] * len(labels)
+        self.template = [None] * n_slots
         for s, v in bound.items():
             self.template[s] = v
         self.n_inputs = n_inputs
@@ -690,20 +694,21 @@ def _rebuild(spec, env, copy: bool = False):
     return tuple(items) if kind == "tuple" else items
 
 
-def _line(kernel, labels) -> str:
+def _line(kernel, labels, kinds) -> str:
+    """``outputs = name(arguments)  # output shapes and dtypes``: one kernel, for a reader."""
     func, slots, static, dyn, out, name = kernel
     if "#" in name:  # a call recorded whole
         return name
+    if name.endswith("+="):  # a gradient put into .grad
+        return f"{name} {labels[slots[0]]}"
     args = [labels[s] for s in slots]
     args += [f"{k}={labels[s]}" for k, s in dyn]
     args += [f"{k}={_short(v)}" for k, v in static.items()]
-    if out is None:
-        lhs = ""
-    elif type(out) is int:  # (-1: a call recorded whole, shown by its name above)
-        lhs = f"{labels[out]} = "
-    else:
-        lhs = ", ".join("_" if s is None else labels[s] for s in out) + " = "
-    return f"{lhs}{name}({', '.join(args)})"
+    outs = () if out is None else (out,) if type(out) is int else out
+    lhs = ", ".join("_" if s is None else labels[s] for s in outs)
+    line = f"{lhs} = {name}({', '.join(args)})" if outs else f"{name}({', '.join(args)})"
+    shapes = ", ".join(kinds[s] for s in outs if s is not None and s in kinds)
+    return f"{line}  # {shapes}" if shapes else line
 
 
 def _signature(args: tuple, kwargs: dict) -> tuple:
