@@ -517,3 +517,29 @@ def test_an_eval_step_and_grads_kept_between_steps_replay_identically():
     eager, replay = run(False), run(True)
     assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
     assert_same(eager[1], replay[1])
+
+
+def test_an_error_in_the_recording_call_leaves_no_program_and_no_recorder():
+    from minigrad import recording
+    model = w1()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    fail = [True]
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        if fail[0]:
+            raise KeyError("boom")
+        loss.backward()
+        opt.step()
+        return loss
+
+    s = mg.jit(step)
+    (x, y), = batches(12, 4, count=1)
+    with pytest.raises(KeyError):
+        s(x, y)
+    assert recording.recorder[0] is None and not s.programs
+    fail[0] = False
+    s(x, y)
+    s(x, y)
+    assert s.program is not None
