@@ -753,6 +753,10 @@ class Jit:
         """The program run (or recorded) by the last call; ``print`` it to read the step."""
         return self.last
 
+    def __get__(self, obj, objtype=None):
+        """As a method decorator: the instance is an argument (one program per instance)."""
+        return self if obj is None else functools.partial(self, obj)
+
     def reset(self) -> None:
         """Forget every recorded program: the next call records again."""
         self.programs.clear()

@@ -543,3 +543,32 @@ def test_an_error_in_the_recording_call_leaves_no_program_and_no_recorder():
     s(x, y)
     s(x, y)
     assert s.program is not None
+
+
+def test_jit_as_a_method_decorator_records_one_program_per_instance():
+    class Trainer:
+        def __init__(self, seed):
+            self.model = w1(seed)
+            self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+
+        @mg.jit
+        def step(self, x, y):
+            self.opt.zero_grad()
+            loss = F.cross_entropy(self.model(x), y)
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    a, b = Trainer(0), Trainer(1)
+    data = batches(12, 4, count=3)
+    for x, y in data:
+        a.step(x, y)
+        lb = b.step(x, y)
+    assert len(Trainer.step.programs) == 2
+    ref = w1(1)
+    opt = optim.SGD(ref.parameters(), lr=0.1)
+    for x, y in data:
+        lr_ = make_step(ref, opt)(x, y)
+    assert np.array_equal(lr_.array, lb.array)
+    assert all(np.array_equal(p.array, q.array) for p, q in zip(ref.parameters(),
+                                                                 b.model.parameters()))
