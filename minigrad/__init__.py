@@ -207,4 +207,4 @@ def device(type="cpu", index=None) -> Device:  # noqa: A002 - torch's names
 
 __version__ = "0.1.0"
 
-from .jit import jit  # noqa: E402  (minigrad.jit(train_step): capture once, replay)
+from .jit import JitFallbackWarning, jit  # noqa: E402  (capture a step once, replay it)
