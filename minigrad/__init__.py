@@ -206,3 +206,5 @@ def device(type="cpu", index=None) -> Device:  # noqa: A002 - torch's names
 
 
 __version__ = "0.1.0"
+
+from .jit import JitFallbackWarning, jit  # noqa: E402  (capture a step once, replay it)

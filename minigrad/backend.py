@@ -348,26 +348,26 @@ class Generator:
         return state
 
     # Each draw takes the device and returns an array on it.
-    def random(self, shape, dtype=None, device: Device = CPU) -> Array:
-        """Uniform on [0, 1)."""
+    def _float_draw(self, numpy_method: str, cupy_method: str, shape, dtype, device: Device):
+        """``(draw, dtype)``: a float draw by the named method of the device's generator, in
+        ``dtype`` when it is float32 or float64, else in float32 (neither generator draws
+        float16: the caller casts)."""
         dtype = np.dtype(dtype or _default_dtype)
         draw_dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
         if device.type == "cpu":
-            u = self.numpy.random(shape, dtype=draw_dtype)
-        else:
-            with on_device(device):
-                u = self._cupy_state(device).random_sample(shape, dtype=draw_dtype)
+            return getattr(self.numpy, numpy_method)(shape, dtype=draw_dtype), dtype
+        with on_device(device):
+            state = self._cupy_state(device)
+            return getattr(state, cupy_method)(shape, dtype=draw_dtype), dtype
+
+    def random(self, shape, dtype=None, device: Device = CPU) -> Array:
+        """Uniform on [0, 1)."""
+        u, dtype = self._float_draw("random", "random_sample", shape, dtype, device)
         return u if u.dtype == dtype else _cast_below_one(u, dtype)
 
     def normal(self, shape, dtype=None, device: Device = CPU) -> Array:
         """Standard normal."""
-        dtype = np.dtype(dtype or _default_dtype)
-        draw_dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
-        if device.type == "cpu":
-            z = self.numpy.standard_normal(shape, dtype=draw_dtype)
-        else:
-            with on_device(device):
-                z = self._cupy_state(device).standard_normal(shape, dtype=draw_dtype)
+        z, dtype = self._float_draw("standard_normal", "standard_normal", shape, dtype, device)
         return z if z.dtype == dtype else z.astype(dtype)
 
     def integers(self, low: int, high: int, shape, device: Device = CPU) -> Array:

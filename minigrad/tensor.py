@@ -20,6 +20,7 @@ import numpy as np
 from . import backend
 from .backend import Array, Device, DeviceLike, device_of, get_array_module
 from .grad_mode import thread_state
+from .recording import host_read, inplace_write, recorder
 from .write_clock import writes
 
 _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
@@ -127,6 +128,9 @@ def bump_versions(tensors: list) -> None:
     for t in tensors:
         t._vc[0] += 1
     writes[0] += len(tensors)
+    if recorder[0] is not None:  # minigrad.jit: as in _bump_version
+        for t in tensors:
+            inplace_write(t)
 
 
 class Tensor:
@@ -292,6 +296,8 @@ class Tensor:
         """Mark the data as changed in place (backward checks this)."""
         self._vc[0] += 1
         writes[0] += 1
+        if recorder[0] is not None:  # minigrad.jit: refused inside a captured step
+            inplace_write(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.array.dtype.kind != "f":
@@ -364,6 +370,7 @@ class Tensor:
         return self
 
     def item(self):
+        host_read("item()")
         if self.array.size != 1:
             raise ValueError(
                 f"item() needs a tensor with one element, got shape {tuple(self.array.shape)}"
@@ -372,10 +379,12 @@ class Tensor:
 
     def tolist(self):
         """Nested Python lists (works on tensors that require grad, as torch's)."""
+        host_read("tolist()")
         return backend.to_device(self.array, backend.CPU).tolist()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (copied from the GPU; shared on the CPU)."""
+        host_read("numpy()")
         if self.requires_grad:
             raise RuntimeError(
                 "numpy() on a tensor that requires grad: call .detach().numpy() instead"
@@ -383,6 +392,7 @@ class Tensor:
         return backend.to_device(self.array, backend.CPU)
 
     def __array__(self, dtype=None, copy=None):
+        host_read("numpy.asarray()")
         arr = backend.to_device(self.array, backend.CPU)
         return arr if dtype is None else arr.astype(dtype)
 
@@ -453,6 +463,7 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     def __bool__(self) -> bool:
+        host_read("bool()")
         if self.array.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self.array.size} elements is ambiguous"

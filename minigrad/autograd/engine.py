@@ -16,6 +16,7 @@ from heapq import heappop, heappush
 
 from ..backend import get_array_module, on_device_of
 from ..grad_mode import thread_state
+from ..recording import recorder
 from ..tensor import Tensor
 from ..write_clock import writes
 from .function import Function, unbroadcast
@@ -108,6 +109,9 @@ def run_backward(
     ``root_grads`` are arrays, or Tensors under ``create_graph``. Recording is switched to
     ``create_graph`` in the calling thread only, for the duration of the pass.
     """
+    rec = recorder[0]
+    if rec is not None and rec.records_this_thread():  # minigrad.jit is capturing a step
+        return rec.run_backward(roots, root_grads, retain_graph, create_graph, inputs)
     grads, heap, leaves = _order_roots(roots, root_grads)
     sink = _Sink(inputs, create_graph, root_grads)
     # leaves with post-accumulate hooks are finished as soon as their last use is done

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..backend import device_of, on_device_of
 from ..grad_mode import thread_state
+from ..recording import recorder
 from ..tensor import Tensor
 from ..write_clock import writes
 
@@ -101,6 +102,8 @@ class Function:
             raise ValueError(f"{cls.__name__}: inputs of shapes {shapes}: {err}") from None
         if type(out_array) is not ndarray and isinstance(out_array, np.generic):
             out_array = _as_0d(fn, out_array)  # NumPy gives scalars for 0-d results
+        if recorder[0] is not None:  # minigrad.jit is capturing a step
+            recorder[0].forward(fn, inputs, params, out_array)
         out = _new_tensor(Tensor)
         out.array = out_array
         out._grad = None

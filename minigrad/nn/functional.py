@@ -25,6 +25,7 @@ from ..backend import get_array_module
 from ..grad_mode import is_grad_enabled
 from ..ops import loss as loss_ops
 from ..ops import normalization, sparse
+from ..recording import kernel
 from ..tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -467,7 +468,8 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
             and input.array.dtype.kind == "f" and target.array.shape == input.array.shape[:1]
             and reduction in _REDUCTIONS and type(target.array) is type(input.array)):
         # the common case (N, C) logits and (N,) int64 targets, without the general checks
-        safe, valid = _check_classes(target.array, input.array.shape[1], int(ignore_index))
+        safe, valid = kernel(_check_classes, target.array, input.array.shape[1],
+                             int(ignore_index))
         return loss_ops.class_index_loss(input, safe, valid, None, reduction, 0.0, log_input)
     _check_tensor(input, name)
     if not isinstance(target, Tensor):
@@ -503,7 +505,7 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
                         f"{target.dtype}")
     t = _class_targets(target, input, name)
     x2, restore, _ = _rows(input, name)
-    safe, valid = _check_classes(t, x2.shape[1], int(ignore_index))
+    safe, valid = kernel(_check_classes, t, x2.shape[1], int(ignore_index))
     out = loss_ops.class_index_loss(x2, safe, valid, w, reduction, float(smoothing), log_input)
     return restore(out) if reduction == "none" else out
 

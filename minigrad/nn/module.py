@@ -21,6 +21,7 @@ import numpy as np
 from .. import backend
 from ..backend import Device
 from ..grad_mode import no_grad
+from ..recording import recorder, replayed_whole
 from ..tensor import Parameter, Tensor
 
 
@@ -63,6 +64,8 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        if recorder[0] is not None:  # minigrad.jit is capturing a step: guard this module
+            recorder[0].saw_module(self)
         return self.forward(*args, **kwargs)
 
     # ----------------------------------------------------------------- registration
@@ -252,6 +255,7 @@ class Module:
             p.requires_grad_(requires_grad)
         return self
 
+    @replayed_whole
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients of all parameters: to None (default, as torch), or to zeros."""
         for p in self.parameters():

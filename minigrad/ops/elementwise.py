@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..recording import kernel
 from ..tensor import Tensor, _as_array
 from . import dispatch as d
 
@@ -380,7 +381,7 @@ def where(cond, a, b) -> Tensor:
 def compare(a, b, how: str) -> Tensor:
     """Elementwise comparison: a bool tensor, no gradient."""
     a, b = operands(a, b)
-    return Tensor._wrap(getattr(get_array_module(a.array), how)(a.array, b.array))
+    return Tensor._wrap(kernel(getattr(get_array_module(a.array), how), a.array, b.array))
 
 
 def _float(x: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..recording import kernel
 from ..tensor import Tensor
 
 
@@ -116,23 +117,44 @@ def _affine(weight, bias) -> tuple:
     return (weight,) if bias is None else (weight, bias)
 
 
-def _update_running_stats(running_mean, running_var, num_batches_tracked, momentum,
-                          mean, var, m: int) -> None:
-    """running = (1 - f) running + f * batch statistic, in place, as torch; the variance
-    stored is the unbiased one (times M / (M - 1)); f = momentum, or 1 / num_batches_tracked
-    (the cumulative average) when momentum is None."""
-    if num_batches_tracked is not None:
-        num_batches_tracked.array += 1
-        num_batches_tracked._bump_version()
-    factor = 1.0 / float(num_batches_tracked.array) if momentum is None else float(momentum)
-    c = running_mean.array.size
-    rm, rv = running_mean.array, running_var.array
+def _update_running_stats(rm, rv, nbt, momentum, mean, var, m: int) -> None:
+    """running = (1 - f) running + f * batch statistic, in place on the arrays, as torch; the
+    variance stored is the unbiased one (times M / (M - 1)); f = momentum, or
+    1 / num_batches_tracked (the cumulative average) when momentum is None."""
+    if nbt is not None:
+        nbt += 1
+    factor = 1.0 / float(nbt) if momentum is None else float(momentum)
+    c = rm.size
     rm *= 1.0 - factor
     rm += factor * mean.reshape(c)
     rv *= 1.0 - factor
     rv += (factor * m / (m - 1)) * var.reshape(c)
-    running_mean._bump_version()
-    running_var._bump_version()
+
+
+def _batch_norm_statistics(a, rm, rv, nbt, *, axes, pshape, use_batch, update, momentum, eps):
+    """(mean, invstd, centered) of batch norm's input array ``a``: the batch's (updating the
+    running statistics ``rm``, ``rv`` in place when ``update``) or the running ones. One kernel
+    of a step captured by minigrad.jit."""
+    xp = get_array_module(a)
+    if use_batch:
+        m = a.size // a.shape[1]
+        # sum * (1/M) rather than .mean(): NumPy's mean adds microseconds of Python overhead
+        inv_m = 1.0 / m
+        mean = a.sum(axis=axes, keepdims=True)
+        mean *= inv_m
+        centered = a - mean
+        var = (centered * centered).sum(axis=axes, keepdims=True)
+        var *= inv_m
+        if update:
+            _update_running_stats(rm, rv, nbt, momentum, mean, var, m)
+    else:
+        mean = rm.reshape(pshape)
+        var = rv.reshape(pshape)
+        centered = None
+    invstd = var + eps
+    xp.sqrt(invstd, out=invstd)
+    xp.reciprocal(invstd, out=invstd)
+    return mean, invstd, centered
 
 
 def batch_norm(x: Tensor, running_mean, running_var, weight, bias, training: bool,
@@ -144,29 +166,31 @@ def batch_norm(x: Tensor, running_mean, running_var, weight, bias, training: boo
     c = a.shape[1]
     axes = (0,) + tuple(range(2, a.ndim))
     pshape = (1, c) + (1,) * (a.ndim - 2)
-    xp = get_array_module(a)
     use_batch = training or running_mean is None
-    if use_batch:
-        m = a.size // c
-        # sum * (1/M) rather than .mean(): NumPy's mean adds microseconds of Python overhead
-        inv_m = 1.0 / m
-        mean = a.sum(axis=axes, keepdims=True)
-        mean *= inv_m
-        centered = a - mean
-        var = (centered * centered).sum(axis=axes, keepdims=True)
-        var *= inv_m
-        if training and running_mean is not None:
-            _update_running_stats(running_mean, running_var, num_batches_tracked, momentum,
-                                  mean, var, m)
-    else:
-        mean = running_mean.array.reshape(pshape)
-        var = running_var.array.reshape(pshape)
-        centered = None
-    invstd = var + eps
-    xp.sqrt(invstd, out=invstd)
-    xp.reciprocal(invstd, out=invstd)
+    update = training and running_mean is not None
+    buffers = [running_mean, running_var, num_batches_tracked if update else None]
+    rm, rv, nbt = (None if t is None else t.array for t in buffers)
+    mean, invstd, centered = kernel(_batch_norm_statistics, a, rm, rv, nbt, axes=axes,
+                                    pshape=pshape, use_batch=use_batch, update=update,
+                                    momentum=momentum, eps=eps)
+    if update:  # the statistics were written in place
+        kernel(_bump_versions, *(t for t in buffers if t is not None))
     return BatchNorm.apply(x, *_affine(weight, bias), mean=mean, invstd=invstd, axes=axes,
                            pshape=pshape, batch_stats=use_batch, centered=centered)
+
+
+def _bump_versions(*tensors) -> None:
+    for t in tensors:
+        t._bump_version()
+
+
+def _layer_norm_statistics(a, axes, eps):
+    """(mean, invstd, centered) of layer norm's input array over ``axes``."""
+    xp = get_array_module(a)
+    mean = a.mean(axis=axes, keepdims=True)
+    centered = a - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    return mean, 1.0 / xp.sqrt(var + eps), centered
 
 
 def layer_norm(x: Tensor, normalized_shape: tuple, weight, bias, eps: float) -> Tensor:
@@ -174,10 +198,6 @@ def layer_norm(x: Tensor, normalized_shape: tuple, weight, bias, eps: float) -> 
     variance, then an elementwise scale and shift."""
     a = x.array
     axes = tuple(range(a.ndim - len(normalized_shape), a.ndim))
-    xp = get_array_module(a)
-    mean = a.mean(axis=axes, keepdims=True)
-    centered = a - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)
-    invstd = 1.0 / xp.sqrt(var + eps)
+    mean, invstd, centered = kernel(_layer_norm_statistics, a, axes, eps)
     return LayerNorm.apply(x, *_affine(weight, bias), mean=mean, invstd=invstd, axes=axes,
                            pshape=normalized_shape, centered=centered)

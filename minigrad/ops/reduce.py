@@ -7,6 +7,7 @@ import numbers
 
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..recording import kernel
 from ..tensor import Tensor
 from . import dispatch as d
 
@@ -186,9 +187,14 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def _arg(x: Tensor, dim, keepdim: bool, how: str) -> Tensor:
-    xp = get_array_module(x.array)
-    if dim is None:
-        return Tensor._wrap(xp.asarray(getattr(x.array, how)()))
-    axis = normalize_axis(dim, x.ndim, single=True)
-    out = getattr(x.array, how)(axis=axis)
-    return Tensor._wrap(xp.expand_dims(out, axis) if keepdim else out)
+    axis = None if dim is None else normalize_axis(dim, x.ndim, single=True)
+    return Tensor._wrap(kernel(_arg_array, x.array, how, axis, keepdim))
+
+
+def _arg_array(a, how: str, axis, keepdim: bool):
+    """``a.argmax(axis)`` or ``a.argmin(axis)`` (over the flattened array when axis is None)."""
+    xp = get_array_module(a)
+    if axis is None:
+        return xp.asarray(getattr(a, how)())
+    out = getattr(a, how)(axis=axis)
+    return xp.expand_dims(out, axis) if keepdim else out

@@ -66,6 +66,7 @@ import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..backend import Array, device_of, get_array_module, on_device_of, to_device
+from ..recording import replayed_whole
 from ..tensor import Tensor, bump_versions
 from .clip import clip_by_norm, clip_by_value, global_norm
 from .flat import FlatGroup, adopt_state, relocate
@@ -374,6 +375,7 @@ class Optimizer:
             if flat is not None:
                 self._flat[len(self.param_groups) - 1] = flat
 
+    @replayed_whole
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: ``p.grad = None`` (default) or fill them with zeros in place."""
         for group in self.param_groups:
@@ -394,6 +396,7 @@ class Optimizer:
         """Update ``p.array`` in place from ``grad`` (subclasses override)."""
         raise NotImplementedError(f"{type(self).__name__} does not define update()")
 
+    @replayed_whole
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One optimization step over every parameter that has a gradient.
 

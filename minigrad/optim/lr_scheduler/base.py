@@ -15,6 +15,7 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...recording import replayed_whole
 from ..optimizer import Optimizer
 
 __all__ = ["LRScheduler", "STEPPINGS"]
@@ -153,6 +154,7 @@ class LRScheduler:
         return [self.lr_at(self.last_epoch, base_lr, i)
                 for i, base_lr in enumerate(self.base_lrs)]
 
+    @replayed_whole
     def step(self, epoch: float | None = None) -> None:
         """Advance one step (or jump to ``epoch``) and write the new learning rates.
 

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
+from ...recording import replayed_whole
 from ..optimizer import Optimizer
 from .base import LRScheduler, check_optimizer, nonneg_int, positive_int
 
@@ -248,6 +249,7 @@ class ChainedScheduler(_CompositeScheduler):
         return chain(base_lr, [(s.lr_at(t, s.base_lrs[group], group), s.base_lrs[group])
                                      for s in self._schedulers])
 
+    @replayed_whole
     def step(self, epoch: float | None = None) -> None:
         """Step every chained scheduler, then write the product of their factors."""
         if epoch is not None:

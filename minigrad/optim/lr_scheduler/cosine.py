@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ...recording import replayed_whole
 from ..optimizer import Optimizer
 from .base import LRScheduler, is_int, positive_int
 
@@ -113,6 +114,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         t_cur, t_i = self.period(t)
         return cosine_annealing(t_cur, base_lr, t_i, self.eta_min)
 
+    @replayed_whole
     def step(self, epoch: float | None = None) -> None:
         """Advance by 1 or jump to ``epoch`` (fractional allowed, >= 0)."""
         if epoch is not None and not epoch >= 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from ...recording import replayed_whole
 from ..optimizer import Optimizer
 from .base import LRScheduler, check_optimizer, nonneg_int, per_group
 
@@ -92,6 +93,7 @@ class ReduceLROnPlateau(LRScheduler):
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
+    @replayed_whole
     def step(self, metrics: float, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record one epoch's metric and reduce the learning rate if it has plateaued."""
         current = float(metrics)

@@ -1,0 +1,273 @@
+"""minigrad.jit against the eager step and a hand-written NumPy step, in the same run.
+
+Workloads W3 (MLP 64-64-64-10, batch 16, the digits) and W1 (MLP 784-256-128-10, batch 128)
+of ../shared/PEERS.md (see workloads.py), Adam, mean cross-entropy, one BLAS thread.
+
+Variants, each from the same weights on the same batches:
+  hand    hand-written NumPy as fast as the floor of ../shared/floor/frameworks/numpy_hand.py:
+          parameters and gradients as views of one flat buffer (Adam is 13 whole-buffer
+          in-place ufunc calls), activations in reused buffers (``out=``), fused
+          log-softmax + cross-entropy, no input gradient for the first layer
+  eager   nn.Sequential + F.cross_entropy + optim.Adam, the usual step
+  jit     the same step through minigrad.jit (the first call records, the rest replay)
+
+Each round runs one epoch of each variant in turn (hand, eager, jit), after one untimed
+warm-up epoch each; the ratio to hand is taken per round and the median over rounds is
+reported, with the median epoch time. Also reported: the recording call's time against the
+median replayed step and the median eager step. glibc's malloc thresholds are raised (as in
+bench_training.py) so that large temporaries are not served from fresh pages at random.
+
+    python3 benchmarks/bench_jit.py                       # W3 and W1, 5 rounds
+    python3 benchmarks/bench_jit.py --workloads W3 --rounds 9
+    python3 benchmarks/bench_jit.py --workloads W1 --batch 16   # W1's MLP at batch 16
+    python3 benchmarks/bench_jit.py --device cuda --torch # on a GPU: CuPy (the jit launches
+                                                          # CUDA graphs), the hand step in
+                                                          # CuPy, and PyTorch CUDA eager
+
+Losses are summed on the device and read once per epoch, after a device sync, so a GPU epoch
+is not timed one host round trip per step.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if "MALLOC_MMAP_THRESHOLD_" not in os.environ:  # re-run with pinned malloc thresholds
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(2**30), MALLOC_TRIM_THRESHOLD_=str(2**30))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from workloads import (  # noqa: E402
+    BETA1,
+    BETA2,
+    EPS,
+    LR,
+    WORKLOADS,
+    batch_order,
+    init_weights,
+    load_data,
+)
+
+import minigrad as mg  # noqa: E402
+import minigrad.nn.functional as F  # noqa: E402
+from minigrad import nn, optim  # noqa: E402
+
+
+class HandStep:
+    """Forward, backward and Adam of an MLP in hand-written NumPy (see the module doc)."""
+
+    def __init__(self, layers, batch, xp=np):
+        self.xp = xp
+        sizes = [w.size + b.size for w, b in layers]
+        self.flat = xp.empty(sum(sizes), xp.float32)
+        self.gflat = xp.zeros_like(self.flat)
+        self.m, self.v = xp.zeros_like(self.flat), xp.zeros_like(self.flat)
+        self.tmp = xp.empty_like(self.flat)
+        self.w, self.b, self.gw, self.gb, off = [], [], [], [], 0
+        for w, b in layers:  # W stored (in, out): x @ W without a transpose
+            for arr, params, grads in ((w.T, self.w, self.gw), (b, self.b, self.gb)):
+                view = self.flat[off:off + arr.size].reshape(arr.shape)
+                view[...] = xp.asarray(arr)
+                params.append(view)
+                grads.append(self.gflat[off:off + arr.size].reshape(arr.shape))
+                off += arr.size
+        self.h = [xp.empty((batch, w.shape[1]), xp.float32) for w in self.w]
+        self.mask = [xp.empty(h.shape, xp.bool_) for h in self.h[:-1]]
+        self.dx = [xp.empty((batch, w.shape[0]), xp.float32) for w in self.w]
+        self.rows = xp.arange(batch)
+        self.t = 0
+
+    def __call__(self, x, y):
+        xp = self.xp
+        inputs, a = [], x
+        for i, (w, b, h) in enumerate(zip(self.w, self.b, self.h)):
+            inputs.append(a)
+            xp.matmul(a, w, out=h)
+            h += b
+            if i < len(self.mask):
+                xp.greater(h, 0, out=self.mask[i])
+                xp.multiply(h, self.mask[i], out=h)
+            a = h
+        z, n = a, a.shape[0]  # fused log-softmax + cross-entropy; z becomes d loss / d z
+        z -= z.max(axis=1, keepdims=True)
+        picked = z[self.rows, y]
+        xp.exp(z, out=z)
+        s = z.sum(axis=1, keepdims=True)
+        loss = xp.mean(xp.log(s[:, 0]) - picked)
+        z *= 1.0 / s
+        z[self.rows, y] -= 1.0
+        z *= 1.0 / n
+        d = z
+        for i in reversed(range(len(self.w))):
+            xp.matmul(inputs[i].T, d, out=self.gw[i])
+            xp.sum(d, axis=0, out=self.gb[i])
+            if i:
+                xp.matmul(d, self.w[i].T, out=self.dx[i])
+                d = self.dx[i]
+                xp.multiply(d, self.mask[i - 1], out=d)
+        self._adam()
+        return loss
+
+    def _adam(self):
+        xp = self.xp
+        self.t += 1
+        g, m, v, tmp = self.gflat, self.m, self.v, self.tmp
+        bc1, bc2 = 1.0 - BETA1**self.t, 1.0 - BETA2**self.t
+        xp.subtract(g, m, out=tmp)
+        tmp *= 1.0 - BETA1
+        m += tmp
+        xp.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1.0 - BETA2
+        v += tmp
+        xp.sqrt(v, out=tmp)
+        tmp *= 1.0 / bc2**0.5
+        tmp += EPS
+        xp.divide(m, tmp, out=tmp)
+        tmp *= LR / bc1
+        self.flat -= tmp
+
+
+def minigrad_step(layers, device="cpu"):
+    """The eager step: nn.Sequential + cross-entropy + Adam, from the same weights."""
+    mods = []
+    for i, (w, b) in enumerate(layers):
+        lin = nn.Linear(w.shape[1], w.shape[0])
+        lin.weight.array[...] = w
+        lin.bias.array[...] = b
+        mods += [lin] + ([nn.ReLU()] if i < len(layers) - 1 else [])
+    model = nn.Sequential(*mods).to(device)
+    opt = optim.Adam(model.parameters(), lr=LR, betas=(BETA1, BETA2), eps=EPS)
+
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return train_step
+
+
+def torch_step(layers, device):
+    """PyTorch eager (CPU or CUDA) from the same weights, for a side-by-side figure."""
+    import torch  # noqa: PLC0415  (optional: only with --torch)
+    mods = []
+    for i, (w, b) in enumerate(layers):
+        lin = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+            lin.bias.copy_(torch.from_numpy(b))
+        mods += [lin] + ([torch.nn.ReLU()] if i < len(layers) - 1 else [])
+    model = torch.nn.Sequential(*mods).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(BETA1, BETA2), eps=EPS)
+
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    return train_step
+
+
+def epoch(step, batches, sync) -> tuple[float, float]:
+    """One epoch's wall time and mean loss; losses are summed on the device and read once
+    (``sync`` waits for the device before the clock stops)."""
+    t0 = time.perf_counter()
+    total = 0
+    for x, y in batches:
+        loss = step(x, y)
+        total = total + (loss.array if isinstance(loss, mg.Tensor) else loss)
+    sync()
+    elapsed = time.perf_counter() - t0
+    return elapsed, float(total) / len(batches)
+
+
+def variants_for(name: str, device: str, with_torch: bool):
+    """``{variant: (step, batches)}``, every step already taken once on the first batch (the
+    recording call of the jit: its time is returned too), and the device's sync function."""
+    x, y = load_data(name)
+    layers = init_weights(name)
+    order = batch_order(name, 1, len(x))[0]
+    np_batches = [(x[i], y[i]) for i in order]
+    mg_batches = [(mg.tensor(a).to(device), mg.tensor(b).to(device)) for a, b in np_batches]
+    xp, sync = np, (lambda: None)
+    if device != "cpu":
+        xp = mg.backend._import_cupy()
+        sync = mg.cuda.synchronize
+    hand = HandStep(layers, len(order[0]), xp)
+    hand_batches = [(xp.asarray(a), xp.asarray(b)) for a, b in np_batches]
+    eager = minigrad_step(layers, device)
+    jitted = mg.jit(minigrad_step(layers, device))
+    for step, batch in ((hand, hand_batches[0]), (eager, mg_batches[0])):
+        step(*batch)
+    sync()
+    t0 = time.perf_counter()
+    jitted(*mg_batches[0])
+    sync()
+    record = time.perf_counter() - t0
+    variants = {"hand": (hand, hand_batches), "eager": (eager, mg_batches),
+                "jit": (jitted, mg_batches)}
+    if with_torch:
+        import torch  # noqa: PLC0415
+        dev = "cuda" if device != "cpu" else "cpu"
+        t_batches = [(torch.from_numpy(a).to(dev), torch.from_numpy(b).to(dev))
+                     for a, b in np_batches]
+        t_step = torch_step(layers, dev)
+        t_step(*t_batches[0])
+        variants["torch"] = (t_step, t_batches)
+        if dev == "cuda":
+            cuda_sync = sync
+            sync = lambda: (cuda_sync(), torch.cuda.synchronize())  # noqa: E731
+    return variants, record, sync, len(order), len(order[0])
+
+
+def run(name: str, rounds: int, device: str, with_torch: bool) -> None:
+    variants, record, sync, steps, batch = variants_for(name, device, with_torch)
+    losses = {k: epoch(step, b, sync)[1] for k, (step, b) in variants.items()}  # warm-up
+    times = {k: [] for k in variants}
+    for _ in range(rounds):
+        for k, (step, b) in variants.items():
+            times[k].append(epoch(step, b, sync)[0])
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"{name} on {device}: {steps} steps/epoch, batch {batch}, {rounds} rounds, "
+          "median epoch")
+    for k in variants:
+        ratios = [t / h for t, h in zip(times[k], times["hand"])]
+        print(f"  {k:6s} {med[k] * 1e3:8.1f} ms/epoch  {med[k] / steps * 1e6:7.1f} us/step  "
+              f"x hand {statistics.median(ratios):.3f}  (warm-up epoch loss {losses[k]:.5f})")
+    replay = med["jit"] / steps
+    print(f"  recording call {record * 1e3:.2f} ms = {record / replay:.1f} replayed steps; "
+          "jit vs eager "
+          f"{statistics.median(j / e for j, e in zip(times['jit'], times['eager'])):.3f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workloads", nargs="+", default=["W3", "W1"])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda (CuPy; the jit uses CUDA graphs)")
+    p.add_argument("--torch", action="store_true", help="add PyTorch eager on the same device")
+    p.add_argument("--batch", type=int, help="override the workloads' batch size")
+    args = p.parse_args()
+    if args.batch:
+        for name in args.workloads:
+            WORKLOADS[name]["batch"] = args.batch
+    print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, {time.strftime('%F %H:%M')}")
+    for name in args.workloads:
+        run(name, args.rounds, args.device, args.torch)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,831 @@
+"""``minigrad.jit``: capture a training step once, then replay it without building a graph.
+
+    step = minigrad.jit(train_step)      # or @minigrad.jit above ``def train_step(x, y)``
+    loss = step(x, y)                    # 1st call: runs eagerly and records the program
+    loss = step(x, y)                    # later calls (same shapes): replay the program
+    print(step.program)                  # the recorded kernels, one per line
+
+A tracing JIT in three steps (docs/jit.md tells the whole story, with the rules and why):
+
+1. **Record.** The first call with a given input signature (the shapes, dtypes and devices of
+   the Tensor arguments, and the values of the others) runs ``train_step`` eagerly while the
+   hooks of :mod:`minigrad.recording` report every computation on raw arrays to a
+   :class:`_Recorder`: each ``Function.forward``, each ``backward`` and each gradient sum of
+   the backward pass (walked here, exactly as the engine walks it), each gradient put into a
+   ``.grad``, the few array functions the ``nn`` facade runs itself (batch statistics, checked
+   class targets), and, whole, the calls whose effect is on Python state: ``optimizer.step``,
+   ``zero_grad``, a scheduler's ``step``. Every array a kernel reads is given a *slot*: an
+   input of the step, the output of an earlier kernel, or a parameter, buffer or constant
+   bound by reference.
+2. **Allocate.** The program is the list of kernels, each ``(function, argument slots,
+   keyword arguments, output slots)``, and a template slot table with the bound arrays.
+3. **Replay.** A later call with the same signature checks the guards (the modules' train/eval
+   flags, their parameters and buffers, the optimizers' parameter groups), fills the input
+   slots with the new arrays and calls the kernels in order. No Tensor, no graph, no engine,
+   no argument checks. What still runs in Python per replayed kernel: one loop iteration, the
+   list of its arguments from the slot table, the call of the recorded function itself (an
+   op's ``forward``/``backward`` body, a few lines of NumPy calls that allocate their results)
+   and the store of its outputs; the whole calls (``optimizer.step``, ...) run their usual
+   Python, and read learning rates, step counts and optimizer state afresh.
+
+On CuPy the runs of device kernels between the host kernels are captured into CUDA graphs and
+launched one graph per run (:class:`_CudaGraphs`; docs/jit.md says what can be in a graph).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import threading
+import warnings
+from collections.abc import Callable
+from heapq import heappop, heappush
+
+import numpy as np
+
+from . import backend, recording
+from .autograd import engine
+from .autograd.function import _as_0d, unbroadcast
+from .backend import is_cupy_array, on_device_of
+from .grad_mode import thread_state
+from .tensor import Tensor
+from .write_clock import writes
+
+__all__ = ["jit", "Jit", "Program", "JitFallbackWarning"]
+
+_CACHE_SIZE = 16  # programs kept per jitted function (one per input signature)
+_EAGER = "eager"  # a signature whose step could not be recorded: it runs eagerly
+
+
+class JitFallbackWarning(UserWarning):
+    """A step could not be captured (a rule of docs/jit.md was broken): it runs eagerly."""
+
+
+class _Refused(Exception):
+    """Raised inside the recorder when the step breaks a rule of capture."""
+
+
+def _is_array(a) -> bool:
+    return type(a) is np.ndarray or is_cupy_array(a)
+
+
+def _bases(a):
+    """``a``, then the array it views, and so on to the array that owns the memory."""
+    while a is not None:
+        yield a
+        a = getattr(a, "base", None)
+
+
+def _forward_0d(fn, *arrays, **params):
+    """``fn.forward`` for an op whose result is 0-d: NumPy gives a scalar, made a 0-d array
+    as ``Function.apply`` does."""
+    out = fn.forward(*arrays, **params)
+    if type(out) is not np.ndarray and isinstance(out, np.generic):
+        out = _as_0d(fn, out)
+    return out
+
+
+def _grad_into(p: Tensor, copy: str, g) -> None:
+    """Put gradient ``g`` into ``p.grad`` as the engine's sink does (``copy``: what the
+    engine's GradOwnership decided at capture: 'keep', 'copy' or 'contiguous')."""
+    grad = p._grad
+    if grad is None:
+        if copy == "copy":
+            g = g.copy()
+        elif copy == "contiguous":
+            g = g.copy(order="C")
+        p._grad = Tensor._wrap(g)
+    elif grad.requires_grad:
+        p._grad = Tensor._wrap(grad.array + g)
+    else:
+        grad.array += g
+
+
+def _call(method, obj, args, kwargs):
+    """A call recorded whole (``optimizer.step()``, ...), made again at replay."""
+    return method(obj, *args, **kwargs)
+
+
+class _Recorder:
+    """Watches one eager call of the step and writes down its kernels (see the module doc)."""
+
+    def __init__(self, inputs: list, names: list[str]):
+        self.arrays: list = []  # every array met, kept alive so that ids stay unique
+        self.slot_of: dict[int, int] = {}
+        self.labels: list[str] = []
+        self.kinds: dict[int, str] = {}  # slot -> "shape dtype", for the program's listing
+        self.bound: dict[int, object] = {}  # slot -> the value bound by reference
+        self.kernels: list[tuple] = []  # (func, slots, static kwargs, slot kwargs, out, line)
+        self.modules: dict[int, tuple] = {}  # id -> (module, training, registries)
+        self.names: dict[int, str] = {}  # id(module) -> its name in the step's program
+        self.persistent: dict[int, tuple] = {}  # id(array) -> (parameter or buffer, label)
+        self.live: dict[int, tuple] = {}  # id(parameter) -> (its slot, the parameter)
+        self.array_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, the array bound)
+        self.optimizers: dict[int, tuple] = {}  # id -> (optimizer, [[params of each group]])
+        self.refusal: str | None = None
+        self.thread = threading.get_ident()  # other threads' work is not part of the step
+        self.draws = _draws()
+        self.host_fns: set[int] = set()  # ops whose forward runs from Python (random draws)
+        for a, name in zip(inputs, names):
+            self._new_slot(a, name)
+
+    # ------------------------------------------------------------------ slots
+    def _new_slot(self, value, label: str | None = None) -> int:
+        s = len(self.labels)
+        self.labels.append(label if label is not None else f"%{s}")
+        if _is_array(value):
+            self.kinds[s] = f"{tuple(value.shape)} {value.dtype}"
+            self.arrays.append(value)
+            self.slot_of[id(value)] = s
+        return s
+
+    def _bind(self, value, label: str) -> int:
+        s = self._new_slot(value, label)
+        self.bound[s] = value
+        return s
+
+    def _slot(self, a, user: str) -> int:
+        """The slot of value ``a``, an argument of kernel ``user``."""
+        if not _is_array(a):
+            if isinstance(a, Tensor):
+                return self._tensor_slot(a, user)
+            return self._bind(a, _short(a))
+        s = self.slot_of.get(id(a))
+        if s is not None:
+            return s
+        for base in _bases(a):
+            known = self.persistent.get(id(base))
+            if known is not None:  # a buffer's array, or a view of a parameter or buffer
+                t, label = known
+                self.array_guards[id(t)] = (t, t.array)
+                return self._bind(a, label if a is t.array else f"view({label})")
+        if a.size <= 1:  # a Python number made an array by the library: a constant
+            return self._bind(a, f"const({_short(a)})")
+        raise _Refused(f"{user} reads an array of shape {tuple(a.shape)} that no recorded "
+                       "kernel made and that is no input, parameter or buffer (it was computed "
+                       "by code the recorder does not see)")
+
+    def _tensor_slot(self, t: Tensor, user: str) -> int:
+        s = self.slot_of.get(id(t.array))
+        if s is not None:
+            return s
+        if t._ctx is not None:
+            raise _Refused(f"{user} reads a tensor computed outside the step (it has a graph)")
+        if t.requires_grad:  # a parameter: its slot is read from it at every replay
+            return self._live_slot(t)
+        known = self.persistent.get(id(t.array))
+        if known is not None:  # a buffer: bound by reference, guarded
+            self.array_guards[id(t)] = (t, t.array)
+            return self._bind(t.array, known[1])
+        return self._bind(t.array, f"const{tuple(t.array.shape)}")
+
+    def _live_slot(self, t: Tensor) -> int:
+        """The slot of parameter ``t``, filled with ``t.array`` at the start of every replay
+        (and after every call replayed whole): an optimizer may give it a new array."""
+        entry = self.live.get(id(t))
+        if entry is None:
+            label = self.persistent.get(id(t.array), (None, f"param{tuple(t.shape)}"))[1]
+            entry = self.live[id(t)] = (self._bind(t.array, label), t)
+        return entry[0]
+
+    def _tensor_label(self, t: Tensor) -> str:
+        return self.persistent.get(id(t.array), (None, f"tensor{tuple(t.shape)}"))[1]
+
+    def _kwargs(self, params: dict, user: str) -> tuple[dict, tuple]:
+        static, dyn = {}, []
+        for k, v in params.items():
+            if _is_array(v):
+                dyn.append((k, self._slot(v, user)))
+            elif isinstance(v, Tensor):
+                dyn.append((k, self._tensor_slot(v, user)))
+            else:
+                static[k] = v
+        return static, tuple(dyn)
+
+    def _add(self, func, name: str, args, params: dict, outs, host: bool = False,
+             tensors: bool = False) -> None:
+        """Record kernel ``name``: ``func(*args, **params)`` gave ``outs`` (an array, a tuple
+        or None). ``host``: it reads or writes Python state (a CUDA graph cannot hold it).
+        ``tensors``: Tensor arguments are bound as they are (not by their arrays).
+        Refusals stop the recording (the step goes on, eagerly)."""
+        if self.refusal is not None:
+            return
+        try:
+            slots = tuple(self._bind(a, self._tensor_label(a)) if tensors and isinstance(a, Tensor)
+                          else self._slot(a, name) for a in args)
+            static, dyn = self._kwargs(params, name)
+        except _Refused as why:
+            self.refuse(str(why))
+            return
+        if outs is None:
+            out = None
+        elif isinstance(outs, (tuple, list)):
+            out = tuple(None if o is None else self._new_slot(o) for o in outs)
+        else:
+            out = self._new_slot(outs)
+        self.kernels.append((func, slots, static, dyn, out, name, host))
+
+    def refuse(self, why: str) -> None:
+        """Stop recording: the rest of this call runs eagerly; the signature stays eager."""
+        if self.refusal is None:
+            self.refusal = why
+        recording.recorder[0] = None
+
+    # ------------------------------------------------------------------ hooks
+    def records_this_thread(self) -> bool:
+        """Whether the calling thread is the one running the step being captured."""
+        return threading.get_ident() == self.thread
+
+    def forward(self, fn, inputs, params, out) -> None:
+        """``Function.apply`` ran ``fn.forward``: record it (flagged host if it drew)."""
+        if threading.get_ident() != self.thread:
+            return
+        func = functools.partial(_forward_0d, fn) if out.ndim == 0 else fn.forward
+        draws, self.draws = self.draws, _draws()
+        if draws != self.draws:  # it drew random numbers: each replay draws anew, from Python
+            self.host_fns.add(id(fn))
+        self._add(func, f"{type(fn).__name__}.forward", inputs, params, out,
+                  host=id(fn) in self.host_fns)
+
+    def call_kernel(self, func, args, kwargs):
+        """``recording.kernel``: call ``func`` (unrecorded inside) and record the call."""
+        if threading.get_ident() != self.thread:
+            return func(*args, **kwargs)
+        recording.recorder[0] = None  # what the kernel does inside is the kernel
+        try:
+            outs = func(*args, **kwargs)
+        finally:
+            if self.refusal is None:
+                recording.recorder[0] = self
+        self._add(func, getattr(func, "__name__", "kernel").lstrip("_"), args, kwargs, outs,
+                  host=True, tensors=True)  # facade code: it may read values to the host
+        return outs
+
+    def call_whole(self, method, obj, args, kwargs):
+        """``@replayed_whole``: record the call as one host kernel, then make it, unrecorded
+        inside. Refused: tensor arguments, a closure, a returned value."""
+        if threading.get_ident() != self.thread:
+            return method(obj, *args, **kwargs)
+        name = f"{type(obj).__name__}.{method.__name__}"
+        if any(isinstance(v, Tensor) or _is_array(v) for v in (*args, *kwargs.values())):
+            self.refuse(f"{name} got a tensor argument (a value computed in the step)")
+        elif args and callable(args[0]) or kwargs.get("closure") is not None:
+            self.refuse(f"{name} got a closure (it would re-run the model eagerly)")
+        elif self.refusal is None:
+            if hasattr(obj, "param_groups") and hasattr(obj, "state"):
+                self.optimizers[id(obj)] = (obj, _groups_of(obj))
+            call = functools.partial(_call, method, obj, args, kwargs)
+            self.kernels.append((call, (), {}, (), -1, f"{name}()  # called whole, in Python",
+                                 True))
+        recording.recorder[0] = None  # the call itself is not recorded kernel by kernel
+        try:
+            result = method(obj, *args, **kwargs)
+        finally:
+            if self.refusal is None:
+                recording.recorder[0] = self
+        if result is not None:
+            self.refuse(f"{name} returned a value, which a replay could not give back")
+        return result
+
+    def saw_module(self, m) -> None:
+        """``Module.__call__``: note the module's mode, parameters and buffers (the guards),
+        and name them for the program's listing."""
+        if id(m) in self.modules or threading.get_ident() != self.thread:
+            return
+        name = self.names.get(id(m), type(m).__name__)
+        registries = []
+        for registry in ("_parameters", "_buffers"):
+            d = m.__dict__[registry]
+            registries.append((d, [(k, t, None if t is None else t.array) for k, t in d.items()]))
+            for k, t in d.items():
+                if t is not None:
+                    self.persistent.setdefault(id(t.array), (t, f"{name}.{k}"))
+        for k, child in m.__dict__["_modules"].items():
+            if child is not None:
+                self.names.setdefault(id(child), f"{name}.{k}")
+        self.modules[id(m)] = (m, m.training, registries)
+
+    def inplace_write(self, t: Tensor) -> None:
+        """``Tensor._bump_version`` outside a kernel or a whole call: refuse."""
+        if threading.get_ident() != self.thread:
+            return
+        self.refuse(f"an in-place write to a tensor of shape {tuple(t.shape)} outside any op "
+                    "(x.add_(...), clip_grad_norm_, a hand-written update) would not be "
+                    "replayed")
+
+    def host_read(self, what: str) -> None:
+        """``item()``, ``numpy()``, ``bool()``... of a tensor: refuse."""
+        if threading.get_ident() != self.thread:
+            return
+        self.refuse(f"{what} of a tensor inside the step reads a value to Python (the replay "
+                    "could not follow a branch on it)")
+
+    # ------------------------------------------------------------------ backward
+    def run_backward(self, roots, root_grads, retain_graph, create_graph, inputs):
+        """The engine's walk (``engine.run_backward``, plain case), recording every kernel."""
+        why = None
+        if create_graph or inputs is not None:
+            why = "backward with create_graph or inputs (autograd.grad)"
+        elif engine._post_hooks:
+            why = "post-accumulate-grad hooks"
+        elif _has_hooks(roots):
+            why = "tensor hooks or retain_grad in the graph"
+        if why is not None:
+            self.refuse(f"{why} inside the step")
+            return engine.run_backward(roots, root_grads, retain_graph, create_graph, inputs)
+        grads, heap, leaves = engine._order_roots(roots, root_grads)
+        previous = thread_state.enabled
+        thread_state.enabled = False
+        device = on_device_of(roots[0].array)
+        device.__enter__()
+        try:
+            while heap:
+                t = heappop(heap)[1]
+                g = grads.pop(id(t))
+                fn = t._ctx
+                if fn.inputs is None:
+                    raise engine._freed_graph_error(fn)
+                if fn.writes != writes[0]:
+                    fn.check_versions(t)
+                in_grads = fn.backward(g, *fn.saved)
+                self._add(fn.backward, f"{type(fn).__name__}.backward", (g, *fn.saved), {},
+                          tuple(in_grads), host=id(fn) in self.host_fns)  # reads its mask
+                self._route(fn, in_grads, grads, heap, leaves)
+                if not retain_graph:
+                    fn.inputs = None
+            ownership = engine.GradOwnership(root_grads)
+            for k, t in leaves.items():
+                self._finish_leaf(t, grads.pop(k), ownership)
+        finally:
+            thread_state.enabled = previous
+            device.__exit__(None, None, None)
+
+    def _route(self, fn, in_grads, grads, heap, leaves) -> None:
+        for p, need, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
+            if need and ig is not None:
+                if ig.shape != p.array.shape:
+                    shape = p.array.shape
+                    g = unbroadcast(ig, shape)
+                    self._add(unbroadcast, "unbroadcast", (ig, shape), {}, g)
+                    ig = g
+                k = id(p)
+                prev = grads.get(k)
+                if prev is not None:
+                    grads[k] = prev + ig
+                    self._add(operator.add, "add", (prev, ig), {}, grads[k])
+                else:
+                    grads[k] = ig
+                    if p._ctx is None:
+                        leaves[k] = p
+                    else:
+                        heappush(heap, (-p._ctx.sequence, p))
+
+    def _finish_leaf(self, t: Tensor, g, ownership) -> None:
+        if t._grad is None:
+            kept = ownership.claim(g, t.array)
+            copy = "keep" if kept is g else (
+                "contiguous" if not g.flags.c_contiguous else "copy")
+            t._grad = Tensor._wrap(kept)
+        else:
+            copy = "copy"
+            if t._grad.requires_grad:
+                t._grad = Tensor._wrap(t._grad.array + g)
+            else:
+                t._grad.array += g
+        label = self.persistent.get(id(t.array), (None, f"param{tuple(t.shape)}"))[1]
+        self._add(functools.partial(_grad_into, t, copy), f"{label}.grad +=", (g,), {}, None,
+                  host=True)
+
+    # ------------------------------------------------------------------ the program
+    def finish(self, result, signature) -> Program:
+        """The recorded program; ``result`` (what the step returned) becomes its outputs."""
+        outputs = self._outputs(result)
+        lines = [_line(k[:6], self.labels, self.kinds) for k in self.kernels]
+        return Program(self.kernels, lines, len(self.labels), self.bound, len(signature[0]),
+                       outputs,
+                       list(self.modules.values()), list(self.array_guards.values()),
+                       list(self.live.values()), list(self.optimizers.values()))
+
+    def _outputs(self, result):
+        if result is None or isinstance(result, (bool, int, float, str)):
+            return ("value", result)
+        if isinstance(result, Tensor):
+            return ("tensor", self._slot(result.array, "the step's result"))
+        if isinstance(result, (tuple, list)):
+            return (type(result).__name__, [self._outputs(r) for r in result])
+        if isinstance(result, dict):
+            return ("dict", {k: self._outputs(v) for k, v in result.items()})
+        raise _Refused(f"the step returned a {type(result).__name__}: return tensors, "
+                       "numbers or tuples, lists and dicts of them")
+
+
+def _draws():
+    """Where the framework generator stands (changes with every draw, CPU or CUDA)."""
+    g = backend.default_generator
+    return g.numpy.bit_generator.state["state"], tuple(sorted(g._cuda_draws.items()))
+
+
+def _has_hooks(roots) -> bool:
+    stack, seen = list(roots), set()
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._hooks or t._retains_grad:
+            return True
+        if t._ctx is not None and t._ctx.inputs is not None:
+            stack.extend(t._ctx.inputs)
+    return False
+
+
+def _groups_of(opt) -> list:
+    return [list(g["params"]) for g in opt.param_groups]
+
+
+def _short(v) -> str:
+    text = repr(v.item() if _is_array(v) and v.size == 1 else v)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+class Program:
+    """A recorded step: the kernels, the slot table's template and the guards.
+
+    ``str(program)`` lists the kernels, one per line, as ``outputs = kernel(arguments)``.
+    """
+
+    def __init__(self, kernels, lines, n_slots, bound, n_inputs, outputs, modules, arrays, live,
+                 optimizers):
+        self.kernels = [k[:5] for k in kernels]
+        self.host = [k[6] for k in kernels]  # kernels a CUDA graph cannot hold
+        self.lines = lines
+        self.cuda_graphs = None  # a _CudaGraphs, made at the first replay on CuPy
+        self.template = [None] * n_slots
+        for s, v in bound.items():
+            self.template[s] = v
+        self.n_inputs = n_inputs
+        self.outputs = outputs
+        self.modes = [(m, training) for m, training, _ in modules]  # flat lists: cheap guards
+        self.registries = [(m, d, len(entries)) for m, _, regs in modules for d, entries in regs]
+        self.entries = [(m, d, k, t) for m, _, regs in modules for d, entries in regs
+                        for k, t, _ in entries]
+        self.arrays = arrays  # (buffer, the array bound by reference)
+        self.live = live  # (slot, parameter): the slot is read from the parameter
+        self.optimizers = optimizers
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+    def __repr__(self) -> str:
+        return f"<minigrad.jit.Program of {len(self.kernels)} kernels>\n{self}"
+
+    def check_guards(self) -> None:
+        """Raise RuntimeError if what the program was recorded against has changed: a module's
+        train/eval mode, a module's parameters or buffers (added, removed, replaced, or given
+        a new array), an optimizer's parameter groups."""
+        for m, training in self.modes:
+            if m.training != training:
+                raise RuntimeError(
+                    f"minigrad.jit: {type(m).__name__} was recorded in "
+                    f"{'train' if training else 'eval'} mode and is now in "
+                    f"{'train' if m.training else 'eval'} mode; call step.reset() to record "
+                    "again (or jit the train and eval steps separately)")
+        for m, d, n in self.registries:
+            if len(d) != n:
+                _replaced(m)
+        for m, d, k, t in self.entries:
+            if d.get(k) is not t:
+                _replaced(m)
+        for t, a in self.arrays:
+            if t.array is not a:
+                raise RuntimeError(
+                    f"minigrad.jit: a buffer of shape {tuple(t.shape)} got a new array after the "
+                    "step was recorded (assign in place, t.data[...] = v, or call step.reset())")
+        for opt, groups in self.optimizers:
+            now = opt.param_groups
+            if len(now) != len(groups) or any(
+                    len(g["params"]) != len(ps) or any(p is not q for p, q in zip(g["params"], ps))
+                    for g, ps in zip(now, groups)):
+                raise RuntimeError(
+                    f"minigrad.jit: the parameter groups of {type(opt).__name__} changed after "
+                    "the step was recorded; call step.reset() to record again")
+
+    def run(self, arrays: list, cuda_graphs: bool = True):
+        """Replay: the kernels on a fresh slot table whose inputs are ``arrays`` (on CuPy, the
+        device segments launched as CUDA graphs unless ``cuda_graphs`` is False)."""
+        if cuda_graphs and arrays and type(arrays[0]) is not np.ndarray:
+            if self.cuda_graphs is None:
+                self.cuda_graphs = _CudaGraphs(self)
+            if self.cuda_graphs.usable:
+                return self.cuda_graphs.run(arrays)
+        env = self.template.copy()
+        env[:self.n_inputs] = arrays
+        for s, t in self.live:
+            env[s] = t.array
+        _run_kernels(self.kernels, env, self.live)
+        return _rebuild(self.outputs, env)
+
+
+def _run_kernels(kernels, env: list, live: list, fixed: set | frozenset = frozenset()) -> None:
+    """Call ``kernels`` in order on slot table ``env``. A parameter's slot is read again after
+    a call replayed whole (``optimizer.step`` may give it a new array). An output whose slot
+    is in ``fixed`` is copied into the array already there (a CUDA graph reads that one)."""
+    for func, slots, static, dyn, out in kernels:
+        if dyn:
+            static = dict(static)
+            for k, s in dyn:
+                static[k] = env[s]
+        r = func(*[env[s] for s in slots], **static)
+        if out is None:
+            continue
+        if type(out) is int:
+            if out < 0:  # a call replayed whole
+                for s, t in live:
+                    env[s] = t.array
+                continue
+            out, r = (out,), (r,)
+        for s, v in zip(out, r):
+            if s is not None:
+                if s in fixed:
+                    env[s][...] = v
+                else:
+                    env[s] = v
+
+
+def _segments(host: list[bool]) -> list[tuple[bool, int, int]]:
+    """``(is_graph, start, stop)`` runs of consecutive kernels: device kernels (a CUDA graph)
+    or host kernels (called from Python)."""
+    runs: list[tuple[bool, int, int]] = []
+    for i, h in enumerate(host):
+        if runs and runs[-1][0] == (not h):
+            runs[-1] = (runs[-1][0], runs[-1][1], i + 1)
+        else:
+            runs.append((not h, i, i + 1))
+    return runs
+
+
+def _grad_copied(func):
+    """``func``, or for a gradient put into ``.grad``, the same with a copy made."""
+    if isinstance(func, functools.partial) and func.func is _grad_into:
+        return functools.partial(_grad_into, func.args[0], "copy")
+    return func
+
+
+class _CudaGraphs:
+    """A program's replay on CuPy, its device segments captured into CUDA graphs.
+
+    A CUDA graph replays kernel launches with the addresses and the scalar arguments they had
+    when captured. So: only device kernels are captured (forward and backward of ops that
+    draw no random numbers, gradient sums); host kernels (the calls replayed whole, gradients
+    put into ``.grad``, facade functions, random draws) run from Python between launches, on
+    the same stream. The slot table of the capture is kept for good: inputs are copied into
+    its input buffers, a host kernel's output that a graph reads is copied into the buffer
+    the graph was captured with, and results are returned as copies. Every array allocated
+    while capturing comes from a memory pool of its own that nothing else uses, so the
+    graphs' temporaries can never be handed to other arrays. A parameter given a new array
+    (an optimizer relocating it) makes the graphs be captured again.
+
+    Uses CuPy's documented API: ``cupy.cuda.Stream(non_blocking=True)``,
+    ``Stream.begin_capture`` / ``end_capture`` (which returns a ``cupy.cuda.Graph``),
+    ``Graph.launch(stream)``, ``cupy.cuda.MemoryPool`` and ``cupy.cuda.using_allocator``.
+    """
+
+    def __init__(self, program: Program):
+        cp = backend._import_cupy()
+        self.cp = cp
+        self.program = program
+        self.segments = _segments(program.host)
+        self.usable = any(g for g, _, _ in self.segments)  # else the plain replay is as good
+        self.stream = cp.cuda.Stream(non_blocking=True)
+        self.pool = cp.cuda.MemoryPool()
+        self.graphs: list | None = None
+        self.env: list | None = None
+        self.live_arrays: list = []
+        read_by_graphs, made_by_host = set(), set()
+        for (_, slots, _, dyn, out), host in zip(program.kernels, program.host):
+            if host:
+                made_by_host.update([out] if type(out) is int else (out or ()))
+            else:
+                read_by_graphs.update(slots)
+                read_by_graphs.update(s for _, s in dyn)
+        self.fixed = frozenset(read_by_graphs & made_by_host)
+        # a gradient left in a graph's buffer would be overwritten by the next launch (and,
+        # kept in .grad, added to itself): .grad always gets a copy here
+        self.kernels = [(_grad_copied(func), *rest) for func, *rest in program.kernels]
+
+    def run(self, arrays: list):
+        """One replay: capture first (or again, if a parameter moved), else copy the inputs
+        in, launch the graphs and run the host kernels between them on the stream."""
+        p = self.program
+        outer = self.cp.cuda.get_current_stream()
+        self.stream.wait_event(outer.record())  # the inputs were made on the caller's stream
+        with self.stream:
+            if self.graphs is None or any(t.array is not a for (_, t), a
+                                          in zip(p.live, self.live_arrays)):
+                result = self._capture(arrays)
+            else:
+                env = self.env
+                for i, a in enumerate(arrays):
+                    env[i][...] = a
+                for (is_graph, start, stop), graph in zip(self.segments, self.graphs):
+                    if is_graph:
+                        graph.launch(stream=self.stream)
+                    else:
+                        _run_kernels(self.kernels[start:stop], env, p.live, self.fixed)
+                result = _rebuild(p.outputs, env, copy=True)
+        outer.wait_event(self.stream.record())  # the caller's later work sees the results
+        return result
+
+    def _capture(self, arrays: list):
+        """Run the program once, capturing each device segment into a graph and launching it
+        (a capture records the launches without running them)."""
+        p, cp = self.program, self.cp
+        env = p.template.copy()
+        env[:p.n_inputs] = [a.copy() for a in arrays]  # the graphs' input buffers
+        for s, t in p.live:
+            env[s] = t.array
+        graphs: list = []
+        for n, (is_graph, start, stop) in enumerate(self.segments):
+            kernels = self.kernels[start:stop]
+            if not is_graph:
+                _run_kernels(kernels, env, p.live)
+                graphs.append(None)
+                continue
+            try:
+                with cp.cuda.using_allocator(self.pool.malloc):
+                    self.stream.begin_capture()
+                    try:
+                        _run_kernels(kernels, env, p.live)
+                    finally:
+                        graph = self.stream.end_capture()
+            except Exception as err:  # e.g. a kernel that synchronised with the host
+                warnings.warn(f"minigrad.jit: no CUDA graph for this step ({err}); the "
+                              "program is replayed kernel by kernel", JitFallbackWarning,
+                              stacklevel=4)
+                self.usable = False
+                for _, start2, stop2 in self.segments[n:]:  # nothing of segment n ran
+                    _run_kernels(self.kernels[start2:stop2], env, p.live)
+                return _rebuild(p.outputs, env)
+            graph.launch(stream=self.stream)
+            graphs.append(graph)
+        self.graphs, self.env = graphs, env
+        self.live_arrays = [t.array for _, t in p.live]
+        return _rebuild(p.outputs, env, copy=True)
+
+
+def _replaced(m):
+    raise RuntimeError(
+        f"minigrad.jit: a parameter or buffer of {type(m).__name__} was added, removed or "
+        "replaced after the step was recorded (load_state_dict copies in place and is fine); "
+        "call step.reset() to record again")
+
+
+def _rebuild(spec, env, copy: bool = False):
+    """The step's result from the slot table (``copy``: copies, when the slots are buffers
+    that the next replay overwrites)."""
+    kind, value = spec
+    if kind == "value":
+        return value
+    if kind == "tensor":
+        return Tensor._wrap(env[value].copy() if copy else env[value])
+    if kind == "dict":
+        return {k: _rebuild(v, env, copy) for k, v in value.items()}
+    items = [_rebuild(v, env, copy) for v in value]
+    return tuple(items) if kind == "tuple" else items
+
+
+def _line(kernel, labels, kinds) -> str:
+    """``outputs = name(arguments)  # output shapes and dtypes``: one kernel, for a reader."""
+    func, slots, static, dyn, out, name = kernel
+    if "#" in name:  # a call recorded whole
+        return name
+    if name.endswith("+="):  # a gradient put into .grad
+        return f"{name} {labels[slots[0]]}"
+    args = [labels[s] for s in slots]
+    args += [f"{k}={labels[s]}" for k, s in dyn]
+    args += [f"{k}={_short(v)}" for k, v in static.items()]
+    outs = () if out is None else (out,) if type(out) is int else out
+    lhs = ", ".join("_" if s is None else labels[s] for s in outs)
+    line = f"{lhs} = {name}({', '.join(args)})" if outs else f"{name}({', '.join(args)})"
+    shapes = ", ".join(kinds[s] for s in outs if s is not None and s in kinds)
+    return f"{line}  # {shapes}" if shapes else line
+
+
+def _signature(args: tuple, kwargs: dict) -> tuple:
+    """(the Tensor arguments in order, the cache key: their shapes, dtypes and devices, and
+    the values of the other arguments)."""
+    tensors, key = [], []
+    for name, v in [*enumerate(args), *sorted(kwargs.items())]:
+        if isinstance(v, Tensor):
+            tensors.append(v)
+            a = v.array
+            where = -1 if type(a) is np.ndarray else a.device.id  # the CPU, or the GPU's number
+            key.append((name, a.shape, a.dtype, where, v.requires_grad))
+        else:
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(f"minigrad.jit: arguments must be Tensors or hashable values "
+                                f"(part of the program's key), got a {type(v).__name__}") from None
+            key.append((name, v))
+    return tensors, tuple(key)
+
+
+class Jit:
+    """A training step that records itself once per input signature and then replays.
+
+    Args:
+        fn: the step, ``fn(*tensors_and_constants) -> tensors``; see :func:`jit`.
+        cuda_graphs: on CuPy, launch the program's device segments as CUDA graphs.
+    """
+
+    def __init__(self, fn: Callable, cuda_graphs: bool = True):
+        if not callable(fn):
+            raise TypeError(f"minigrad.jit expects a function, got {type(fn).__name__}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.cuda_graphs = cuda_graphs
+        self.programs: dict[tuple, Program | str] = {}
+        self.last: Program | None = None
+
+    @property
+    def program(self) -> Program | None:
+        """The program run (or recorded) by the last call; ``print`` it to read the step."""
+        return self.last
+
+    def __get__(self, obj, objtype=None):
+        """As a method decorator: the instance is an argument (one program per instance)."""
+        return self if obj is None else functools.partial(self, obj)
+
+    def reset(self) -> None:
+        """Forget every recorded program: the next call records again."""
+        self.programs.clear()
+        self.last = None
+
+    def __call__(self, *args, **kwargs):
+        if recording.recorder[0] is not None:  # inside another capture: be part of it
+            return self.fn(*args, **kwargs)
+        tensors, key = _signature(args, kwargs)
+        program = self.programs.get(key)
+        if program is _EAGER:
+            return self.fn(*args, **kwargs)
+        if program is None:
+            return self._record(tensors, key, args, kwargs)
+        program.check_guards()
+        self.last = program
+        arrays = [t.array for t in tensors]
+        if arrays and type(arrays[0]) is not np.ndarray:
+            with on_device_of(arrays[0]):
+                return program.run(arrays, self.cuda_graphs)
+        return program.run(arrays)
+
+    def _record(self, tensors, key, args, kwargs):
+        name = getattr(self.fn, "__name__", "the step")
+        labels = [f"in{i}{tuple(t.array.shape)}" for i, t in enumerate(tensors)]
+        rec = _Recorder([t.array for t in tensors], labels)
+        if any(t.requires_grad for t in tensors):
+            rec.refusal = "an input tensor requires grad (inputs must be data)"
+        else:
+            recording.recorder[0] = rec
+        try:
+            result = self.fn(*args, **kwargs)
+        finally:
+            recording.recorder[0] = None
+        if rec.refusal is None:
+            try:
+                program = rec.finish(result, (tensors, key))
+            except _Refused as why:
+                rec.refusal = str(why)
+        if rec.refusal is not None:
+            warnings.warn(f"minigrad.jit: {name} is not captured and runs eagerly: "
+                          f"{rec.refusal}", JitFallbackWarning, stacklevel=3)
+            program = _EAGER
+        if len(self.programs) >= _CACHE_SIZE:
+            del self.programs[next(iter(self.programs))]
+        self.programs[key] = program
+        self.last = None if program is _EAGER else program
+        return result
+
+
+def jit(fn: Callable | None = None, *, cuda_graphs: bool = True):
+    """Capture ``fn`` (a training step) on its first call and replay it on later calls.
+
+    ``fn`` takes Tensors (the batch) and hashable constants, does a forward pass,
+    ``loss.backward()``, ``optimizer.step()`` (and ``zero_grad``, a scheduler's ``step``) and
+    returns Tensors (or numbers, or tuples, lists and dicts of them). Replayed calls return new
+    Tensors outside any graph. Usable as a decorator (``@jit`` or ``@jit(cuda_graphs=False)``).
+    On CuPy the program's device segments are launched as CUDA graphs unless ``cuda_graphs``
+    is False. See docs/jit.md for the rules.
+
+    Example:
+        >>> @minigrad.jit
+        ... def train_step(x, y):
+        ...     opt.zero_grad()
+        ...     loss = F.cross_entropy(model(x), y)
+        ...     loss.backward()
+        ...     opt.step()
+        ...     return loss
+    """
+    if fn is None:
+        return functools.partial(Jit, cuda_graphs=cuda_graphs)
+    return Jit(fn, cuda_graphs=cuda_graphs)

@@ -1,0 +1,574 @@
+"""minigrad.jit: replayed steps are bit-identical to eager steps, and what cannot be replayed
+is refused.
+
+Every test runs the same training twice from the same seed, once eagerly and once through
+``minigrad.jit`` (the first call records, the later ones replay), and compares losses,
+parameters, buffers and optimizer state with ``np.array_equal``: the replay calls the same
+NumPy functions on the same values in the same order, so equality is exact.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.nn.functional as F
+from minigrad import nn, optim
+from minigrad.jit import JitFallbackWarning
+from minigrad.optim import lr_scheduler
+
+STEPS = 5
+
+
+def w1(seed=0):  # W1's shape, small: MLP with ReLU
+    mg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU(),
+                         nn.Linear(8, 4))
+
+
+def w2(seed=0):  # W2's shape, small: BatchNorm1d and Dropout
+    mg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(12, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.2),
+                         nn.Linear(16, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.2),
+                         nn.Linear(8, 4))
+
+
+def w3(seed=0):  # W3's shape: 64-64-64-10 at batch 16
+    mg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, 10))
+
+
+def batches(n_in, n_out, batch=6, count=STEPS, seed=1):
+    rng = np.random.default_rng(seed)
+    return [(mg.tensor(rng.standard_normal((batch, n_in)).astype(np.float32)),
+             mg.tensor(rng.integers(0, n_out, batch))) for _ in range(count)]
+
+
+def make_step(model, opt, sched=None):
+    def train_step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        return loss
+    return train_step
+
+
+def host(a):
+    return mg.backend.to_device(a, mg.backend.CPU).copy()
+
+
+def snapshot(model, opt):
+    """Every number the training owns: parameters, buffers, optimizer state, the generator."""
+    arrays = [host(t.array) for t in model.state_dict().values()]
+    state = opt.state_dict()
+    for entry in state["state"].values():
+        for k in sorted(entry):
+            v = entry[k]
+            arrays.append(host(v) if hasattr(v, "shape") else np.asarray(v))
+    lrs = [g["lr"] for g in opt.param_groups]
+    return arrays, lrs, mg.get_rng_state()
+
+
+def assert_same(a, b):
+    (xa, la, ra), (xb, lb, rb) = a, b
+    assert len(xa) == len(xb)
+    for u, v in zip(xa, xb):
+        assert u.shape == v.shape and np.array_equal(u, v)
+    assert la == lb and ra == rb
+
+
+def train(build, make_opt, data, jitted, sched=None, between=None, device="cpu"):
+    model = build().to(device)
+    data = [(x.to(device), y.to(device)) for x, y in data]
+    opt = make_opt(model.parameters())
+    s = sched(opt) if sched else None
+    step = make_step(model, opt, s)
+    if jitted:
+        step = mg.jit(step)
+    mg.manual_seed(7)  # the dropout masks' stream
+    losses = []
+    for i, (x, y) in enumerate(data):
+        losses.append(host(step(x, y).array))
+        if between is not None:
+            between(i, model, opt)
+    return losses, snapshot(model, opt), step
+
+
+def check_identical(build, make_opt, data, sched=None, between=None, device="cpu"):
+    eager = train(build, make_opt, data, False, sched, between, device)
+    replay = train(build, make_opt, data, True, sched, between, device)
+    for u, v in zip(eager[0], replay[0]):
+        assert np.array_equal(u, v)
+    assert_same(eager[1], replay[1])
+    assert replay[2].program is not None  # the later calls replayed a program
+    return replay[2]
+
+
+OPTIMIZERS = {
+    "SGD-momentum": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    "Adam": lambda p: optim.Adam(p, lr=1e-2),
+    "AdamW": lambda p: optim.AdamW(p, lr=1e-2, weight_decay=0.1),
+    "AMSGrad": lambda p: optim.AMSGrad(p, lr=1e-2),
+    "Adagrad": lambda p: optim.Adagrad(p, lr=0.05),
+    "Adadelta": lambda p: optim.Adadelta(p),
+    "RMSprop": lambda p: optim.RMSprop(p, lr=1e-2, momentum=0.5),
+    "Adamax": lambda p: optim.Adamax(p, lr=1e-2),
+    "NAdam": lambda p: optim.NAdam(p, lr=1e-2),
+    "RAdam": lambda p: optim.RAdam(p, lr=1e-2),
+    "AdaBelief": lambda p: optim.AdaBelief(p, lr=1e-2),
+    "DiffGrad": lambda p: optim.DiffGrad(p, lr=1e-2),
+    "SWATS": lambda p: optim.SWATS(p, lr=1e-2),
+    "FTRL": lambda p: optim.FTRL(p, lr=0.1),
+    "Lion": lambda p: optim.Lion(p, lr=1e-3),
+    "AngularGrad": lambda p: optim.AngularGrad(p, lr=1e-2),
+    "AdaInject": lambda p: optim.AdaInject(p, lr=1e-2),
+    "SGDW": lambda p: optim.SGDW(p, lr=0.05, momentum=0.9, weight_decay=0.01),
+    "Adam-clipnorm": lambda p: optim.Adam(p, lr=1e-2, global_clipnorm=0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_replays_bit_identically_on_w1(name):
+    check_identical(w1, OPTIMIZERS[name], batches(12, 4))
+
+
+@pytest.mark.parametrize("name", ["SGD-momentum", "Adam", "AdamW"])
+def test_w2_batchnorm_and_dropout_replay_bit_identically(name):
+    step = check_identical(w2, OPTIMIZERS[name], batches(12, 4))
+    text = str(step.program)
+    assert "Dropout.forward" in text and "batch_norm_statistics" in text
+
+
+def test_w3_shapes_replay_bit_identically():
+    check_identical(w3, OPTIMIZERS["Adam"], batches(64, 10, batch=16))
+
+
+@pytest.mark.parametrize("sched", [
+    lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=0.5),
+    lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=3),
+    lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.05, total_steps=STEPS + 1),
+])
+def test_a_scheduler_stepped_inside_the_step_changes_lr_between_replays(sched):
+    check_identical(w1, OPTIMIZERS["Adam"], batches(12, 4), sched=sched)
+
+
+def test_lr_changed_by_hand_between_replays_is_seen():
+    def between(i, model, opt):
+        opt.param_groups[0]["lr"] *= 0.5
+    check_identical(w1, OPTIMIZERS["SGD-momentum"], batches(12, 4), between=between)
+
+
+def test_a_new_batch_shape_records_a_new_program():
+    data = batches(12, 4, batch=6) + batches(12, 4, batch=3, count=2) + batches(12, 4, count=2)
+    step = check_identical(w1, OPTIMIZERS["Adam"], data)
+    assert len(step.programs) == 2
+
+
+def test_load_state_dict_between_replays_is_seen_by_the_next_replay():
+    other = w1(seed=3)
+    weights = {k: v.array.copy() for k, v in other.state_dict().items()}
+
+    def between(i, model, opt):
+        if i == 2:
+            model.load_state_dict(weights)
+            opt.load_state_dict(opt.state_dict())  # a checkpoint round trip of the optimizer
+    check_identical(w1, OPTIMIZERS["Adam"], batches(12, 4), between=between)
+
+
+def test_checkpoint_saved_between_replays_resumes_eagerly_to_the_same_numbers(tmp_path):
+    data = batches(12, 4)
+    eager = train(w2, OPTIMIZERS["AdamW"], data, False)
+    model, opt = w2(), None
+    opt = OPTIMIZERS["AdamW"](model.parameters())
+    step = mg.jit(make_step(model, opt))
+    mg.manual_seed(7)
+    for x, y in data[:3]:
+        step(x, y)
+    path = tmp_path / "ck.npz"
+    mg.save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": mg.get_rng_state()},
+            path)
+    model2 = w2(seed=5)
+    opt2 = OPTIMIZERS["AdamW"](model2.parameters())
+    ck = mg.load(path)
+    model2.load_state_dict(ck["model"])
+    opt2.load_state_dict(ck["opt"])
+    mg.set_rng_state(ck["rng"])
+    eager_step = make_step(model2, opt2)
+    for x, y in data[3:]:
+        eager_step(x, y)
+    assert_same(eager[1], snapshot(model2, opt2))
+
+
+def test_program_lists_forward_backward_and_update():
+    model = w1()
+    opt = optim.Adam(model.parameters())
+    step = mg.jit(make_step(model, opt))
+    (x, y), = batches(12, 4, count=1)
+    step(x, y)
+    lines = str(step.program).splitlines()
+    assert lines[0].startswith("Adam.zero_grad()")
+    assert lines[-1].startswith("Adam.step()")
+    assert sum("Linear.forward" in line for line in lines) == 3
+    assert sum("Linear.backward" in line for line in lines) == 3
+    assert sum(".grad +=" in line for line in lines) == 6
+
+
+def test_decorator_and_returned_structure():
+    model = w1()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @mg.jit
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss = F.cross_entropy(out, y)
+        loss.backward()
+        opt.step()
+        return {"loss": loss, "logits": out, "n": 3}
+
+    for x, y in batches(12, 4, count=3):
+        res = step(x, y)
+    assert set(res) == {"loss", "logits", "n"} and res["n"] == 3
+    assert res["logits"].shape == (6, 4) and not res["loss"].requires_grad
+
+
+# ---------------------------------------------------------------------------- refusals
+
+@pytest.mark.parametrize("read", [lambda t: t.item(), lambda t: float(t), lambda t: bool(t > 0),
+                                  lambda t: t.detach().numpy(), lambda t: t.tolist()])
+def test_reading_a_value_in_the_step_falls_back_to_eager_with_a_warning(read):
+    data = batches(12, 4)
+
+    def run(jitted):
+        model = w1()
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            if read(loss):  # value-dependent Python: cannot be replayed
+                loss = loss * 1.0
+            loss.backward()
+            opt.step()
+            return loss
+        s = mg.jit(step) if jitted else step
+        return [s(x, y).array.copy() for x, y in data], snapshot(model, opt), s
+
+    eager = run(False)
+    with pytest.warns(JitFallbackWarning, match="reads a value to Python"):
+        replay = run(True)
+    assert replay[2].program is None
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
+
+
+def _recorded_w2():
+    model = w2()
+    opt = optim.Adam(model.parameters())
+    step = mg.jit(make_step(model, opt))
+    (x, y), = batches(12, 4, count=1)
+    step(x, y)
+    return model, opt, step, x, y
+
+
+def test_switching_train_and_eval_after_capture_is_refused():
+    model, opt, step, x, y = _recorded_w2()
+    model.eval()
+    with pytest.raises(RuntimeError, match="recorded in train mode and is now in eval mode"):
+        step(x, y)
+    model.train()
+    step(x, y)
+
+
+def test_replacing_a_parameter_after_capture_is_refused():
+    model, opt, step, x, y = _recorded_w2()
+    model[0].weight = nn.Parameter(mg.zeros(16, 12))
+    with pytest.raises(RuntimeError, match="added, removed or replaced"):
+        step(x, y)
+
+
+def test_a_parameter_given_a_new_array_is_read_by_the_next_replay():
+    # as an optimizer that lays parameters out in one flat buffer does (p.array becomes a view)
+    def between(i, model, opt):
+        if i in (0, 2):
+            for q in model.parameters():
+                q.array = q.array.copy()
+    check_identical(w2, OPTIMIZERS["Adam"], batches(12, 4), between=between)
+
+
+def test_a_buffer_given_a_new_array_is_refused():
+    model, opt, step, x, y = _recorded_w2()
+    model[1].running_mean.array = model[1].running_mean.array.copy()
+    with pytest.raises(RuntimeError, match="buffer of shape .16,. got a new array"):
+        step(x, y)
+
+
+def test_changing_the_optimizer_param_groups_is_refused():
+    model, opt, step, x, y = _recorded_w2()
+    opt.add_param_group({"params": [nn.Parameter(mg.zeros(3))]})
+    with pytest.raises(RuntimeError, match="parameter groups of Adam changed"):
+        step(x, y)
+    step.reset()
+    step(x, y)  # records again
+
+
+def test_a_closure_or_backward_options_fall_back_to_eager():
+    model = w1()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y):
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+        return opt.step(closure)
+
+    s = mg.jit(step)
+    (x, y), = batches(12, 4, count=1)
+    with pytest.warns(JitFallbackWarning, match="closure"):
+        s(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s(x, y)  # the signature stays eager: no second warning
+    assert s.program is None
+
+
+def test_input_that_requires_grad_falls_back():
+    model = w1()
+    s = mg.jit(lambda x: model(x).sum())
+    x = mg.randn(3, 12, requires_grad=True)
+    with pytest.warns(JitFallbackWarning, match="requires grad"):
+        s(x)
+
+
+def test_jit_rejects_a_non_callable_and_unhashable_constants():
+    with pytest.raises(TypeError, match="expects a function"):
+        mg.jit(3)
+    s = mg.jit(lambda x, opts: x)
+    with pytest.raises(TypeError, match="hashable"):
+        s(mg.zeros(2), [1, 2])
+
+
+def test_a_replay_builds_no_graph_and_runs_no_engine(monkeypatch):
+    from minigrad.autograd import engine
+    from minigrad.autograd.function import Function
+    model = w2()
+    opt = optim.Adam(model.parameters())
+    step = mg.jit(make_step(model, opt))
+    data = batches(12, 4, count=3)
+    step(*data[0])
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the replay built a graph node or ran the engine")
+    monkeypatch.setattr(Function, "apply", classmethod(boom))
+    monkeypatch.setattr(engine, "run_backward", boom)
+    for x, y in data[1:]:
+        loss = step(x, y)
+    assert loss.grad_fn is None and np.isfinite(loss.array)
+
+
+# ---------------------------------------------------------------------------- CUDA graphs
+
+def test_segments_split_device_kernels_from_host_kernels():
+    from minigrad.jit import _segments
+    assert _segments([]) == []
+    assert _segments([True, False, False, True, True, False]) == [
+        (False, 0, 1), (True, 1, 3), (False, 3, 5), (True, 5, 6)]
+
+
+def test_host_kernels_are_the_ones_a_cuda_graph_cannot_hold():
+    model, opt, step, x, y = _recorded_w2()
+    program = step.program
+    host = {line.split("(")[0].split("= ")[-1]: h for line, h in zip(program.lines, program.host)}
+    assert host["Dropout.forward"] and host["Adam.step"] and host["Adam.zero_grad"]
+    assert host["Dropout.backward"]  # it reads the mask its forward drew from Python
+    assert host["batch_norm_statistics"] and host["check_classes"]
+    assert not host["Linear.forward"] and not host["Linear.backward"]
+    assert not host["BatchNorm.backward"] and not host["CrossEntropy.forward"]
+    assert all(h for line, h in zip(program.lines, program.host) if ".grad +=" in line)
+
+
+@pytest.mark.parametrize("build", [w1, w2])
+@pytest.mark.parametrize("name", ["SGD-momentum", "Adam"])
+def test_replay_is_bit_identical_on_every_device(device, build, name):
+    step = check_identical(build, OPTIMIZERS[name], batches(12, 4), device=device)
+    if device == "cuda":  # the device segments were captured into CUDA graphs and launched
+        graphs = step.program.cuda_graphs
+        assert graphs is not None and graphs.usable and graphs.graphs is not None
+        assert any(g is not None for g in graphs.graphs)
+
+
+def test_other_threads_are_not_recorded_into_the_step():
+    import threading
+    model = w1()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    other = w1(seed=2)
+    xo = mg.randn(4, 12)
+    box = {}
+
+    def elsewhere():  # eager work of another thread, in the middle of the capture
+        loss = other(xo).sum()
+        loss.backward()
+        box["item"] = loss.item()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        t = threading.Thread(target=elsewhere)
+        t.start()
+        t.join()
+        loss.backward()
+        opt.step()
+        return loss
+
+    s = mg.jit(step)
+    data = batches(12, 4, count=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s(*data[0])
+    assert "item" in box and other[0].weight.grad is not None
+    text = str(s.program)
+    assert text.count("Linear.forward") == 3 and "sum" not in text.lower()
+    s(*data[1])
+
+
+@pytest.mark.parametrize("write", [
+    lambda model: nn.utils.clip_grad_norm_(model.parameters(), 0.1),
+    lambda model: model[0].weight.grad.mul_(0.5),
+])
+def test_in_place_writes_outside_ops_fall_back_to_eager(write):
+    data = batches(12, 4)
+
+    def run(jitted):
+        model = w1()
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            write(model)  # not an op: a replay would skip it
+            opt.step()
+            return loss
+        s = mg.jit(step) if jitted else step
+        return [s(x, y).array.copy() for x, y in data], snapshot(model, opt), s
+
+    eager = run(False)
+    with pytest.warns(JitFallbackWarning, match="in-place write|returned a value"):
+        replay = run(True)
+    assert replay[2].program is None
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
+
+
+def test_a_hand_written_update_falls_back_to_eager():
+    model = w1()
+
+    def step(x, y):
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        with mg.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+                p.grad = None
+        return loss
+    s = mg.jit(step)
+    (x, y), = batches(12, 4, count=1)
+    with pytest.warns(JitFallbackWarning, match="in-place write"):
+        s(x, y)
+
+
+@pytest.mark.filterwarnings("error::minigrad.jit.JitFallbackWarning")
+def test_an_eval_step_and_grads_kept_between_steps_replay_identically():
+    data = batches(12, 4)
+
+    def run(jitted):
+        model = w2()
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def train_step(x, y):  # no set_to_none: gradients accumulate into the same arrays
+            opt.zero_grad(set_to_none=False)
+            loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(x * 0.5), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        def eval_step(x):
+            return model(x).argmax(1)
+
+        t, e = (mg.jit(train_step), mg.jit(eval_step)) if jitted else (train_step, eval_step)
+        mg.manual_seed(7)
+        out = []
+        for x, y in data:
+            model.train()
+            out.append(t(x, y).array.copy())
+            model.eval()
+            out.append(e(x).array.copy())
+        return out, snapshot(model, opt)
+
+    eager, replay = run(False), run(True)
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
+
+
+def test_an_error_in_the_recording_call_leaves_no_program_and_no_recorder():
+    from minigrad import recording
+    model = w1()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    fail = [True]
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        if fail[0]:
+            raise KeyError("boom")
+        loss.backward()
+        opt.step()
+        return loss
+
+    s = mg.jit(step)
+    (x, y), = batches(12, 4, count=1)
+    with pytest.raises(KeyError):
+        s(x, y)
+    assert recording.recorder[0] is None and not s.programs
+    fail[0] = False
+    s(x, y)
+    s(x, y)
+    assert s.program is not None
+
+
+def test_jit_as_a_method_decorator_records_one_program_per_instance():
+    class Trainer:
+        def __init__(self, seed):
+            self.model = w1(seed)
+            self.opt = optim.SGD(self.model.parameters(), lr=0.1)
+
+        @mg.jit
+        def step(self, x, y):
+            self.opt.zero_grad()
+            loss = F.cross_entropy(self.model(x), y)
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    a, b = Trainer(0), Trainer(1)
+    data = batches(12, 4, count=3)
+    for x, y in data:
+        a.step(x, y)
+        lb = b.step(x, y)
+    assert len(Trainer.step.programs) == 2
+    ref = w1(1)
+    opt = optim.SGD(ref.parameters(), lr=0.1)
+    for x, y in data:
+        lr_ = make_step(ref, opt)(x, y)
+    assert np.array_equal(lr_.array, lb.array)
+    assert all(np.array_equal(p.array, q.array) for p, q in zip(ref.parameters(),
+                                                                 b.model.parameters()))
