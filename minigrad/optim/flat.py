@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import Array, get_array_module
+from ..backend import Array, get_array_module, on_device_of
 from ..tensor import Tensor
 
 
@@ -186,13 +186,14 @@ def relocate(params: list[Tensor]) -> FlatGroup | None:
     for a in arrays:
         spans.append((start, start + a.size, a.shape))
         start += a.size
-    param = xp.empty(start, arrays[0].dtype)
-    xp.concatenate(arrays, axis=None, out=param)
+    with on_device_of(arrays[0]):  # CuPy allocates on the current device: the parameters'
+        param = xp.empty(start, arrays[0].dtype)
+        xp.concatenate(arrays, axis=None, out=param)
+        flat = FlatGroup(list(params), param, spans)
     try:
         _BUFFERS[id(param)] = param
     except TypeError:  # an array type without weak references: its views won't be moved again
         pass
-    flat = FlatGroup(list(params), param, spans)
     for p, view in zip(params, flat.views):
         p.array = view
     return flat
@@ -229,10 +230,11 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
     flat.states = list(states)
     flat.state = {k: v for k, v in first.items() if not _is_array(v)}
     xp = get_array_module(flat.param)
-    for key in [k for k, v in first.items() if _is_array(v)]:
-        buffer = xp.empty_like(flat.param)
-        xp.concatenate([st[key] for st in states], axis=None, out=buffer)
-        flat._share(key, buffer)
+    with on_device_of(flat.param):
+        for key in [k for k, v in first.items() if _is_array(v)]:
+            buffer = xp.empty_like(flat.param)
+            xp.concatenate([st[key] for st in states], axis=None, out=buffer)
+            flat._share(key, buffer)
     flat.stale = False
     return True
 
