@@ -29,7 +29,8 @@ Contract for subclasses (kept stable; other optimizers and the schedulers rely o
   The base may call ``update`` once for a whole parameter group, with ``p``, ``grad`` and the
   state's arrays flat views of every parameter of the group (the fast path of
   :mod:`minigrad.optim.flat`); so an update is elementwise, or its class sets
-  ``flat_update = False``.
+  ``flat_update = False``. A 0-d parameter reaches ``update`` as shape-(1,) views of its
+  array, gradient and state arrays (NumPy's arithmetic on 0-d arrays returns scalars).
   ``state['step']`` has already been incremented: it is t = 1 at the first update. Coupled L2
   decay is applied by the subclass with :func:`l2_penalty` and decoupled decay with
   :func:`decoupled_decay`, so that every update rule shows which one it uses. Read
@@ -212,6 +213,27 @@ def _is_scalar_or_seq(v: Any) -> bool:
 
 def _is_array(v: Any) -> bool:
     return isinstance(v, np.ndarray) or type(v).__module__.startswith("cupy")
+
+
+def _update_0d(update: Callable, p: Tensor, grad: Array, state: dict, group: dict) -> None:
+    """``update`` of a 0-d parameter, run on shape-(1,) views of it, its gradient and its state.
+
+    Why: NumPy returns a scalar (``np.float32``), not a 0-d array, from arithmetic and ufuncs
+    on 0-d arrays (``-g``, ``g * c``, ``np.sqrt(v)``), so an update rule written for arrays
+    breaks on 0-d parameters: a buffer built from such a result stops updating in place
+    (``b = g.copy(); b *= mu`` rebinds a scalar) and ``out=`` a scalar raises. The views
+    share memory with the parameter and its state, so the rule updates them in place as for
+    any other shape; an array the rule puts in the state anew (SGD's first momentum buffer)
+    is stored back with the parameter's shape ``()``.
+    """
+    vector = Tensor._wrap(p.array.reshape(1))
+    views = {key: value.reshape(1) if _is_array(value) and value.ndim == 0 else value
+             for key, value in state.items()}
+    given = dict(views)
+    update(vector, grad.reshape(1), views, group)
+    for key, value in views.items():
+        if value is not given.get(key):
+            state[key] = value.reshape(()) if _is_array(value) and value.shape == (1,) else value
 
 
 class Optimizer:
@@ -442,7 +464,10 @@ class Optimizer:
                         state["step"] = 0
                         self.state[p] = state
                     state["step"] += 1
-                    self.update(p, grad, state, group)
+                    if grad.ndim:
+                        self.update(p, grad, state, group)
+                    else:
+                        _update_0d(self.update, p, grad, state, group)
                     p._bump_version()
         return loss
 
