@@ -398,17 +398,9 @@ class Tensor:
 
     # ----------------------------------------------------------------- devices and dtypes
     def to(self, *args, **kwargs) -> Tensor:
-        """``t.to('cuda')``, ``t.to(minigrad.float64)``, ``t.to('cpu', dtype)``: a moved or cast
-        copy, differentiable; the same tensor when nothing changes."""
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, (str, Device)):
-                device = a
-            else:
-                dtype = a
+        """``t.to('cuda')``, ``t.to(minigrad.float64)``, ``t.to('cpu', dtype)``, ``t.to(other)``:
+        a moved or cast copy, differentiable; the same tensor when nothing changes."""
+        device, dtype = parse_to_args("to", args, kwargs)
         out = self
         if dtype is not None and np.dtype(dtype) != self.array.dtype:
             _check_dtype(np.dtype(dtype))
@@ -1170,6 +1162,25 @@ def _numpy_style(dim, axis, keepdims) -> bool:
     """A reduction called NumPy's way (axis=, keepdims=, or a tuple of dims): values only."""
     return axis is not None or keepdims is not None or not isinstance(
         dim, (numbers.Integral, Tensor))
+
+
+def parse_to_args(name: str, args: tuple, kwargs: dict) -> tuple:
+    """``(device, dtype)`` from the arguments of torch's ``to``, each None when not given:
+    positional devices (``'cuda'``, a Device), dtypes, or a tensor (its device and dtype), and
+    the ``device=``/``dtype=`` keywords. Shared by ``Tensor.to`` and ``Module.to``."""
+    kwargs = dict(kwargs)
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"{name}() got unexpected arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, (str, Device)):
+            device = a
+        elif isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        else:
+            dtype = a
+    return device, dtype
 
 
 def _pick(torch_style, numpy_style):

@@ -205,3 +205,13 @@ def test_item_needs_one_element():
 def test_numpy_of_grad_tensor_says_detach():
     with pytest.raises(RuntimeError, match="detach"):
         mg.ones(2, requires_grad=True).numpy()
+
+
+def test_to_another_tensor_takes_its_dtype_and_device_as_torch():
+    x = mg.tensor([1.5, 2.5])
+    other = mg.tensor([1, 2], dtype=mg.float64)
+    y = x.to(other)
+    assert y.dtype == np.float64 and y.device == other.device
+    np.testing.assert_array_equal(y.numpy(), [1.5, 2.5])
+    with pytest.raises(TypeError, match=r"to\(\) got unexpected arguments \['colour'\]"):
+        x.to(colour="red")

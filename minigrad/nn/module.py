@@ -22,7 +22,7 @@ from .. import backend
 from ..backend import Device
 from ..grad_mode import no_grad
 from ..recording import recorder, replayed_whole
-from ..tensor import Parameter, Tensor
+from ..tensor import Parameter, Tensor, parse_to_args
 
 
 class _IncompatibleKeys(NamedTuple):
@@ -275,17 +275,7 @@ class Module:
         objects stay the same (their ``data`` is replaced), so an optimizer built before the
         move keeps working. Casting applies to floating-point tensors only, as in torch.
         """
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        if kwargs:
-            raise TypeError(f"Module.to() got unexpected arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, (str, Device)):
-                device = a
-            elif isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            else:
-                dtype = a
+        device, dtype = parse_to_args("Module.to", args, kwargs)
         dev = Device(device) if device is not None else None
         if dtype is not None:
             dtype = np.dtype(dtype)
