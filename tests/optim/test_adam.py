@@ -10,7 +10,6 @@ import minigrad
 from minigrad.optim.adam import Adam, AMSGrad
 from tests.optim.torch_reference import ATOL, CONFIGS, FIXTURE, RTOL, replay
 
-from .paper_reference import assert_matches_paper, cases_for
 from .problems import step_updates
 from .registry import assert_bad_hyperparameter_raises, bad_hyperparameters_of, bad_ids
 from .torch_reference import assert_matches_torch, assert_torch_defaults, configs_for
@@ -23,16 +22,6 @@ def test_matches_torch_trajectory(name):
 
 def test_defaults_match_torch_signature():
     assert_torch_defaults(Adam)
-
-
-@pytest.mark.parametrize("name", [case[0] for case in cases_for(AMSGrad)])
-def test_trajectory_matches_paper_float64(name):
-    assert_matches_paper(name)
-
-
-@pytest.mark.parametrize("name", [case[0] for case in cases_for(AMSGrad)])
-def test_trajectory_matches_paper_float32(name, device):
-    assert_matches_paper(name, np.float32, device)
 
 
 BAD = bad_hyperparameters_of(Adam, AMSGrad)
