@@ -110,7 +110,7 @@ def decoupled_decay(theta: Array, lr: float, weight_decay: float) -> None:
         theta *= 1.0 - lr * weight_decay
 
 
-def ema_(average: Array, x: Array, beta: float) -> None:
+def ema_(average: Array, x: Array, beta: float, scratch: Array | None = None) -> None:
     """Exponential moving average, in place: ``a <- beta a + (1 - beta) x``.
 
     Chainer writes this line as one step towards ``x``, ``a += (1 - beta) (x - a)`` (torch as
@@ -123,18 +123,25 @@ def ema_(average: Array, x: Array, beta: float) -> None:
         average: the running average ``a``, updated in place.
         x: the new observation (not modified).
         beta: the decay rate, in ``[0, 1]``.
+        scratch: optional array shaped as ``x`` to hold ``(1 - beta) x`` instead of a new
+            temporary (same numbers; see :meth:`Adam.update <minigrad.optim.Adam.update>`).
     """
     average *= beta
-    average += (1.0 - beta) * x
+    if scratch is None:
+        average += (1.0 - beta) * x
+    else:
+        average += get_array_module(x).multiply(1.0 - beta, x, out=scratch)
 
 
-def ema_of_square_(average: Array, x: Array, beta: float) -> None:
+def ema_of_square_(average: Array, x: Array, beta: float,
+                   scratch: Array | None = None) -> None:
     """``a <- beta a + (1 - beta) x^2`` in place: the second-moment line of Adam.
 
     Chainer's form ``a += (1 - beta) (x^2 - a)``, computed with the square as the only
-    temporary (the same number of array passes as ``a *= beta; a += (1 - beta) x x``).
+    temporary (the same number of array passes as ``a *= beta; a += (1 - beta) x x``),
+    which goes into ``scratch`` when one is given (same numbers, one allocation fewer).
     """
-    step = x * x
+    step = x * x if scratch is None else get_array_module(x).multiply(x, x, out=scratch)
     step -= average
     step *= 1.0 - beta
     average += step
