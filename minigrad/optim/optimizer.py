@@ -456,9 +456,9 @@ class Optimizer:
         with no_grad(), on_device_of(_first_array(self.param_groups)):  # CuPy: cuda:N
             for index, (group, items) in enumerate(work):
                 flat = self._flat_group(index, group, items)
-                if flat is not None:
-                    self._flat_step(flat, group, [item[1] for item in items], scale)
-                    continue
+                if flat is not None:  # then the rest (a group's large tensors) per tensor
+                    self._flat_step(flat, group, [items[i][1] for i in flat.members], scale)
+                    items = [items[i] for i in flat.others]
                 for p, grad, state in items:
                     if group.get("maximize", False):
                         grad = -grad
@@ -500,14 +500,14 @@ class Optimizer:
             if flat is None:
                 return None
             self._flat[index] = flat
-        states = [self.state.get(p) for p in params]
+        states = [self.state.get(p) for p in flat.params]
         fresh = None
         if all(st is None for st in states):
             fresh = self.init_state(flat.tensor, group)
             fresh["step"] = 0
         if not adopt_state(flat, states, fresh):
             return None
-        for p, state in zip(params, flat.states):
+        for p, state in zip(flat.params, flat.states):
             self.state[p] = state
         return flat
 
