@@ -47,7 +47,11 @@ class FlatGroup:
     """One parameter group laid out flat.
 
     Attributes:
-        params: the group's parameters, in order.
+        params: the parameters laid out flat, in the group's order: all of the group's, or
+            its small ones when the group as a whole is too large (see :func:`relocate`).
+        group_params: all of the group's parameters, in order.
+        members: the index in ``group_params`` of each of ``params``; ``others``: the rest
+            (stepped per tensor).
         views: ``p.array`` of each parameter, a view of ``param``.
         states: the state dict of each parameter (``optimizer.state[p]``).
         param: the flat parameter buffer; ``tensor`` wraps it for ``update``.
@@ -60,10 +64,15 @@ class FlatGroup:
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "state", "buffers",
-                 "spans", "stale")
+                 "spans", "stale", "group_params", "members", "others")
 
-    def __init__(self, params: list[Tensor], param: Array, spans: list[tuple]):
+    def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
+                 group_params: list[Tensor] | None = None, members: list[int] | None = None):
         self.params = params
+        self.group_params = params if group_params is None else group_params
+        self.members = list(range(len(params))) if members is None else members
+        taken = set(self.members)
+        self.others = [i for i in range(len(self.group_params)) if i not in taken]
         self.param = param
         self.tensor = Tensor._wrap(param)
         self.grad = get_array_module(param).empty_like(param)
@@ -83,6 +92,7 @@ class FlatGroup:
         """
         empty = cls.__new__(cls)
         empty.params, empty.views, empty.states, empty.spans = [], [], [], []
+        empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.stale = {}, {}, True
         return empty
@@ -94,16 +104,16 @@ class FlatGroup:
         return FlatGroup.detached, ()
 
     def holds(self, params: list[Tensor]) -> bool:
-        """True when these are the group's parameters, each still holding its view."""
-        return (len(params) == len(self.params)
-                and all(map(operator.is_, params, self.params))
-                and all(map(operator.is_, [p.array for p in params], self.views)))
+        """True when these are the group's parameters, each flat one still holding its view."""
+        return (len(params) == len(self.group_params)
+                and all(map(operator.is_, params, self.group_params))
+                and all(map(operator.is_, [p.array for p in self.params], self.views)))
 
     def is_current(self, params: list[Tensor], state: dict) -> bool:
         """True when nothing broke the layout since the last flat step: :meth:`holds`, no
         per-tensor step since, and each parameter still holding its state dict."""
         return (not self.stale and self.holds(params)
-                and all(map(operator.is_, [state.get(p) for p in params], self.states)))
+                and all(map(operator.is_, [state.get(p) for p in self.params], self.states)))
 
     def gather(self, grads: list[Array]) -> Array:
         """Copy the gradients into the flat gradient buffer (one call) and return it."""
@@ -155,7 +165,8 @@ def _same_place(arrays: list[Array]) -> bool:
 # was 12% faster flat, but whole W1 training steps were not faster and W1 epochs were slower
 # (the gradients come fresh from backward, out of cache); over bench_optim.py's 8 tensors
 # (163 K on average) 10% slower, SGD's 70% slower. So a group goes flat only while its
-# tensors hold at most this many numbers on average.
+# tensors hold at most this many numbers on average; a group above it lays out the tensors
+# that hold at most this many each (W1's biases and last weight), if two or more.
 FLAT_MEAN_NUMEL = 1 << 13
 
 _BUFFERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> flat buffer
@@ -168,16 +179,24 @@ def _ours(array: Array) -> bool:
     return base is not None and _BUFFERS.get(id(base)) is base
 
 
-def relocate(params: list[Tensor]) -> FlatGroup | None:
+def relocate(group_params: list[Tensor]) -> FlatGroup | None:
     """Move the parameters into one buffer (values unchanged), or None if they don't qualify.
 
     A parameter qualifies when it owns its memory or is a view that :func:`relocate` made (a
     parameter that shares memory with another array, e.g. a tied transpose, keeps its own);
-    the group, when its tensors are small (:data:`FLAT_MEAN_NUMEL`).
+    the group, when its tensors are small (:data:`FLAT_MEAN_NUMEL`). A group whose tensors are
+    too large on average lays out its small ones only (each of at most ``FLAT_MEAN_NUMEL``
+    numbers), when there are two or more, and steps the large ones per tensor: W1's Adam
+    step then makes 2 passes of calls instead of 6 (BENCHMARKS.md, "Issue 14: W1/W2 per-step
+    work").
     """
+    members = list(range(len(group_params)))
+    if (sum(p.array.size for p in group_params) > FLAT_MEAN_NUMEL * len(group_params)):
+        members = [i for i, p in enumerate(group_params) if p.array.size <= FLAT_MEAN_NUMEL]
+    params = [group_params[i] for i in members]
     arrays = [p.array for p in params]
-    if (not _same_place(arrays) or len({id(a) for a in arrays}) != len(arrays)
-            or sum(a.size for a in arrays) > FLAT_MEAN_NUMEL * len(arrays)):
+    if (len(arrays) < 2 or not _same_place(arrays)
+            or len({id(a) for a in arrays}) != len(arrays)):
         return None
     if any(a.base is not None and not _ours(a) for a in arrays):
         return None
@@ -189,7 +208,7 @@ def relocate(params: list[Tensor]) -> FlatGroup | None:
     with on_device_of(arrays[0]):  # CuPy allocates on the current device: the parameters'
         param = xp.empty(start, arrays[0].dtype)
         xp.concatenate(arrays, axis=None, out=param)
-        flat = FlatGroup(list(params), param, spans)
+        flat = FlatGroup(params, param, spans, list(group_params), members)
     try:
         _BUFFERS[id(param)] = param
     except TypeError:  # an array type without weak references: its views won't be moved again

@@ -110,7 +110,7 @@ def decoupled_decay(theta: Array, lr: float, weight_decay: float) -> None:
         theta *= 1.0 - lr * weight_decay
 
 
-def ema_(average: Array, x: Array, beta: float) -> None:
+def ema_(average: Array, x: Array, beta: float, scratch: Array | None = None) -> None:
     """Exponential moving average, in place: ``a <- beta a + (1 - beta) x``.
 
     Chainer writes this line as one step towards ``x``, ``a += (1 - beta) (x - a)`` (torch as
@@ -123,18 +123,25 @@ def ema_(average: Array, x: Array, beta: float) -> None:
         average: the running average ``a``, updated in place.
         x: the new observation (not modified).
         beta: the decay rate, in ``[0, 1]``.
+        scratch: optional array shaped as ``x`` to hold ``(1 - beta) x`` instead of a new
+            temporary (same numbers; see :meth:`Adam.update <minigrad.optim.Adam.update>`).
     """
     average *= beta
-    average += (1.0 - beta) * x
+    if scratch is None:
+        average += (1.0 - beta) * x
+    else:
+        average += get_array_module(x).multiply(1.0 - beta, x, out=scratch)
 
 
-def ema_of_square_(average: Array, x: Array, beta: float) -> None:
+def ema_of_square_(average: Array, x: Array, beta: float,
+                   scratch: Array | None = None) -> None:
     """``a <- beta a + (1 - beta) x^2`` in place: the second-moment line of Adam.
 
     Chainer's form ``a += (1 - beta) (x^2 - a)``, computed with the square as the only
-    temporary (the same number of array passes as ``a *= beta; a += (1 - beta) x x``).
+    temporary (the same number of array passes as ``a *= beta; a += (1 - beta) x x``),
+    which goes into ``scratch`` when one is given (same numbers, one allocation fewer).
     """
-    step = x * x
+    step = x * x if scratch is None else get_array_module(x).multiply(x, x, out=scratch)
     step -= average
     step *= 1.0 - beta
     average += step
@@ -449,9 +456,9 @@ class Optimizer:
         with no_grad(), on_device_of(_first_array(self.param_groups)):  # CuPy: cuda:N
             for index, (group, items) in enumerate(work):
                 flat = self._flat_group(index, group, items)
-                if flat is not None:
-                    self._flat_step(flat, group, [item[1] for item in items], scale)
-                    continue
+                if flat is not None:  # then the rest (a group's large tensors) per tensor
+                    self._flat_step(flat, group, [items[i][1] for i in flat.members], scale)
+                    items = [items[i] for i in flat.others]
                 for p, grad, state in items:
                     if group.get("maximize", False):
                         grad = -grad
@@ -493,14 +500,14 @@ class Optimizer:
             if flat is None:
                 return None
             self._flat[index] = flat
-        states = [self.state.get(p) for p in params]
+        states = [self.state.get(p) for p in flat.params]
         fresh = None
         if all(st is None for st in states):
             fresh = self.init_state(flat.tensor, group)
             fresh["step"] = 0
         if not adopt_state(flat, states, fresh):
             return None
-        for p, state in zip(params, flat.states):
+        for p, state in zip(flat.params, flat.states):
             self.state[p] = state
         return flat
 

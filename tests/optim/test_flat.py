@@ -243,3 +243,26 @@ def test_pickled_parameters_and_optimizer_update_the_copy(rng):
         _step(opt2, params2, g)
         _step(ref, ref_params, g)
         _assert_same(params2, opt2, ref_params, ref)
+
+
+@pytest.mark.parametrize("name", sorted(FULL_STATE))
+def test_large_group_lays_out_its_small_tensors_only(name, rng):
+    """A group too large on average to go flat lays out its small tensors (at most
+    FLAT_MEAN_NUMEL numbers each) and steps the large ones per tensor, bit for bit as the
+    per-tensor path, including a step where one parameter has no gradient."""
+    from minigrad.optim.flat import FLAT_MEAN_NUMEL
+
+    shapes = [(4,), (FLAT_MEAN_NUMEL, 5), (3, 5), (2,)]  # mean numel above the limit
+    values = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    flat_params = [minigrad.Parameter(v.copy()) for v in values]
+    ref_params = [minigrad.Parameter(v.copy()) for v in values]
+    flat = FULL_STATE[name](flat_params)
+    ref = _per_tensor(FULL_STATE[name], ref_params)
+    if flat.flat_update:
+        assert flat_params[1].array.base is None  # the large one keeps its own memory
+        assert flat_params[0].array.base is flat_params[2].array.base is not None
+    for skip in ((), (), (2,), ()):
+        grads = [rng.normal(size=s).astype(np.float32) for s in shapes]
+        _step(flat, flat_params, grads, skip)
+        _step(ref, ref_params, grads, skip)
+        _assert_same(flat_params, flat, ref_params, ref)
