@@ -244,12 +244,7 @@ def test_decorator_and_returned_structure():
 @pytest.mark.parametrize("read", [lambda t: t.item(), lambda t: float(t), lambda t: bool(t > 0),
                                   lambda t: t.detach().numpy(), lambda t: t.tolist()])
 def test_reading_a_value_in_the_step_falls_back_to_eager_with_a_warning(read):
-    data = batches(12, 4)
-
-    def run(jitted):
-        model = w1()
-        opt = optim.Adam(model.parameters(), lr=1e-2)
-
+    def make_step(model, opt):
         def step(x, y):
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
@@ -258,11 +253,26 @@ def test_reading_a_value_in_the_step_falls_back_to_eager_with_a_warning(read):
             loss.backward()
             opt.step()
             return loss
+        return step
+
+    _assert_falls_back_to_eager(lambda params: optim.Adam(params, lr=1e-2), make_step,
+                                "reads a value to Python")
+
+
+def _assert_falls_back_to_eager(make_optimizer, make_step, match: str) -> None:
+    """Three steps eagerly and under jit: the jitted step warns (``match``), keeps no program,
+    and gives bit-identical losses, parameters and optimizer state."""
+    data = batches(12, 4)
+
+    def run(jitted):
+        model = w1()
+        opt = make_optimizer(model.parameters())
+        step = make_step(model, opt)
         s = mg.jit(step) if jitted else step
         return [s(x, y).array.copy() for x, y in data], snapshot(model, opt), s
 
     eager = run(False)
-    with pytest.warns(JitFallbackWarning, match="reads a value to Python"):
+    with pytest.warns(JitFallbackWarning, match=match):
         replay = run(True)
     assert replay[2].program is None
     assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
@@ -445,12 +455,7 @@ def test_other_threads_are_not_recorded_into_the_step():
     lambda model: model[0].weight.grad.mul_(0.5),
 ])
 def test_in_place_writes_outside_ops_fall_back_to_eager(write):
-    data = batches(12, 4)
-
-    def run(jitted):
-        model = w1()
-        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
+    def make_step(model, opt):
         def step(x, y):
             opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
@@ -458,15 +463,10 @@ def test_in_place_writes_outside_ops_fall_back_to_eager(write):
             write(model)  # not an op: a replay would skip it
             opt.step()
             return loss
-        s = mg.jit(step) if jitted else step
-        return [s(x, y).array.copy() for x, y in data], snapshot(model, opt), s
+        return step
 
-    eager = run(False)
-    with pytest.warns(JitFallbackWarning, match="in-place write|returned a value"):
-        replay = run(True)
-    assert replay[2].program is None
-    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
-    assert_same(eager[1], replay[1])
+    _assert_falls_back_to_eager(lambda params: optim.SGD(params, lr=0.1, momentum=0.9),
+                                make_step, "in-place write|returned a value")
 
 
 def test_a_hand_written_update_falls_back_to_eager():
