@@ -34,6 +34,23 @@ def test_default_dtypes(data, dtype):
     assert mg.tensor(data).dtype == dtype
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32, np.int64,
+                                   np.uint8, np.bool_])
+def test_tensor_of_an_array_copies_and_applies_the_dtype_rule(dtype):
+    a = np.asfortranarray(np.arange(6).reshape(2, 3).astype(dtype))
+    t = mg.tensor(a)
+    expected = np.float32 if dtype == np.float64 else dtype  # only wider floats narrow
+    assert t.dtype == expected and not np.shares_memory(t.array, a)
+    np.testing.assert_array_equal(t.array, a.astype(expected))
+    a[0, 0] = 1  # the tensor holds a copy
+    assert t.array[0, 0] == 0
+    mg.set_default_dtype(mg.float64)
+    try:
+        assert mg.tensor(a).dtype == dtype  # nothing is wider than float64: every dtype kept
+    finally:
+        mg.set_default_dtype(mg.float32)
+
+
 def test_float64_when_asked_for():
     x = mg.tensor([1.0, 2.0], dtype=mg.float64, requires_grad=True)
     y = (x * 2.5 + 1) ** 2 / 3 - x.exp()

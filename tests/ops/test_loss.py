@@ -80,6 +80,40 @@ def test_cross_entropy_closed_form_and_gradcheck(red, eps, weighted, rng, device
     assert gradcheck(fn, [xt])
 
 
+@pytest.mark.parametrize("red", ["mean", "sum"])
+def test_cross_entropy_fused_common_case(red, rng, device):
+    # every row kept, no weights, no smoothing: the fused forward/backward of CrossEntropy
+    x = rng.standard_normal((7, 5)) * 3
+    t = np.array([0, 4, 4, 2, 1, 3, 0])
+    xt = mg.tensor(x, dtype=mg.float64, device=device, requires_grad=True)
+    tt = mg.tensor(t, device=device)
+    fn = lambda a: F.cross_entropy(a, tt, reduction=red)  # noqa: E731
+    loss = fn(xt)
+    np.testing.assert_allclose(to_numpy(loss), _np_ce(x, t, None, eps=0.0, red=red), rtol=1e-12)
+    (loss * 0.7).backward()  # an upstream gradient other than 1
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    p[np.arange(7), t] -= 1.0  # softmax - onehot
+    k = 0.7 / 7 if red == "mean" else 0.7
+    np.testing.assert_allclose(to_numpy(xt.grad), k * p, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(to_numpy(xt), x)  # the input is unchanged
+    assert gradcheck(fn, [xt])
+
+
+def test_cross_entropy_fused_equals_general_path_in_float32(rng):
+    # weight=ones takes the general ClassIndexLoss path: same loss and gradient to round-off
+    x = rng.standard_normal((16, 10)).astype(np.float32) * 4
+    t = mg.tensor(rng.integers(0, 10, 16))
+    a = mg.tensor(x, requires_grad=True)
+    b = mg.tensor(x, requires_grad=True)
+    la, lb = F.cross_entropy(a, t), F.cross_entropy(b, t, weight=mg.ones(10))
+    la.backward()
+    lb.backward()
+    assert la.dtype == np.float32 and a.grad.dtype == np.float32
+    np.testing.assert_allclose(la.item(), lb.item(), rtol=1e-6)
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-8)
+
+
 def test_cross_entropy_probability_targets_gradcheck_both_inputs(rng):
     x = mg.tensor(rng.standard_normal((5, 3)), dtype=mg.float64, requires_grad=True)
     q = mg.tensor(rng.dirichlet(np.ones(3), 5), dtype=mg.float64, requires_grad=True)
