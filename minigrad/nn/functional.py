@@ -220,7 +220,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
 
 def _check_dropout_p(p) -> None:
-    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+    if type(p) is not float and (not isinstance(p, numbers.Real) or isinstance(p, bool)):
         raise TypeError(f"dropout probability must be a number in [0, 1), got {p!r}")
     if not 0 <= p < 1:
         raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")

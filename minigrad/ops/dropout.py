@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..tensor import Tensor
 from . import dispatch as d
 
@@ -20,7 +21,9 @@ class Dropout(Function):
 
     def forward(self, x, p):
         u = backend.default_generator.random(x.shape, x.dtype, backend.device_of(x))
-        mask = (u >= p).astype(x.dtype)
+        # m / (1 - p) written over the fresh draw u (1.0 where u >= p, else 0.0): no second
+        # array of x's size
+        mask = get_array_module(u).greater_equal(u, p, out=u)
         mask *= 1.0 / (1.0 - p)
         self.mask = mask
         return x * mask

@@ -24,6 +24,18 @@ def test_batchnorm_gradcheck(shape, training, rng):
                                                   momentum=0.0), [x, w, b])
 
 
+@pytest.mark.parametrize("shape", [(6, 3), (3, 3, 4), (2, 3, 2, 2)])
+def test_batchnorm_without_affine_gradcheck_and_closed_form(shape, rng):
+    x = f64(rng.standard_normal(shape) * 2 + 1)
+    assert gradcheck(lambda x: F.batch_norm(x, None, None, training=True), [x])
+    axes = (0,) + tuple(range(2, len(shape)))
+    a = to_numpy(x)
+    mean = a.mean(axis=axes, keepdims=True)
+    var = ((a - mean) ** 2).mean(axis=axes, keepdims=True)  # biased, as the forward uses
+    np.testing.assert_allclose(to_numpy(F.batch_norm(x, None, None, training=True)),
+                               (a - mean) / np.sqrt(var + 1e-5), rtol=1e-12, atol=1e-12)
+
+
 def test_layernorm_matches_torch():
     ln = nn.LayerNorm((4, 6)).double()
     ln.load_state_dict({"weight": REF["ln/weight"], "bias": REF["ln/bias"]})
