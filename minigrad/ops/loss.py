@@ -230,6 +230,8 @@ class CrossEntropy(ClassIndexLoss):
         n, c = x.shape
         at = _row_starts(n, c, xp) + safe  # i C + t_i
         z = x - x.max(axis=1, keepdims=True)
+        if not z.flags.c_contiguous:  # a transposed x: the flat positions need C order
+            z = xp.ascontiguousarray(z)
         picked = z.reshape(-1)[at]  # z_{i, t_i}
         p = xp.exp(z, out=z)
         s = p.sum(axis=1, keepdims=True)

@@ -100,6 +100,21 @@ def test_cross_entropy_fused_common_case(red, rng, device):
     assert gradcheck(fn, [xt])
 
 
+def test_cross_entropy_fused_on_transposed_logits(rng):
+    # logits stored column-major (a transposed view): the fused path's flat target positions
+    x = rng.standard_normal((5, 6)) * 2  # (C, N)
+    t = np.array([4, 0, 2, 2, 1, 3])
+    a = mg.tensor(x, dtype=mg.float64, requires_grad=True)
+    loss = F.cross_entropy(a.T, mg.tensor(t))
+    loss.backward()
+    z = x.T
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(loss.item(), -np.log(p[np.arange(6), t]).mean(), rtol=1e-12)
+    p[np.arange(6), t] -= 1.0
+    np.testing.assert_allclose(a.grad.numpy(), (p / 6).T, rtol=1e-12, atol=1e-15)
+
+
 def test_cross_entropy_fused_equals_general_path_in_float32(rng):
     # weight=ones takes the general ClassIndexLoss path: same loss and gradient to round-off
     x = rng.standard_normal((16, 10)).astype(np.float32) * 4
