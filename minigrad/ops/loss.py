@@ -235,7 +235,7 @@ class CrossEntropy(ClassIndexLoss):
         picked = z.reshape(-1)[at]  # z_{i, t_i}
         p = xp.exp(z, out=z)
         s = p.sum(axis=1, keepdims=True)
-        p /= s  # softmax
+        p *= 1.0 / s  # softmax (by the reciprocal: the same rounding as the general path)
         loss = xp.log(s.reshape(-1))
         loss -= picked
         total = loss.sum()
