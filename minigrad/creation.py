@@ -59,19 +59,7 @@ def tensor(data, dtype=None, device: DeviceLike = None, requires_grad: bool = Fa
     ``dtype=minigrad.float64`` to keep it), while float16 stays float16 (never an upcast).
     Integers keep theirs (Python ints become int64) and bools stay bool.
     """
-    if (type(data) is np.ndarray and dtype is None and device is None
-            and _keeps_dtype(data.dtype)):
-        # the batch of every training step: a NumPy array in a dtype kept as it is needs only
-        # the copy (the general conversion costs ~2 us more per call, 4 of W3's 160 per step)
-        return _made(np.array(data, copy=True), requires_grad)
     return _made(_as_array(data, dtype, device), requires_grad)
-
-
-def _keeps_dtype(dt: np.dtype) -> bool:
-    """Whether ``tensor()`` keeps an array's dtype: ints and bools always, floats up to the
-    default float's width (``_as_array``'s rule)."""
-    kind = dt.kind
-    return kind in "iub" or (kind == "f" and dt.itemsize <= backend.get_default_dtype().itemsize)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
