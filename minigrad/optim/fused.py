@@ -21,7 +21,8 @@ float literals, comparisons (only as the condition of ``where``) and the functio
 
 * rendered to the CUDA C++ operation of a ``cupy.ElementwiseKernel`` (:attr:`FusedKernel.
   operation`): every binary operation parenthesised as Python parsed it, literals cast to the
-  kernel's type ``T``, a temporary declared ``T name`` at its first assignment; the kernel is
+  kernel's type ``T``, a temporary declared ``T name`` at its first assignment, each array
+  loaded once into a local and each updated one stored once; the kernel is
   compiled with ``--fmad=false`` so that ``a * b + c`` rounds twice as it does in NumPy;
 * run on NumPy arrays (:meth:`FusedKernel.run_numpy`), a statement at a time with NumPy's ufuncs
   and the scalars as array-dtype numbers: the form the tests compare with each optimizer's own
@@ -155,12 +156,18 @@ class FusedKernel:
         self._seen: set[str] = set()  # every name the body uses
         assigned: set[str] = set()
         lines = [self._statement(s, assigned) for s in self.statements]
-        self.operation = "\n".join(lines)
         unused = [a for a in self.arrays if a not in self._seen]
         if unused:
             raise BodyError(f"kernel {name}: arrays {unused} are never used")
         self.outputs = [a for a in self.arrays if a in assigned]
         self.inputs = [a for a in self.arrays if a not in assigned]
+        # CuPy binds each array's element as a reference into global memory; the compiler
+        # can't keep one in a register across a store through another (they might alias). So
+        # each array is read once into a local (mg_<name>) and each output stored once.
+        self.operation = "\n".join(
+            [f"const T mg_{a} = {a};" for a in self.inputs]
+            + [f"T mg_{a} = {a};" for a in self.outputs] + lines
+            + [f"{a} = mg_{a};" for a in self.outputs])
         self._cupy = None
 
     # ---------------------------------------------------------------------- rendering to C
@@ -169,10 +176,8 @@ class FusedKernel:
             target, value = node.targets[0], self._expr(node.value)
         elif isinstance(node, ast.AugAssign) and type(node.op) in _BINARY:
             target = node.target
-            if isinstance(target, ast.Name):
-                self._read(target.id, node)
-            value = f"({getattr(target, 'id', '?')} {_BINARY[type(node.op)]} " \
-                    f"{self._expr(node.value)})"
+            current = self._read(target.id, node) if isinstance(target, ast.Name) else "?"
+            value = f"({current} {_BINARY[type(node.op)]} {self._expr(node.value)})"
         else:
             raise BodyError(f"kernel {self.name}: line {node.lineno}: only `name = expr` and "
                             f"`name op= expr` statements, got {ast.unparse(node)!r}")
@@ -192,7 +197,7 @@ class FusedKernel:
         if declare:
             self.temporaries.append(name)
             return f"T {name} = {value};"
-        return f"{name} = {value};"
+        return f"{self._local(name)} = {value};"
 
     def _expr(self, node: ast.expr) -> str:
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
@@ -235,7 +240,11 @@ class FusedKernel:
         self._seen.add(name)
         if name not in self.arrays and name not in self.temporaries and name not in self.scalars:
             self.scalars.append(name)
-        return name
+        return self._local(name)
+
+    def _local(self, name: str) -> str:
+        """The C name of a body's name: ``mg_<name>`` for an array (see ``__init__``)."""
+        return f"mg_{name}" if name in self.arrays else name
 
     def _check_name(self, name: str, node: ast.AST) -> str:
         if name in _RESERVED or name.startswith("_") or name.startswith("mg_"):

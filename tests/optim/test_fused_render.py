@@ -17,10 +17,15 @@ def test_rendering_keeps_python_order_and_declares_temporaries():
                          "m = where(m > 0, -m, maximum(m, g))\n",
                     dict(theta="param", grad="grad", m="exp_avg"))
     assert k.operation.splitlines() == [
-        "T g = (grad + (wd * theta));",
-        "m = ((m * beta1) + (((T)0.1) * g));",
-        "theta = (theta - ((lr * m) / (sqrt(m) + ((T)1e-08))));",
-        "m = ((m > ((T)0.0)) ? (-m) : mg_maximum(m, g));",
+        "const T mg_grad = grad;",  # each array read once into a local, each output stored once
+        "T mg_theta = theta;",
+        "T mg_m = m;",
+        "T g = (mg_grad + (wd * mg_theta));",
+        "mg_m = ((mg_m * beta1) + (((T)0.1) * g));",
+        "mg_theta = (mg_theta - ((lr * mg_m) / (sqrt(mg_m) + ((T)1e-08))));",
+        "mg_m = ((mg_m > ((T)0.0)) ? (-mg_m) : mg_maximum(mg_m, g));",
+        "theta = mg_theta;",
+        "m = mg_m;",
     ]
     assert k.inputs == ["grad"] and k.outputs == ["theta", "m"]
     assert k.scalars == ["wd", "beta1", "lr"]
@@ -40,6 +45,7 @@ def test_rendering_keeps_python_order_and_declares_temporaries():
     ("theta = grad * lr\nlr = theta\n", "scalar argument"),
     ("theta = grad\ni = theta\n", "reserved"),
     ("theta = grad\ngamma = theta\n", "reserved"),
+    ("theta = grad\nmg_x = theta\n", "reserved"),
     ("theta = grad\nfor x in y: pass\n", "only `name = expr`"),
     ("theta = grad +\n", "not Python"),
     ("theta = grad * float('inf')\n", "unknown function"),
