@@ -265,14 +265,15 @@ class FusedKernel:
 
     def cupy_kernel(self):
         """The ``cupy.ElementwiseKernel`` (built at the first call; CuPy compiles it at its first
-        launch for each dtype and device and caches the binary)."""
-        if self._cupy is None:
-            import cupy  # noqa: PLC0415  (only ever reached with CuPy arrays in hand)
+        launch for each dtype and device and caches the binary). Kept with the module that
+        built it, so that a test's stand-in for CuPy never serves the real one."""
+        import cupy  # noqa: PLC0415  (only ever reached with CuPy arrays in hand)
 
-            self._cupy = cupy.ElementwiseKernel(
+        if self._cupy is None or self._cupy[0] is not cupy:
+            self._cupy = (cupy, cupy.ElementwiseKernel(
                 self.in_params, self.out_params, self.operation, self.name,
-                preamble=PREAMBLE, options=("--fmad=false",), no_return=True)
-        return self._cupy
+                preamble=PREAMBLE, options=("--fmad=false",), no_return=True))
+        return self._cupy[1]
 
     def launch(self, arrays: dict[str, Array], scalars: dict[str, float]) -> None:
         """Run the kernel on CuPy arrays (the outputs are updated in place)."""

@@ -14,14 +14,19 @@ The fused side goes through :func:`fused.fused_update` with the kernel run on th
   same bits). So these compare with ``rtol = 1e-6`` (about 8 float32 ulp) and an absolute
   floor of ``1e-6`` times the array's largest magnitude, for elements that cancel to near 0.
 
-On a GPU (skipped without one) the real ``cupy.ElementwiseKernel`` runs against the NumPy form
-on the same data, with the same tolerance (CUDA's ``sqrt`` and ``/`` are IEEE-rounded; its
+Through a stand-in ``cupy`` module (fused_c.py), whose ElementwiseKernel compiles the
+operation as C++ the way CuPy lays it out, the launch code runs as on a GPU: the parameter
+strings, the argument order, the keywords; same tolerance.
+
+On a GPU (skipped without one) the real ``cupy.ElementwiseKernel`` runs against the update on
+the same data, with the same tolerance (CUDA's ``sqrt`` and ``/`` are IEEE-rounded; its
 transcendental functions are within 1-4 ulp).
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 
 import numpy as np
 import pytest
@@ -48,7 +53,7 @@ from minigrad.optim.swats import SWATS
 from minigrad.tensor import Tensor
 
 from ..conftest import CUDA
-from .fused_c import COMPILER, run_c, run_numpy
+from .fused_c import COMPILER, CXX, run_c, run_numpy, stand_in_cupy
 
 STEPS = 8  # RAdam's and AdaBelief's rectified step starts at step 6 (beta2 = 0.999)
 SIZE = 301
@@ -154,6 +159,32 @@ class _Run:
                 self.opt.update(p, grad, state, group)
             trajectory.append(_snapshot(p.array, state))
         return trajectory, fused_steps
+
+
+    def run_on(self, to_device):
+        """The fused path on arrays made by ``to_device`` (CuPy's, or a stand-in's); the
+        trajectory on the host."""
+        group = copy.deepcopy({k: v for k, v in self.opt.param_groups[0].items()
+                               if k != "params"})
+        p = Tensor._wrap(to_device(self.theta.copy()))
+        state = self.opt.init_state(p, group)
+        state["step"] = 0
+        trajectory = []
+        for step, grad in enumerate(self.grads):
+            if step:
+                _schedule(group, step)
+            state["step"] += 1
+            grad = to_device(grad)
+            if not fused.fused_update(self.opt, p, grad, state, group):
+                self.opt.update(p, grad, state, group)
+            trajectory.append({k: _host(v) for k, v in _snapshot(p.array, state).items()})
+        return trajectory
+
+
+def _host(value):
+    if hasattr(value, "get"):
+        return value.get()
+    return np.asarray(value).copy() if isinstance(value, np.ndarray) else value
 
 
 def _snapshot(theta, state):
@@ -263,6 +294,31 @@ def test_not_fused_without_a_runner_or_when_disabled(monkeypatch):
     assert not np.array_equal(p.array, np.ones(3, np.float32))
 
 
+# ------------------------------------------------------------------ through a CuPy stand-in
+class _DeviceArray(np.ndarray):
+    """Not exactly a numpy.ndarray, so ``fused_update`` takes the launch path (CuPy's)."""
+
+
+@pytest.mark.skipif(CXX is None, reason="no C++ compiler (g++ or c++) on this machine")
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_launch_through_a_cupy_stand_in(case, monkeypatch):
+    """``FusedKernel.launch`` and ``cupy_kernel`` with a stand-in ``cupy`` module whose
+    ElementwiseKernel compiles the operation as C++ laid out as CuPy lays it out (fused_c.py):
+    the parameter strings, the argument order and the keywords CuPy gets, to float32
+    round-off against the update (module doc)."""
+    stand_in = stand_in_cupy()
+    monkeypatch.setitem(sys.modules, "cupy", stand_in)
+    cls, options = case
+    run = _Run(cls, options)
+    expected, _ = run.run()
+    actual = run.run_on(lambda a: np.ascontiguousarray(a).view(_DeviceArray))
+    _assert_close(actual, expected, exact=False)
+    assert sum(k.launches for k in stand_in.kernels) == _expected_fused_steps(cls, options)
+    for k in stand_in.kernels:
+        assert k.kwargs == {"options": ("--fmad=false",)} and k.no_return
+        assert k.preamble == fused.PREAMBLE
+
+
 # ----------------------------------------------------------------------------- on the GPU
 @pytest.mark.skipif(not CUDA, reason="CUDA device not available (needs CuPy and a GPU): the "
                     "cupy.ElementwiseKernel path is checked when a GPU is lent")
@@ -276,17 +332,5 @@ def test_cupy_kernel_is_the_numpy_form(case, dtype):
     cls, options = case
     run = _Run(cls, options, dtype=dtype)
     expected, _ = run.run()
-    group = copy.deepcopy({k: v for k, v in run.opt.param_groups[0].items() if k != "params"})
-    p = Tensor._wrap(cupy.asarray(run.theta))
-    state = run.opt.init_state(p, group)
-    state["step"] = 0
-    actual = []
-    for step, grad in enumerate(run.grads):
-        if step:
-            _schedule(group, step)
-        state["step"] += 1
-        if not fused.fused_update(run.opt, p, cupy.asarray(grad), state, group):
-            run.opt.update(p, cupy.asarray(grad), state, group)
-        actual.append({k: (v.get() if hasattr(v, "get") else v)
-                       for k, v in _snapshot(p.array, state).items()})
+    actual = run.run_on(cupy.asarray)
     _assert_close(actual, expected, exact=False)
