@@ -259,6 +259,29 @@ def test_every_elementwise_optimizer_has_a_kernel():
     assert {cls for cls, _ in CASES} == {cls for cls in classes if cls.flat_update}
 
 
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_new_hyperparameters_are_arguments_not_new_kernels(case):
+    """A schedule's new lr, betas or momentum and a new step count change the scalars, never
+    the kernel (CuPy compiles a kernel once per dtype): at most the rules that depend on the
+    step (RAdam and AdaBelief's rectification, AdaInject's first step) take a second one."""
+    cls, options = case
+    opt = cls([minigrad.Parameter(np.ones(3, np.float32))], **options)
+    group = {k: v for k, v in opt.param_groups[0].items() if k != "params"}
+    state = {**opt.init_state(Tensor._wrap(np.ones(3, np.float32)), group), "step": 0}
+    if state.get("momentum_buffer", 0) is None:
+        state["momentum_buffer"] = np.zeros(3, np.float32)
+    kernels, scalars = set(), []
+    for step in range(STEPS):
+        if step:
+            _schedule(group, step)
+        state["step"] += 1
+        launch = fused.plan(cls)(group, state)
+        kernels.add(launch.kernel)
+        scalars.append(launch.scalars)
+    assert len(kernels) <= (2 if cls in (RAdam, AdaBelief, AdaInject) else 1)
+    assert scalars[0] != scalars[-1]
+
+
 def test_a_subclass_with_its_own_update_is_not_fused(monkeypatch):
     class Mine(Adam):
         def update(self, p, grad, state, group):
