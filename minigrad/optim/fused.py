@@ -64,8 +64,8 @@ import numpy as np
 
 from ..backend import Array, get_array_module
 
-__all__ = ["ENABLED", "FUNCTIONS", "PREAMBLE", "FusedKernel", "Launch", "fused_update", "plan",
-           "fused_algorithms"]
+__all__ = ["ENABLED", "FUNCTIONS", "PREAMBLE", "BodyError", "FusedKernel", "Launch", "kernel",
+           "fused_update", "plan", "fused_algorithms"]
 
 #: Turn the fused kernels off (the plain ``update`` then runs on CuPy too); also
 #: ``MINIGRAD_FUSED_OPTIM=0`` in the environment.
