@@ -44,6 +44,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from . import backend, recording
+from .lowering import Lowerer, Traced
 from .autograd import engine
 from .autograd.function import _as_0d, unbroadcast
 from .backend import is_cupy_array, on_device_of
@@ -101,6 +102,18 @@ def _grad_into(p: Tensor, copy: str, g) -> None:
         grad.array += g
 
 
+def _load(env: list, s: int, buffer) -> None:
+    """A lowered kernel's load: the value of slot ``s`` (an input of the step, or the result
+    of a kernel replayed op-level) copied into the buffer its instructions read."""
+    np.copyto(buffer, env[s])
+
+
+def _run_code(code: list) -> None:
+    """Lowered kernels: their instructions, NumPy calls into buffers, in order."""
+    for func, args, kwargs in code:
+        func(*args, **kwargs)
+
+
 def _call(method, obj, args, kwargs):
     """A call recorded whole (``optimizer.step()``, ...), made again at replay."""
     return method(obj, *args, **kwargs)
@@ -109,7 +122,7 @@ def _call(method, obj, args, kwargs):
 class _Recorder:
     """Watches one eager call of the step and writes down its kernels (see the module doc)."""
 
-    def __init__(self, inputs: list, names: list[str]):
+    def __init__(self, inputs: list, names: list[str], lower: bool = False):
         self.arrays: list = []  # every array met, kept alive so that ids stay unique
         self.slot_of: dict[int, int] = {}
         self.labels: list[str] = []
@@ -126,6 +139,14 @@ class _Recorder:
         self.thread = threading.get_ident()  # other threads' work is not part of the step
         self.draws = _draws()
         self.host_fns: set[int] = set()  # ops whose forward runs from Python (random draws)
+        # lowering (see minigrad/lowering.py): kernels turned into NumPy calls into buffers
+        self.lowerer = Lowerer() if lower else None
+        self.lowering_off: str | None = None if lower else "not asked for"
+        self.lowering_stopped = False  # after optimizer.step(): kernels stay op-level
+        self.traced: dict[int, Traced] = {}  # slot -> its traced array (lowered, or bound)
+        self.shadows: dict[int, object] = {}  # id(fn) -> the op lowered in its place
+        self.not_lowered: list[tuple[str, str]] = []  # (kernel, why)
+        self.env: list = []  # the program's slot table (the loads read it)
         for a, name in zip(inputs, names):
             self._new_slot(a, name)
 
@@ -203,13 +224,15 @@ class _Recorder:
         return static, tuple(dyn)
 
     def _add(self, func, name: str, args, params: dict, outs, host: bool = False,
-             tensors: bool = False) -> None:
+             tensors: bool = False, lower=None):
         """Record kernel ``name``: ``func(*args, **params)`` gave ``outs`` (an array, a tuple
         or None). ``host``: it reads or writes Python state (a CUDA graph cannot hold it).
         ``tensors``: Tensor arguments are bound as they are (not by their arrays).
-        Refusals stop the recording (the step goes on, eagerly)."""
+        ``lower``: the function to lower the kernel with (``func`` on a shadow op).
+        Refusals stop the recording (the step goes on, eagerly). Returns the kernel's
+        lowered instructions, or None."""
         if self.refusal is not None:
-            return
+            return None
         try:
             slots = tuple(self._bind(a, self._tensor_label(a)) if tensors and isinstance(a, Tensor)
                           else self._slot(a, name) for a in args)
@@ -223,7 +246,64 @@ class _Recorder:
             out = tuple(None if o is None else self._new_slot(o) for o in outs)
         else:
             out = self._new_slot(outs)
-        self.kernels.append((func, slots, static, dyn, out, name, host))
+        code = None
+        if lower is not None and self.lowering_off is None and not self.lowering_stopped:
+            code = self._lower(lower, name, args, slots, params, outs, out)
+        self.kernels.append((func, slots, static, dyn, out, name, host, code))
+        return code
+
+    def _lower(self, func, name: str, args, slots, params: dict, outs, out):
+        """``func`` run on traced arguments (minigrad/lowering.py): the kernel's instructions,
+        or None if it cannot be lowered (it stays op-level; :attr:`not_lowered` says why)."""
+        low = self.lowerer
+        low.begin()
+        pending: dict[int, Traced] = {}
+        targs = [self._traced(a, s, pending) for a, s in zip(args, slots)]
+        tkw = {}
+        for k, v in params.items():
+            if isinstance(v, Tensor):
+                low.fail(f"keyword argument {k} is a Tensor")
+            tkw[k] = self._traced(v, self.slot_of.get(id(v)), pending) if _is_array(v) else v
+        done = None if low.why is not None else low.lower(func, targs, tkw)
+        many = isinstance(out, tuple)
+        if done is not None:
+            code, result = done
+            eager = outs if many else (outs,)
+            got = result if many else (result,)
+            slots_out = out if many else (out,)
+            if not isinstance(got, (tuple, list)) or len(got) != len(eager):
+                low.fail("returned something else than the eager call")
+            else:
+                for e, r in zip(eager, got):
+                    if (e is None) != (r is None) or e is not None and not (
+                            isinstance(r, np.ndarray) and low.known(r) and _same(r, e)):
+                        low.fail("returned an array that differs from the eager result, or "
+                                 "that no traced call made")
+        if low.why is not None:
+            self.not_lowered.append((name, low.why))
+            return None
+        self.traced.update(pending)
+        for s, r in zip(slots_out, got):
+            if s is not None:
+                self.traced[s] = r if type(r) is Traced else r.view(Traced)
+        return code
+
+    def _traced(self, a, s, pending: dict):
+        """The traced array standing for argument ``a`` (slot ``s``) of a kernel lowered."""
+        if isinstance(a, Tensor):  # an op's input
+            a = a.array
+        if not _is_array(a):
+            return a
+        t = self.traced.get(s)
+        if t is None:
+            t = pending.get(s)
+        if t is None:
+            if s in self.bound:
+                t = self.lowerer.bind(a)
+            else:
+                t = self.lowerer.copy_in(a, functools.partial(_load, self.env, s))
+            pending[s] = t
+        return t
 
     def refuse(self, why: str) -> None:
         """Stop recording: the rest of this call runs eagerly; the signature stays eager."""
@@ -244,8 +324,11 @@ class _Recorder:
         draws, self.draws = self.draws, _draws()
         if draws != self.draws:  # it drew random numbers: each replay draws anew, from Python
             self.host_fns.add(id(fn))
-        self._add(func, f"{type(fn).__name__}.forward", inputs, params, out,
-                  host=id(fn) in self.host_fns)
+        host = id(fn) in self.host_fns
+        shadow = None if host else type(fn).__new__(type(fn))  # the op lowered in fn's place
+        if self._add(func, f"{type(fn).__name__}.forward", inputs, params, out, host=host,
+                     lower=None if host else shadow.forward) is not None:
+            self.shadows[id(fn)] = shadow
 
     def call_kernel(self, func, args, kwargs):
         """``recording.kernel``: call ``func`` (unrecorded inside) and record the call."""
@@ -276,7 +359,9 @@ class _Recorder:
                 self.optimizers[id(obj)] = (obj, _groups_of(obj))
             call = functools.partial(_call, method, obj, args, kwargs)
             self.kernels.append((call, (), {}, (), -1, f"{name}()  # called whole, in Python",
-                                 True))
+                                 True, None))
+            if method.__name__ == "step" and hasattr(obj, "param_groups"):
+                self.lowering_stopped = True  # it may move the parameters (flat groups)
         recording.recorder[0] = None  # the call itself is not recorded kernel by kernel
         try:
             result = method(obj, *args, **kwargs)
@@ -348,8 +433,17 @@ class _Recorder:
                 if fn.writes != writes[0]:
                     fn.check_versions(t)
                 in_grads = fn.backward(g, *fn.saved)
-                self._add(fn.backward, f"{type(fn).__name__}.backward", (g, *fn.saved), {},
-                          tuple(in_grads), host=id(fn) in self.host_fns)  # reads its mask
+                shadow = self.shadows.get(id(fn))
+                name = f"{type(fn).__name__}.backward"
+                if shadow is not None:
+                    shadow.needs_input_grad = fn.needs_input_grad
+                if self._add(fn.backward, name, (g, *fn.saved), {}, tuple(in_grads),
+                             host=id(fn) in self.host_fns,  # reads its mask
+                             lower=None if shadow is None else functools.partial(
+                                 _shadow_backward, shadow)) is None and shadow is not None:
+                    # its forward is lowered (fn's attributes are not refreshed at replay)
+                    self.lowering_off = (f"{name} could not be lowered but its forward was: "
+                                         f"{self.not_lowered[-1][1] if self.not_lowered else ''}")
                 self._route(fn, in_grads, grads, heap, leaves)
                 if not retain_graph:
                     fn.inputs = None
@@ -366,13 +460,13 @@ class _Recorder:
                 if ig.shape != p.array.shape:
                     shape = p.array.shape
                     g = unbroadcast(ig, shape)
-                    self._add(unbroadcast, "unbroadcast", (ig, shape), {}, g)
+                    self._add(unbroadcast, "unbroadcast", (ig, shape), {}, g, lower=unbroadcast)
                     ig = g
                 k = id(p)
                 prev = grads.get(k)
                 if prev is not None:
                     grads[k] = prev + ig
-                    self._add(operator.add, "add", (prev, ig), {}, grads[k])
+                    self._add(operator.add, "add", (prev, ig), {}, grads[k], lower=operator.add)
                 else:
                     grads[k] = ig
                     if p._ctx is None:
@@ -401,10 +495,15 @@ class _Recorder:
         """The recorded program; ``result`` (what the step returned) becomes its outputs."""
         outputs = self._outputs(result)
         lines = [_line(k[:6], self.labels, self.kinds) for k in self.kernels]
-        return Program(self.kernels, lines, len(self.labels), self.bound, len(signature[0]),
-                       outputs,
-                       list(self.modules.values()), list(self.array_guards.values()),
-                       list(self.live.values()), list(self.optimizers.values()))
+        program = Program(self.kernels, lines, len(self.labels), self.bound, len(signature[0]),
+                          outputs,
+                          list(self.modules.values()), list(self.array_guards.values()),
+                          list(self.live.values()), list(self.optimizers.values()))
+        program.not_lowered = self.not_lowered
+        program.lowering_off = self.lowering_off
+        if self.lowering_off is None and any(k[7] is not None for k in self.kernels):
+            program.lower(self.kernels, self.traced, self.env)
+        return program
 
     def _outputs(self, result):
         if result is None or isinstance(result, (bool, int, float, str)):
@@ -417,6 +516,18 @@ class _Recorder:
             return ("dict", {k: self._outputs(v) for k, v in result.items()})
         raise _Refused(f"the step returned a {type(result).__name__}: return tensors, "
                        "numbers or tuples, lists and dicts of them")
+
+
+def _shadow_backward(shadow, grad, *saved):
+    """The backward of a lowered op: on what its shadow's forward saved (traced arrays)."""
+    return shadow.backward(grad, *shadow.saved)
+
+
+def _same(a, b) -> bool:
+    """Bit-identical arrays: same shape, dtype and values (NaN equal to NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and bool(
+        np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 def _draws():
@@ -472,6 +583,51 @@ class Program:
         self.arrays = arrays  # (buffer, the array bound by reference)
         self.live = live  # (slot, parameter): the slot is read from the parameter
         self.optimizers = optimizers
+        # the replay: the kernels, or with lowering the runs of lowered kernels as one each
+        self.replay = self.kernels
+        self.env: list | None = None  # lowered: the slot table, kept (the loads read it)
+        self.persistent: frozenset = frozenset()  # slots that are buffers, overwritten
+        self.lowered_params: list = []  # (parameter, the array the instructions read)
+        self.code: list = []  # every instruction, in order (for the listing)
+        self.not_lowered: list = []
+        self.lowering_off: str | None = None
+
+    def lower(self, kernels, traced: dict, env: list) -> None:
+        """Replay the lowered kernels as their instructions (a run of consecutive ones as
+        one kernel, :func:`_run_code`) on a kept slot table ``env`` whose lowered slots hold
+        their buffers; results in buffers are given back as copies."""
+        replay, run = [], None
+        for kernel in kernels:
+            code = kernel[7]
+            if code is None:
+                replay.append(kernel[:5])
+                run = None
+                continue
+            if run is None:
+                run = []
+                replay.append((functools.partial(_run_code, run), (), {}, (), None))
+            run.extend(code)
+            self.code.extend(code)
+        self.replay = replay
+        env[:] = self.template
+        lowered = {s for k in kernels if k[7] is not None
+                   for s in ([k[4]] if type(k[4]) is int else k[4] or ()) if s is not None}
+        for s in lowered:
+            env[s] = traced[s].view(np.ndarray)
+        self.env = env
+        self.persistent = frozenset(lowered)
+        self.lowered_params = [(t, self.template[s]) for s, t in self.live if s in traced]
+        # a gradient in a buffer would be overwritten by the next replay: .grad gets a copy
+        self.replay = [(_grad_copied(k[0]), *k[1:]) if k[1] and k[1][0] in lowered else k
+                       for k in self.replay]
+
+    def stale(self) -> bool:
+        """Whether a parameter that lowered instructions read has a new array (an optimizer
+        moved it into a flat buffer): the program must be recorded again."""
+        for t, a in self.lowered_params:
+            if t.array is not a:
+                return True
+        return False
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
@@ -518,12 +674,12 @@ class Program:
                 self.cuda_graphs = _CudaGraphs(self)
             if self.cuda_graphs.usable:
                 return self.cuda_graphs.run(arrays)
-        env = self.template.copy()
+        env = self.template.copy() if self.env is None else self.env
         env[:self.n_inputs] = arrays
         for s, t in self.live:
             env[s] = t.array
-        _run_kernels(self.kernels, env, self.live)
-        return _rebuild(self.outputs, env)
+        _run_kernels(self.replay, env, self.live)
+        return _rebuild(self.outputs, env, self.persistent)
 
 
 def _run_kernels(kernels, env: list, live: list, fixed: set | frozenset = frozenset()) -> None:
@@ -680,14 +836,15 @@ def _replaced(m):
         "call step.reset() to record again")
 
 
-def _rebuild(spec, env, copy: bool = False):
-    """The step's result from the slot table (``copy``: copies, when the slots are buffers
-    that the next replay overwrites)."""
+def _rebuild(spec, env, copy=frozenset()):
+    """The step's result from the slot table (``copy``: True, or the slots to copy: those
+    that are buffers, which the next replay overwrites)."""
     kind, value = spec
     if kind == "value":
         return value
     if kind == "tensor":
-        return Tensor._wrap(env[value].copy() if copy else env[value])
+        return Tensor._wrap(env[value].copy() if copy is True or value in copy
+                            else env[value])
     if kind == "dict":
         return {k: _rebuild(v, env, copy) for k, v in value.items()}
     items = [_rebuild(v, env, copy) for v in value]
@@ -737,15 +894,19 @@ class Jit:
     Args:
         fn: the step, ``fn(*tensors_and_constants) -> tensors``; see :func:`jit`.
         cuda_graphs: on CuPy, launch the program's device segments as CUDA graphs.
+        lower: on NumPy, lower the kernels to NumPy calls into preallocated buffers
+            (minigrad/lowering.py); False replays every kernel op-level.
     """
 
-    def __init__(self, fn: Callable, cuda_graphs: bool = True):
+    def __init__(self, fn: Callable, cuda_graphs: bool = True, lower: bool = True):
         if not callable(fn):
             raise TypeError(f"minigrad.jit expects a function, got {type(fn).__name__}")
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.cuda_graphs = cuda_graphs
+        self.lower = lower
         self.programs: dict[tuple, Program | str] = {}
+        self.moved: dict[tuple, int] = {}  # signature -> programs dropped for moved parameters
         self.last: Program | None = None
 
     @property
@@ -772,6 +933,10 @@ class Jit:
         if program is None:
             return self._record(tensors, key, args, kwargs)
         program.check_guards()
+        if program.lowered_params and program.stale():  # parameters moved: record again
+            self.moved[key] = self.moved.get(key, 0) + 1
+            del self.programs[key]
+            return self._record(tensors, key, args, kwargs)
         self.last = program
         arrays = [t.array for t in tensors]
         if arrays and type(arrays[0]) is not np.ndarray:
@@ -782,7 +947,9 @@ class Jit:
     def _record(self, tensors, key, args, kwargs):
         name = getattr(self.fn, "__name__", "the step")
         labels = [f"in{i}{tuple(t.array.shape)}" for i, t in enumerate(tensors)]
-        rec = _Recorder([t.array for t in tensors], labels)
+        lower = (self.lower and self.moved.get(key, 0) < 2  # else they move at every step
+                 and all(type(t.array) is np.ndarray for t in tensors))
+        rec = _Recorder([t.array for t in tensors], labels, lower)
         if any(t.requires_grad for t in tensors):
             rec.refusal = "an input tensor requires grad (inputs must be data)"
         else:
@@ -807,7 +974,7 @@ class Jit:
         return result
 
 
-def jit(fn: Callable | None = None, *, cuda_graphs: bool = True):
+def jit(fn: Callable | None = None, *, cuda_graphs: bool = True, lower: bool = True):
     """Capture ``fn`` (a training step) on its first call and replay it on later calls.
 
     ``fn`` takes Tensors (the batch) and hashable constants, does a forward pass,
@@ -827,5 +994,5 @@ def jit(fn: Callable | None = None, *, cuda_graphs: bool = True):
         ...     return loss
     """
     if fn is None:
-        return functools.partial(Jit, cuda_graphs=cuda_graphs)
-    return Jit(fn, cuda_graphs=cuda_graphs)
+        return functools.partial(Jit, cuda_graphs=cuda_graphs, lower=lower)
+    return Jit(fn, cuda_graphs=cuda_graphs, lower=lower)

@@ -1,0 +1,389 @@
+"""Lowering for :mod:`minigrad.jit`: one recorded kernel turned into NumPy calls into buffers.
+
+``minigrad.jit`` records a step as *kernels* (``Linear.forward``, ``Linear.backward``, ...),
+each a few lines of NumPy that allocate their results. Lowering runs each kernel once more, at
+record time, on :class:`Traced` arrays: an ``ndarray`` subclass through which every NumPy call
+the kernel makes is seen (``__array_ufunc__`` for ufuncs, their reductions and the operators;
+``__array_function__`` for ``np.where`` and friends; ``__getitem__``, ``__setitem__``,
+``copy``, ``astype``, ``fill`` for what those two hooks do not see). Each call becomes one
+*instruction*, ``func(*args, out=buffer)``, whose buffer is the array that call returned at
+record time, kept for good; views (``.T``, ``reshape``, basic slices) of buffers are taken
+once and cost nothing at replay. The kernel's instructions, run in order on the same buffers,
+compute what the kernel computes, with no Python of the op's own and no allocation:
+
+    %4 = Linear.forward(in0(16, 64), 0.weight, 0.bias)
+    ->  matmul(in0, 0.weight.T, out=b4)
+        add(b4, 0.bias, out=b4)
+
+A kernel is lowered only when the lowering can vouch for it; otherwise it stays an op-level
+kernel (the replay calls its body, as before). The lowering gives up (:attr:`Lowerer.why`)
+when the kernel
+
+* reads a value to Python (``bool(a)``, ``float(a)``, ``a.item()``, ``a[0, 0]``,
+  iterating): the Python that follows would be frozen at the recorded value;
+* uses an array that no instruction made and that is neither a slot of the program (an input,
+  a parameter, a buffer, an earlier kernel's result) nor a read-only constant: it would be
+  frozen too (an array computed by a call the lowering does not see);
+* indexes with a boolean mask, or calls a NumPy function outside a short list whose result's
+  shape depends only on its arguments' shapes (``np.nonzero`` does not qualify);
+* writes into a parameter or a buffer of the model, or draws random numbers;
+* returns something an instruction did not make, or anything not bit-identical to the eager
+  result (each instruction is checked at record time against the call it replaces).
+
+This module knows nothing of Tensors or of the jit's slots: :mod:`minigrad.jit` tells it which
+arrays are slots (:meth:`Lowerer.bind`, :meth:`Lowerer.copy_in`) and what to run.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+_active: list = [None]  # the Lowerer lowering a kernel now, or None
+
+
+def _plain(x):
+    """``x`` as a plain ndarray (a view) if it is Traced."""
+    return x.view(np.ndarray) if isinstance(x, Traced) else x
+
+
+def _plain_all(values):
+    if isinstance(values, (tuple, list)):
+        return type(values)(_plain_all(v) for v in values)
+    if isinstance(values, dict):
+        return {k: _plain_all(v) for k, v in values.items()}
+    return _plain(values)
+
+
+class Traced(np.ndarray):
+    """An array whose NumPy calls are written down by the active :class:`Lowerer`.
+
+    Outside a lowering (which never happens in the library: traced arrays live only in the
+    shadows of lowered ops) it behaves as a plain array.
+    """
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        low = _active[0]
+        if low is None:
+            return getattr(ufunc, method)(*_plain_all(inputs), **_plain_all(kwargs))
+        return low.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        low = _active[0]
+        if low is None:
+            return func(*_plain_all(args), **_plain_all(kwargs))
+        return low.function(func, args, kwargs)
+
+    def __getitem__(self, index):
+        low = _active[0]
+        if low is None:
+            return np.ndarray.__getitem__(self, index)
+        return low.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        low = _active[0]
+        if low is None:
+            return np.ndarray.__setitem__(self, index, value)
+        return low.setitem(self, index, value)
+
+    def copy(self, order="C"):
+        low = _active[0]
+        return np.ndarray.copy(self, order) if low is None else low.copy(self, order)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        low = _active[0]
+        if low is None:
+            return np.ndarray.astype(self, dtype, order, casting, subok, copy)
+        return low.astype(self, dtype, order, casting, copy)
+
+    def fill(self, value):
+        low = _active[0]
+        if low is None:
+            return np.ndarray.fill(self, value)
+        return low.setitem(self, Ellipsis, value)
+
+    # reading a value to Python: the Python that follows would be frozen at replay
+    def _read(self, what: str):
+        low = _active[0]
+        if low is not None:
+            low.fail(f"reads a value to Python ({what})")
+        return self.view(np.ndarray)
+
+    def __bool__(self):
+        return bool(self._read("bool"))
+
+    def __int__(self):
+        return int(self._read("int"))
+
+    def __float__(self):
+        return float(self._read("float"))
+
+    def __complex__(self):
+        return complex(self._read("complex"))
+
+    def __index__(self):
+        return operator.index(self._read("index"))
+
+    def item(self, *args):
+        return self._read("item").item(*args)
+
+    def tolist(self):
+        return self._read("tolist").tolist()
+
+    def __iter__(self):
+        return iter(self._read("iteration"))
+
+    def __contains__(self, value):
+        return value in self._read("in")
+
+    def argmax(self, axis=None, out=None, *, keepdims=False):
+        return np.argmax(self, axis, out, keepdims=keepdims)
+
+    def argmin(self, axis=None, out=None, *, keepdims=False):
+        return np.argmin(self, axis, out, keepdims=keepdims)
+
+
+def _take(buffer, array, index):
+    """``buffer[...] = array[index]``: an advanced index (a gather) as an instruction."""
+    buffer[...] = array[index]
+
+
+def _into(buffer, func, args, kwargs):
+    """``buffer[...] = func(*args, **kwargs)``, for a NumPy function without ``out=``."""
+    buffer[...] = func(*args, **kwargs)
+
+
+# NumPy functions written in C whose result's shape depends only on their arguments' shapes:
+# lowered as `_into` (or with out=, for those that take it). Functions written in Python are
+# lowered through their body (their NumPy calls are traced one by one).
+_C_FUNCTIONS = {np.where: False, np.concatenate: True, np.dot: True, np.take: True,
+                np.argmax: True, np.argmin: True}
+
+
+def _identical(a, b) -> bool:
+    """Bit for bit the same values (NaN equal to NaN), same shape and dtype."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+class Lowerer:
+    """Lowers the kernels of one recorded step (see the module doc).
+
+    Attributes:
+        why: why the kernel being lowered cannot be (None while it can).
+        buffers: id -> array, every array an instruction writes (the buffers).
+        bound: id -> array, the slots bound by reference (parameters, buffers of the model,
+            constants): instructions read them, never write them.
+    """
+
+    def __init__(self):
+        self.buffers: dict[int, np.ndarray] = {}
+        self.bound: dict[int, np.ndarray] = {}
+        self.code: list = []
+        self.why: str | None = None
+
+    # ------------------------------------------------------------- arrays the kernel reads
+    def bind(self, array: np.ndarray) -> Traced:
+        """A traced view of ``array``, a slot bound by reference (read where it lives)."""
+        self.bound[id(array)] = array
+        return array.view(Traced)
+
+    def copy_in(self, array: np.ndarray, load) -> Traced:
+        """A traced buffer for a slot that changes at every replay (an input of the step, the
+        result of a kernel that is not lowered): instruction ``load(buffer)`` fills it (it is
+        run now, too, so that the buffer holds ``array``'s values)."""
+        buffer = np.empty_like(array)
+        buffer[...] = array
+        self.buffers[id(buffer)] = buffer
+        self.code.append((load, (buffer,), {}))
+        return buffer.view(Traced)
+
+    def _owner(self, a):
+        """'buffer', 'bound' or None: what the memory of array ``a`` is to the lowering."""
+        while a is not None:
+            if id(a) in self.buffers:
+                return "buffer"
+            if id(a) in self.bound:
+                return "bound"
+            a = getattr(a, "base", None)
+        return None
+
+    def known(self, a) -> bool:
+        """Whether array ``a`` is (a view of) a buffer or a bound slot."""
+        return self._owner(a) is not None
+
+    def fail(self, why: str) -> None:
+        if self.why is None:
+            self.why = why
+
+    # ------------------------------------------------------------- arguments of a call
+    def _arg(self, x):
+        """A call's argument, made plain; arrays must be known or read-only constants."""
+        if isinstance(x, np.ndarray):
+            if not (self.known(x) or (type(x) is np.ndarray and not x.flags.writeable)):
+                self.fail(f"uses an array of shape {x.shape} that no traced call made")
+            return _plain(x)
+        if isinstance(x, (tuple, list)):
+            return type(x)(self._arg(v) for v in x)
+        return x
+
+    def _target(self, x):
+        """An array the call writes into: a buffer (never a bound slot)."""
+        if not isinstance(x, np.ndarray) or self._owner(x) != "buffer":
+            self.fail("writes into an array that is not one of its own buffers (a parameter, "
+                      "a buffer of the model, or an array no traced call made)")
+        return _plain(x)
+
+    def _new_buffer(self, result):
+        """A new buffer for a call whose eager result is ``result`` (same shape, dtype and
+        memory layout)."""
+        return self._register(np.empty_like(np.asarray(result)))
+
+    def _register(self, buffer):
+        self.buffers[id(buffer)] = buffer
+        return buffer
+
+    def _emit(self, func, args, kwargs, expected) -> None:
+        """Append instruction ``func(*args, **kwargs)`` after checking, on the spot, that it
+        writes exactly ``expected`` (the eager result) into its buffer(s)."""
+        self.code.append((func, args, kwargs))
+        outs = kwargs["out"] if "out" in kwargs else args[0]
+        func(*args, **kwargs)
+        got = outs if isinstance(outs, tuple) else (outs,)
+        want = expected if isinstance(expected, tuple) else (expected,)
+        if not all(_identical(g, w) for g, w in zip(got, want)):
+            self.fail(f"{getattr(func, '__name__', func)} into a buffer differs from the "
+                      "eager call")
+
+    # ------------------------------------------------------------- the hooks of Traced
+    def ufunc(self, ufunc, method, inputs, kwargs):
+        func = getattr(ufunc, method)
+        args = tuple(self._arg(x) for x in inputs)
+        kw = {k: self._arg(v) for k, v in kwargs.items() if k != "out"}
+        out = kwargs.get("out")
+        if out is not None and all(o is None for o in out):
+            out = None
+        if method == "at":
+            self._target(inputs[0])
+            func(*args, **kw)
+            self.code.append((func, args, kw))
+            return None
+        if out is not None:  # the op writes in place: the instruction does the same
+            kw["out"] = tuple(self._target(o) for o in out)
+            func(*args, **kw)
+            self.code.append((func, args, kw))
+            return out[0] if len(out) == 1 else out
+        result = func(*args, **kw)
+        if isinstance(result, tuple):
+            buffers = tuple(self._new_buffer(r) for r in result)
+            self._emit(func, args, {**kw, "out": buffers}, result)
+            return tuple(b.view(Traced) for b in buffers)
+        buffer = self._new_buffer(result)
+        self._emit(func, args, {**kw, "out": (buffer,)}, result)
+        return buffer.view(Traced)
+
+    def function(self, func, args, kwargs):
+        impl = getattr(func, "_implementation", None)
+        if func in _C_FUNCTIONS:
+            if func is np.where and len(args) + len(kwargs) < 3:
+                self.fail("np.where with one argument (a result whose shape depends on values)")
+            a, kw = self._arg(args), {k: self._arg(v) for k, v in kwargs.items()}
+            if kw.get("out") is not None:
+                kw["out"] = self._target(kwargs["out"])
+                func(*a, **kw)
+                self.code.append((func, a, kw))
+                return kwargs["out"]
+            result = func(*a, **kw)
+            buffer = self._new_buffer(result)
+            if _C_FUNCTIONS[func]:
+                self._emit(func, a, {**kw, "out": buffer}, result)
+            else:
+                self._emit(_into, (buffer, func, a, kw), {}, result)
+            return buffer.view(Traced)
+        if func is np.copyto:
+            dst = self._target(args[0])
+            a = (dst, *self._arg(args[1:]))
+            kw = {k: self._arg(v) for k, v in kwargs.items()}
+            func(*a, **kw)
+            self.code.append((func, a, kw))
+            return None
+        if func is np.empty_like:  # contents undefined: a buffer, no instruction
+            return self._register(func(*_plain_all(args), **_plain_all(kwargs))).view(Traced)
+        if impl is None or not hasattr(impl, "__code__"):  # written in C: unknown to us
+            self.fail(f"calls np.{getattr(func, '__name__', func)}, which the lowering does "
+                      "not know")
+            return func(*_plain_all(args), **_plain_all(kwargs))
+        return impl(*args, **kwargs)  # written in Python: its NumPy calls are traced
+
+    def getitem(self, a, index):
+        idx = self._index(index)
+        plain = _plain(a)
+        result = plain[idx]
+        if not isinstance(result, np.ndarray):
+            self.fail("reads a value to Python (an element)")
+            return result
+        if not self._advanced(idx):  # a view: taken once, free at replay
+            return result.view(Traced)
+        buffer = self._new_buffer(result)
+        self._emit(_take, (buffer, plain, idx), {}, result)
+        return buffer.view(Traced)
+
+    def setitem(self, a, index, value):
+        target = self._target(a)
+        idx = self._index(index)
+        v = self._arg(value)
+        target[idx] = v
+        self.code.append((operator.setitem, (target, idx, v), {}))
+
+    def copy(self, a, order):
+        result = np.ndarray.copy(_plain(a), order)
+        buffer = self._new_buffer(result)
+        self._emit(np.copyto, (buffer, self._arg(a)), {}, result)
+        return buffer.view(Traced)
+
+    def astype(self, a, dtype, order, casting, copy):
+        plain = self._arg(a)
+        result = plain.astype(dtype, order, casting, True, copy)
+        if result is plain:
+            return a
+        buffer = self._new_buffer(result)
+        self._emit(np.copyto, (buffer, plain), {"casting": casting}, result)
+        return buffer.view(Traced)
+
+    def _index(self, index):
+        idx = self._arg(index)
+        for i in idx if isinstance(idx, tuple) else (idx,):
+            if isinstance(i, np.ndarray) and i.dtype == np.bool_ or isinstance(i, list):
+                self.fail("indexes with a boolean mask or a list (a shape that depends on "
+                          "values)")
+        return idx
+
+    @staticmethod
+    def _advanced(idx) -> bool:
+        return any(isinstance(i, np.ndarray) for i in (idx if isinstance(idx, tuple) else (idx,)))
+
+    # ------------------------------------------------------------- one kernel
+    def begin(self) -> None:
+        """Start a kernel: its loads (:meth:`copy_in`) come first, then :meth:`lower`."""
+        self.code, self.why = [], None
+
+    def lower(self, func, args, kwargs):
+        """Run ``func(*args, **kwargs)`` on traced arguments. Returns ``(instructions,
+        result)``, or None (and :attr:`why` says why) if the kernel cannot be lowered."""
+        _active[0] = self
+        try:
+            result = func(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - any failure means: keep the op-level kernel
+            self.fail(f"raised {type(err).__name__}: {err}")
+            result = None
+        finally:
+            _active[0] = None
+        code, self.code = self.code, []
+        if self.why is not None:
+            return None
+        return code, result
