@@ -43,12 +43,12 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from . import backend, recording
-from .lowering import Lowerer, Traced
+from . import backend, lowering, recording
 from .autograd import engine
 from .autograd.function import _as_0d, unbroadcast
 from .backend import is_cupy_array, on_device_of
 from .grad_mode import thread_state
+from .lowering import Lowerer, Traced
 from .tensor import Tensor
 from .write_clock import writes
 
@@ -102,16 +102,16 @@ def _grad_into(p: Tensor, copy: str, g) -> None:
         grad.array += g
 
 
-def _load(env: list, s: int, buffer) -> None:
-    """A lowered kernel's load: the value of slot ``s`` (an input of the step, or the result
-    of a kernel replayed op-level) copied into the buffer its instructions read."""
-    np.copyto(buffer, env[s])
-
-
 def _run_code(code: list) -> None:
     """Lowered kernels: their instructions, NumPy calls into buffers, in order."""
     for func, args, kwargs in code:
         func(*args, **kwargs)
+
+
+def _grads_into(sinks: list, *grads) -> None:
+    """Gradients put into ``.grad`` (consecutive ``_grad_into`` kernels, replayed as one)."""
+    for sink, g in zip(sinks, grads):
+        sink(g)
 
 
 def _call(method, obj, args, kwargs):
@@ -301,7 +301,7 @@ class _Recorder:
             if s in self.bound:
                 t = self.lowerer.bind(a)
             else:
-                t = self.lowerer.copy_in(a, functools.partial(_load, self.env, s))
+                t = self.lowerer.copy_in(a, self.env, s)
             pending[s] = t
         return t
 
@@ -502,7 +502,7 @@ class _Recorder:
         program.not_lowered = self.not_lowered
         program.lowering_off = self.lowering_off
         if self.lowering_off is None and any(k[7] is not None for k in self.kernels):
-            program.lower(self.kernels, self.traced, self.env)
+            program.lower(self.kernels, self.traced, self.env, self.lowerer.written)
         return program
 
     def _outputs(self, result):
@@ -592,34 +592,51 @@ class Program:
         self.not_lowered: list = []
         self.lowering_off: str | None = None
 
-    def lower(self, kernels, traced: dict, env: list) -> None:
+    def lower(self, kernels, traced: dict, env: list, written: set) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
         one kernel, :func:`_run_code`) on a kept slot table ``env`` whose lowered slots hold
-        their buffers; results in buffers are given back as copies."""
-        replay, run = [], None
-        for kernel in kernels:
-            code = kernel[7]
-            if code is None:
-                replay.append(kernel[:5])
-                run = None
-                continue
-            if run is None:
-                run = []
-                replay.append((functools.partial(_run_code, run), (), {}, (), None))
-            run.extend(code)
-            self.code.extend(code)
-        self.replay = replay
+        their buffers. Results handed on are never buffers the next replay overwrites: a
+        gradient put into ``.grad`` is allocated anew by the instruction that computes it
+        (or copied), the step's results are copied (see docs/jit.md, "Aliasing")."""
         env[:] = self.template
         lowered = {s for k in kernels if k[7] is not None
                    for s in ([k[4]] if type(k[4]) is int else k[4] or ()) if s is not None}
         for s in lowered:
             env[s] = traced[s].view(np.ndarray)
-        self.env = env
-        self.persistent = frozenset(lowered)
+        code = [[f, list(a), dict(k)] for kernel in kernels for f, a, k in kernel[7] or ()]
+        kept = [env[s] for s in lowered]
+        lowering.direct_loads(code, written, kept)
+        sinks = [k[1][0] for k in kernels
+                 if isinstance(k[0], functools.partial) and k[0].func is _grad_into]
+        made = lowering.fresh_results(code, env, [s for s in sinks if s in lowered], kept)
+        lowering.tidy(code)
+        replay, run, n, sinks = [], None, 0, None
+        for kernel in kernels:
+            func = kernel[0]
+            if isinstance(func, functools.partial) and func.func is _grad_into:
+                if kernel[1][0] in lowered - made:
+                    func = _grad_copied(func)  # a buffer: .grad gets a copy
+                if sinks is None:  # consecutive ones: one kernel
+                    sinks = ([], [])
+                    replay.append((functools.partial(_grads_into, sinks[0]), sinks[1], {}, (),
+                                   None))
+                sinks[0].append(func)
+                sinks[1].append(kernel[1][0])
+                run = None
+                continue
+            sinks = None
+            if kernel[7] is None:
+                replay.append((func, *kernel[1:5]))
+                run = None
+                continue
+            if run is None:
+                run = []
+                replay.append((functools.partial(_run_code, run), (), {}, (), None))
+            run.extend(code[n:n + len(kernel[7])])
+            n += len(kernel[7])
+        self.replay, self.code, self.env = replay, code, env
+        self.persistent = frozenset(lowered - made)
         self.lowered_params = [(t, self.template[s]) for s, t in self.live if s in traced]
-        # a gradient in a buffer would be overwritten by the next replay: .grad gets a copy
-        self.replay = [(_grad_copied(k[0]), *k[1:]) if k[1] and k[1][0] in lowered else k
-                       for k in self.replay]
 
     def stale(self) -> bool:
         """Whether a parameter that lowered instructions read has a new array (an optimizer

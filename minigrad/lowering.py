@@ -144,6 +144,26 @@ class Traced(np.ndarray):
         return np.argmin(self, axis, out, keepdims=keepdims)
 
 
+def load(env: list, s: int, buffer) -> None:
+    """Fill ``buffer`` with the value of slot ``s`` (an input of the step, or the result of a
+    kernel replayed op-level), for the instructions that read it."""
+    np.copyto(buffer, env[s])
+
+
+def read_directly(env: list, s: int, sites: list) -> None:
+    """Put the value of slot ``s`` itself in the argument lists of the instructions that read
+    it (no copy: see :func:`direct_loads`)."""
+    value = env[s]
+    for args, i in sites:
+        args[i] = value
+
+
+def fresh(env: list, s: int, func, args, kwargs) -> None:
+    """``env[s] = func(*args, **kwargs)``: a result allocated anew at every replay (a gradient
+    handed to ``.grad``, see :func:`fresh_results`)."""
+    env[s] = func(*args, **kwargs)
+
+
 def _take(buffer, array, index):
     """``buffer[...] = array[index]``: an advanced index (a gather) as an instruction."""
     buffer[...] = array[index]
@@ -186,6 +206,7 @@ class Lowerer:
         self.bound: dict[int, np.ndarray] = {}
         self.code: list = []
         self.why: str | None = None
+        self.written: set[int] = set()  # ids of the buffers some instruction writes into
 
     # ------------------------------------------------------------- arrays the kernel reads
     def bind(self, array: np.ndarray) -> Traced:
@@ -193,14 +214,14 @@ class Lowerer:
         self.bound[id(array)] = array
         return array.view(Traced)
 
-    def copy_in(self, array: np.ndarray, load) -> Traced:
-        """A traced buffer for a slot that changes at every replay (an input of the step, the
-        result of a kernel that is not lowered): instruction ``load(buffer)`` fills it (it is
-        run now, too, so that the buffer holds ``array``'s values)."""
+    def copy_in(self, array: np.ndarray, env: list, s: int) -> Traced:
+        """A traced buffer for slot ``s`` of ``env`` that changes at every replay (an input of
+        the step, the result of a kernel that is not lowered): instruction ``load`` fills it
+        (the buffer holds ``array``'s values now)."""
         buffer = np.empty_like(array)
         buffer[...] = array
         self.buffers[id(buffer)] = buffer
-        self.code.append((load, (buffer,), {}))
+        self.code.append((load, (env, s, buffer), {}))
         return buffer.view(Traced)
 
     def _owner(self, a):
@@ -237,6 +258,10 @@ class Lowerer:
         if not isinstance(x, np.ndarray) or self._owner(x) != "buffer":
             self.fail("writes into an array that is not one of its own buffers (a parameter, "
                       "a buffer of the model, or an array no traced call made)")
+        a = x
+        while a is not None and id(a) not in self.buffers:
+            a = getattr(a, "base", None)
+        self.written.add(id(a))
         return _plain(x)
 
     def _new_buffer(self, result):
@@ -262,7 +287,7 @@ class Lowerer:
 
     # ------------------------------------------------------------- the hooks of Traced
     def ufunc(self, ufunc, method, inputs, kwargs):
-        func = getattr(ufunc, method)
+        func = ufunc if method == "__call__" else getattr(ufunc, method)
         args = tuple(self._arg(x) for x in inputs)
         kw = {k: self._arg(v) for k, v in kwargs.items() if k != "out"}
         out = kwargs.get("out")
@@ -387,3 +412,123 @@ class Lowerer:
         if self.why is not None:
             return None
         return code, result
+
+
+# ---------------------------------------------------------------- passes over the instructions
+def reaches(a, buffer) -> bool:
+    """Whether array ``a`` is ``buffer`` or a view of it (through its chain of bases)."""
+    while a is not None:
+        if a is buffer:
+            return True
+        a = getattr(a, "base", None)
+    return False
+
+
+def aliases(a, buffer) -> bool:
+    """Whether array ``a`` is all of ``buffer`` (same memory, shape, strides and dtype)."""
+    return (isinstance(a, np.ndarray) and reaches(a, buffer) and a.shape == buffer.shape
+            and a.strides == buffer.strides and a.dtype == buffer.dtype
+            and a.__array_interface__["data"][0] == buffer.__array_interface__["data"][0])
+
+
+def mentions(value, buffer) -> bool:
+    """Whether ``value`` (an argument: an array, a tuple, list or dict of them) reads
+    ``buffer``."""
+    if isinstance(value, np.ndarray):
+        return reaches(value, buffer)
+    if isinstance(value, (tuple, list)):
+        return any(mentions(v, buffer) for v in value)
+    if isinstance(value, dict):
+        return any(mentions(v, buffer) for v in value.values())
+    return False
+
+
+def direct_loads(code: list, written: set, kept: list) -> None:
+    """Replace, in ``code`` (a list of ``[func, args, kwargs]``), each :func:`load` by
+    :func:`read_directly` where it is safe: no instruction writes the buffer, every
+    instruction that reads it reads all of it as a top-level argument (no view), and no slot
+    in ``kept`` (arrays the replay hands on) is a view of it. A copy of a big input batch
+    (W1: 400 KB) is then saved at every replay, and the instructions read the caller's array
+    as the eager step did."""
+    for n, (func, args, _) in enumerate(code):
+        if func is not load or id(args[2]) in written:
+            continue
+        env, s, buffer = args
+        if any(mentions(v, buffer) for v in kept):
+            continue
+        sites: list = []
+        for ins in code[n + 1:]:
+            if mentions(ins[2], buffer):
+                break
+            clean = True
+            for i, a in enumerate(ins[1]):
+                if aliases(a, buffer):
+                    sites.append((ins[1], i))
+                elif mentions(a, buffer):
+                    clean = False
+            if not clean:
+                break
+        else:
+            code[n] = [read_directly, [env, s, sites], {}]
+
+
+def writes_of(ins) -> list:
+    """The arrays instruction ``ins`` writes into."""
+    func, args, kwargs = ins
+    out = kwargs.get("out")
+    if out is not None:
+        return list(out) if isinstance(out, tuple) else [out]
+    if func in (_take, _into, np.copyto, operator.setitem) or func is load:
+        return [args[2] if func is load else args[0]]
+    if getattr(func, "__name__", "") == "at":
+        return [args[0]]
+    return []
+
+
+def fresh_results(code: list, env: list, slots: list, kept: list) -> set:
+    """For each slot ``s`` in ``slots`` (results handed to ``.grad``) whose buffer is written
+    by one instruction with ``out=`` and read by no later one, make that instruction
+    allocate its result anew (:func:`fresh`): the gradient needs no copy and the next replay
+    cannot overwrite it. ``kept``: the other slots' arrays (none may view the buffer).
+    Returns the slots made fresh."""
+    made = set()
+    for s in slots:
+        value = env[s]
+        buffer = value
+        while getattr(buffer, "base", None) is not None:
+            buffer = buffer.base
+        if not aliases(value, buffer) or any(v is not value and mentions(v, buffer)
+                                             for v in kept):
+            continue
+        writers = [n for n, ins in enumerate(code)
+                   if any(reaches(w, buffer) for w in writes_of(ins))]
+        if len(writers) != 1:
+            continue
+        n = writers[0]
+        func, args, kwargs = code[n]
+        out = kwargs.get("out")
+        if (out is None or len(out if isinstance(out, tuple) else (out,)) != 1
+                or any(mentions(ins[1], buffer) or mentions(ins[2], buffer)
+                       for ins in code[n + 1:])):
+            continue
+        rest = {k: v for k, v in kwargs.items() if k != "out"}
+        code[n] = [fresh, [env, s, func, args, rest], {}]  # the same list: see direct_loads
+        made.add(s)
+    return made
+
+
+def tidy(code: list) -> None:
+    """Cheaper calls, same numbers: a ufunc's single ``out`` passed by position, defaults of
+    a reduction's keywords left out."""
+    for ins in code:
+        func, args, kwargs = ins
+        if not kwargs:
+            continue
+        if (isinstance(func, np.ufunc) and list(kwargs) == ["out"] and len(kwargs["out"]) == 1
+                and func not in (np.maximum, np.minimum)):  # (those two deprecate it)
+            args.append(kwargs.pop("out")[0])  # in place: direct_loads patches this list
+        elif getattr(func, "__name__", "") == "reduce":
+            if kwargs.get("where", False) is True:
+                del kwargs["where"]
+            if "dtype" in kwargs and kwargs["dtype"] is None:
+                del kwargs["dtype"]
