@@ -503,6 +503,8 @@ class _Recorder:
         program.lowering_off = self.lowering_off
         if self.lowering_off is None and any(k[7] is not None for k in self.kernels):
             program.lower(self.kernels, self.traced, self.env, self.lowerer.written)
+            program.names = {lowering.key(t): self.labels[s] for s, t in self.traced.items()}
+            program.labels = self.labels
         return program
 
     def _outputs(self, result):
@@ -589,8 +591,10 @@ class Program:
         self.persistent: frozenset = frozenset()  # slots that are buffers, overwritten
         self.lowered_params: list = []  # (parameter, the array the instructions read)
         self.code: list = []  # every instruction, in order (for the listing)
-        self.not_lowered: list = []
-        self.lowering_off: str | None = None
+        self.not_lowered: list = []  # (kernel, why it stays op-level)
+        self.lowering_off: str | None = None  # why nothing is lowered
+        self.names: dict = {}
+        self.labels: list = []
 
     def lower(self, kernels, traced: dict, env: list, written: set) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
@@ -637,6 +641,13 @@ class Program:
         self.replay, self.code, self.env = replay, code, env
         self.persistent = frozenset(lowered - made)
         self.lowered_params = [(t, self.template[s]) for s, t in self.live if s in traced]
+
+    @property
+    def instructions(self) -> str:
+        """The lowered program, one NumPy call per line (what a replay runs between the
+        kernels that stay op-level); empty if nothing was lowered."""
+        names = dict(self.names)
+        return "\n".join(lowering.describe(ins, names, self.labels) for ins in self.code)
 
     def stale(self) -> bool:
         """Whether a parameter that lowered instructions read has a new array (an optimizer

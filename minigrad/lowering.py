@@ -522,6 +522,8 @@ def tidy(code: list) -> None:
     a reduction's keywords left out."""
     for ins in code:
         func, args, kwargs = ins
+        if func is fresh:
+            func, kwargs = args[2], args[4]
         if not kwargs:
             continue
         if (isinstance(func, np.ufunc) and list(kwargs) == ["out"] and len(kwargs["out"]) == 1
@@ -532,3 +534,88 @@ def tidy(code: list) -> None:
                 del kwargs["where"]
             if "dtype" in kwargs and kwargs["dtype"] is None:
                 del kwargs["dtype"]
+
+
+# ---------------------------------------------------------------- the listing
+def _root(a):
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
+
+
+def key(a) -> tuple:
+    """What identifies the memory array ``a`` shows: address, shape, strides, dtype."""
+    return a.__array_interface__["data"][0], a.shape, a.strides, a.dtype.str
+
+
+def _name(value, names: dict) -> str:
+    """``value`` (an argument of an instruction) for a reader: an array by the name of the
+    buffer or slot it is (``%4``, ``0.weight``), its transpose (``%4.T``), another view of it
+    (``%4[16 view]``), or a temporary (``t7``)."""
+    if isinstance(value, np.ndarray):
+        name = names.get(key(value))
+        if name is not None:
+            return name
+        if value.ndim == 2 and key(value.T) in names:
+            return f"{names[key(value.T)]}.T"
+        if not value.flags.writeable and value.size <= 16:  # a read-only constant
+            return f"const{tuple(value.shape)}"
+        root = _root(value)
+        name = names.get(key(root))
+        if name is None:
+            name = names[key(root)] = f"t{sum(n[0] == 't' for n in names.values())}"
+        if root is value:
+            return name
+        return f"{name}[{'x'.join(map(str, value.shape))} view]"
+    if isinstance(value, tuple):
+        inner = ", ".join(_name(v, names) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_name(v, names) for v in value) + "]"
+    if isinstance(value, (np.dtype, type)):
+        return np.dtype(value).name
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def _func_name(func) -> str:
+    if isinstance(func, np.ufunc):
+        return func.__name__
+    owner = getattr(func, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return f"{owner.__name__}.{func.__name__}"
+    return getattr(func, "__name__", repr(func))
+
+
+def describe(ins, names: dict, labels: list) -> str:
+    """One instruction as a line of NumPy. ``names``: :func:`key` of a buffer or a bound
+    array -> its name (temporaries are added as they are met); ``labels``: the slots'
+    names."""
+    func, args, kwargs = ins
+    if func is load:
+        names[key(args[2])] = labels[args[1]]
+        return f"copyto({labels[args[1]]}, <its new value>)  # load into its buffer"
+    if func is read_directly:
+        for site, i in args[2]:
+            names[key(site[i])] = labels[args[1]]
+        return f"# {labels[args[1]]}: read in place by {len(args[2])} call(s), no copy"
+    if func is fresh:
+        env, s, func, args, kwargs = args
+        call = describe([func, args, kwargs], names, labels)
+        names[key(env[s])] = labels[s]
+        return f"{labels[s]} = {call}  # a new array at each replay"
+    if func is _take:
+        index = _name(args[2], names)[1:-1].rstrip(",")
+        return f"{_name(args[0], names)}[...] = {_name(args[1], names)}[{index}]"
+    if func is _into:
+        return f"{_name(args[0], names)}[...] = {describe(args[1:], names, labels)}"
+    if func is operator.setitem:
+        index = _name(args[1], names)[1:-1].rstrip(",")
+        return f"{_name(args[0], names)}[{index}] = {_name(args[2], names)}"
+    parts = [_name(a, names) for a in args]
+    if isinstance(func, np.ufunc) and len(args) > func.nin:  # out passed by position
+        parts[func.nin:] = [f"out={p}" for p in parts[func.nin:]]
+    for k, v in kwargs.items():
+        one = k == "out" and isinstance(v, tuple) and len(v) == 1
+        parts.append(f"{k}={_name(v[0] if one else v, names)}")
+    return f"{_func_name(func)}({', '.join(parts)})"
