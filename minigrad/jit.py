@@ -147,6 +147,7 @@ class _Recorder:
         self.shadows: dict[int, object] = {}  # id(fn) -> the op lowered in its place
         self.not_lowered: list[tuple[str, str]] = []  # (kernel, why)
         self.env: list = []  # the program's slot table (the loads read it)
+        self.rebound: list = []  # buffers that op-level backward kernels read (_rebind)
         for a, name in zip(inputs, names):
             self._new_slot(a, name)
 
@@ -441,9 +442,7 @@ class _Recorder:
                              host=id(fn) in self.host_fns,  # reads its mask
                              lower=None if shadow is None else functools.partial(
                                  _shadow_backward, shadow)) is None and shadow is not None:
-                    # its forward is lowered (fn's attributes are not refreshed at replay)
-                    self.lowering_off = (f"{name} could not be lowered but its forward was: "
-                                         f"{self.not_lowered[-1][1] if self.not_lowered else ''}")
+                    self._rebind(fn, shadow)
                 self._route(fn, in_grads, grads, heap, leaves)
                 if not retain_graph:
                     fn.inputs = None
@@ -453,6 +452,24 @@ class _Recorder:
         finally:
             thread_state.enabled = previous
             device.__exit__(None, None, None)
+
+    def _rebind(self, fn, shadow) -> None:
+        """The backward of ``fn`` stays op-level but its forward is lowered: the forward's
+        Python no longer runs at replay, so the arrays it kept on ``fn`` (a mask, a softmax)
+        would be frozen. They are made views of the buffers the shadow's forward kept, which
+        the lowered forward fills at every replay."""
+        def buffers(v):
+            if isinstance(v, Traced):
+                plain = v.view(np.ndarray)
+                self.rebound.append(plain)
+                return plain
+            if isinstance(v, (tuple, list)):
+                return type(v)(buffers(x) for x in v)
+            return v
+
+        for k, v in shadow.__dict__.items():
+            if k != "needs_input_grad":
+                setattr(fn, k, buffers(v))
 
     def _route(self, fn, in_grads, grads, heap, leaves) -> None:
         for p, need, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
@@ -502,7 +519,8 @@ class _Recorder:
         program.not_lowered = self.not_lowered
         program.lowering_off = self.lowering_off
         if self.lowering_off is None and any(k[7] is not None for k in self.kernels):
-            program.lower(self.kernels, self.traced, self.env, self.lowerer.written)
+            program.lower(self.kernels, self.traced, self.env, self.lowerer.written,
+                          self.rebound)
             program.names = {lowering.key(t): self.labels[s] for s, t in self.traced.items()}
             program.labels = self.labels
         return program
@@ -596,7 +614,7 @@ class Program:
         self.names: dict = {}
         self.labels: list = []
 
-    def lower(self, kernels, traced: dict, env: list, written: set) -> None:
+    def lower(self, kernels, traced: dict, env: list, written: set, rebound: list) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
         one kernel, :func:`_run_code`) on a kept slot table ``env`` whose lowered slots hold
         their buffers. Results handed on are never buffers the next replay overwrites: a
@@ -608,7 +626,7 @@ class Program:
         for s in lowered:
             env[s] = traced[s].view(np.ndarray)
         code = [[f, list(a), dict(k)] for kernel in kernels for f, a, k in kernel[7] or ()]
-        kept = [env[s] for s in lowered]
+        kept = [env[s] for s in lowered] + rebound  # arrays read outside the instructions
         lowering.direct_loads(code, written, kept)
         sinks = [k[1][0] for k in kernels
                  if isinstance(k[0], functools.partial) and k[0].func is _grad_into]

@@ -408,6 +408,10 @@ class Lowerer:
             result = None
         finally:
             _active[0] = None
+        for r in result if isinstance(result, (tuple, list)) else (result,):
+            if r is not None and not (isinstance(r, np.ndarray) and self.known(r)):
+                self.fail("returns an array that no traced call wrote (it was filled by a "
+                          "call the lowering does not see, e.g. plain[...] = traced)")
         code, self.code = self.code, []
         if self.why is not None:
             return None
