@@ -12,6 +12,8 @@ Variants, each from the same weights on the same batches:
   jit-op  the same step through minigrad.jit(lower=False): kernels replayed op-level
   jit     the same step through minigrad.jit (the first call records, the rest replay the
           lowered program: NumPy calls into preallocated buffers)
+  hand-fb, jit-fb  hand and jit without their optimizer step (on the CPU): the split of the
+          step into forward + backward + the rest, and the optimizer step (by difference)
 
 Each round runs one epoch of each variant in turn (hand, eager, jit-op, jit), after one untimed
 warm-up epoch each; the ratio to hand is taken per round and the median over rounds is
@@ -184,6 +186,14 @@ def torch_step(layers, device):
     return train_step
 
 
+def without_optimizer_step(program) -> None:
+    """Take ``optimizer.step()`` out of a recorded program's replay (for the split of a step
+    into forward + backward + the rest, and the optimizer)."""
+    jit_module = sys.modules["minigrad.jit"]
+    program.replay = [k for k in program.replay if not (
+        getattr(k[0], "func", None) is jit_module._call and k[0].args[0].__name__ == "step")]
+
+
 def epoch(step, batches, sync) -> tuple[float, float]:
     """One epoch's wall time and mean loss; losses are summed on the device and read once
     (``sync`` waits for the device before the clock stops)."""
@@ -226,6 +236,13 @@ def variants_for(name: str, device: str, with_torch: bool):
         record.append(time.perf_counter() - t0)
     variants = {"hand": (hand, hand_batches), "eager": (eager, mg_batches),
                 "jit-op": (op_level, mg_batches), "jit": (jitted, mg_batches)}
+    if device == "cpu":  # the same two without their optimizer step (the split of the step)
+        hand_fb = HandStep(layers, len(order[0]), xp)
+        hand_fb._adam = lambda: None
+        jit_fb = mg.jit(minigrad_step(layers, device))
+        jit_fb(*mg_batches[0])
+        without_optimizer_step(jit_fb.program)
+        variants.update({"hand-fb": (hand_fb, hand_batches), "jit-fb": (jit_fb, mg_batches)})
     if with_torch:
         import torch  # noqa: PLC0415
         dev = "cuda" if device != "cpu" else "cpu"
@@ -254,6 +271,13 @@ def run(name: str, rounds: int, device: str, with_torch: bool) -> None:
         ratios = [t / h for t, h in zip(times[k], times["hand"])]
         print(f"  {k:6s} {med[k] * 1e3:8.1f} ms/epoch  {med[k] / steps * 1e6:7.1f} us/step  "
               f"x hand {statistics.median(ratios):.3f}  (warm-up epoch loss {losses[k]:.5f})")
+    if "jit-fb" in med:
+        fb = statistics.median(j / h for j, h in zip(times["jit-fb"], times["hand-fb"]))
+        adam_jit = (med["jit"] - med["jit-fb"]) / steps * 1e6
+        adam_hand = (med["hand"] - med["hand-fb"]) / steps * 1e6
+        print(f"  without the optimizer step: jit {med['jit-fb'] / steps * 1e6:.1f} us vs hand "
+              f"{med['hand-fb'] / steps * 1e6:.1f} us (x {fb:.3f}); the optimizer step: jit "
+              f"{adam_jit:.1f} us (Adam.step replayed whole), hand {adam_hand:.1f} us")
     replay, eager = med["jit"] / steps, med["eager"] / steps
     print(f"  recording call {record[0] * 1e3:.2f} ms = {record[0] / replay:.1f} replayed "
           f"steps = {record[0] / eager:.1f} eager steps (first replay {record[1] * 1e3:.2f} ms);"

@@ -17,16 +17,19 @@ A tracing JIT in three steps (docs/jit.md tells the whole story, with the rules 
    ``zero_grad``, a scheduler's ``step``. Every array a kernel reads is given a *slot*: an
    input of the step, the output of an earlier kernel, or a parameter, buffer or constant
    bound by reference.
-2. **Allocate.** The program is the list of kernels, each ``(function, argument slots,
-   keyword arguments, output slots)``, and a template slot table with the bound arrays.
+2. **Lower and allocate.** The program is the list of kernels, each ``(function, argument
+   slots, keyword arguments, output slots)``, and a template slot table with the bound arrays.
+   On NumPy each kernel is also *lowered* while it is recorded (:mod:`minigrad.lowering`): the
+   op is run again on traced arrays and every NumPy call it makes becomes one instruction
+   ``func(*args, out=buffer)``, its buffer allocated once. A kernel the lowering cannot vouch
+   for (it reads a value to Python, draws random numbers, ...) stays op-level.
 3. **Replay.** A later call with the same signature checks the guards (the modules' train/eval
    flags, their parameters and buffers, the optimizers' parameter groups), fills the input
-   slots with the new arrays and calls the kernels in order. No Tensor, no graph, no engine,
-   no argument checks. What still runs in Python per replayed kernel: one loop iteration, the
-   list of its arguments from the slot table, the call of the recorded function itself (an
-   op's ``forward``/``backward`` body, a few lines of NumPy calls that allocate their results)
-   and the store of its outputs; the whole calls (``optimizer.step``, ...) run their usual
-   Python, and read learning rates, step counts and optimizer state afresh.
+   slots with the new arrays and runs the program: the lowered kernels' instructions (no
+   Python of the ops, no allocation), the op-level kernels' functions (an op's
+   ``forward``/``backward`` body), and the whole calls (``optimizer.step``, ...), which run
+   their usual Python and read learning rates, step counts and optimizer state afresh. No
+   Tensor, no graph, no engine, no argument checks.
 
 On CuPy the runs of device kernels between the host kernels are captured into CUDA graphs and
 launched one graph per run (:class:`_CudaGraphs`; docs/jit.md says what can be in a graph).
@@ -603,6 +606,16 @@ class Program:
         self.arrays = arrays  # (buffer, the array bound by reference)
         self.live = live  # (slot, parameter): the slot is read from the parameter
         self.optimizers = optimizers
+        self.guard_modules = [m for m, _ in self.modes]
+        self.guard_dicts = [d for _, d, _ in self.registries]
+        self.guard_entry_dicts = [d for _, d, _, _ in self.entries]
+        self.guard_entry_keys = [k for _, _, k, _ in self.entries]
+        self.guard_buffers = [t for t, _ in arrays]
+        self.guard_optimizers = [opt for opt, _ in optimizers]
+        self.guard_expected = (
+            [training for _, training in self.modes], [n for _, _, n in self.registries],
+            [id(t) for _, _, _, t in self.entries], [id(a) for _, a in arrays],
+            [[id(p) for p in ps] for _, groups in optimizers for ps in groups])
         # the replay: the kernels, or with lowering the runs of lowered kernels as one each
         self.replay = self.kernels
         self.env: list | None = None  # lowered: the slot table, kept (the loads read it)
@@ -681,10 +694,26 @@ class Program:
     def __repr__(self) -> str:
         return f"<minigrad.jit.Program of {len(self.kernels)} kernels>\n{self}"
 
+    def _guard_state(self) -> tuple:
+        """What the guards compare, computed by C-level maps (a few microseconds per replay
+        otherwise): train flags, registry sizes, registered tensors' ids, buffers' arrays'
+        ids, optimizers' parameter ids."""
+        return (list(map(_training, self.guard_modules)),
+                list(map(len, self.guard_dicts)),
+                list(map(id, map(dict.get, self.guard_entry_dicts, self.guard_entry_keys))),
+                list(map(id, map(_array_of, self.guard_buffers))),
+                [list(map(id, g["params"])) for opt in self.guard_optimizers
+                 for g in opt.param_groups])
+
     def check_guards(self) -> None:
         """Raise RuntimeError if what the program was recorded against has changed: a module's
         train/eval mode, a module's parameters or buffers (added, removed, replaced, or given
         a new array), an optimizer's parameter groups."""
+        if self._guard_state() != self.guard_expected:
+            self._explain_guards()
+
+    def _explain_guards(self) -> None:
+        """The guards, one by one, to raise the error that says what changed."""
         for m, training in self.modes:
             if m.training != training:
                 raise RuntimeError(
@@ -711,6 +740,7 @@ class Program:
                 raise RuntimeError(
                     f"minigrad.jit: the parameter groups of {type(opt).__name__} changed after "
                     "the step was recorded; call step.reset() to record again")
+        raise AssertionError("minigrad.jit: a guard changed but none explains it")
 
     def run(self, arrays: list, cuda_graphs: bool = True):
         """Replay: the kernels on a fresh slot table whose inputs are ``arrays`` (on CuPy, the
@@ -873,6 +903,14 @@ class _CudaGraphs:
         self.graphs, self.env = graphs, env
         self.live_arrays = [t.array for _, t in p.live]
         return _rebuild(p.outputs, env, copy=True)
+
+
+def _training(m) -> bool:
+    return m.training
+
+
+def _array_of(t):
+    return t.array
 
 
 def _replaced(m):
