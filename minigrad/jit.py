@@ -105,12 +105,6 @@ def _grad_into(p: Tensor, copy: str, g) -> None:
         grad.array += g
 
 
-def _run_code(code: list) -> None:
-    """Lowered kernels: their instructions, NumPy calls into buffers, in order."""
-    for func, args, kwargs in code:
-        func(*args, **kwargs)
-
-
 def _grads_into(sinks: list, *grads) -> None:
     """Gradients put into ``.grad`` (consecutive ``_grad_into`` kernels, replayed as one)."""
     for sink, g in zip(sinks, grads):
@@ -629,8 +623,8 @@ class Program:
 
     def lower(self, kernels, traced: dict, env: list, written: set, rebound: list) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
-        one kernel, :func:`_run_code`) on a kept slot table ``env`` whose lowered slots hold
-        their buffers. Results handed on are never buffers the next replay overwrites: a
+        one generated function, :func:`lowering.compile_run`) on a kept slot table ``env``
+        whose lowered slots hold their buffers. Results handed on are never buffers the next replay overwrites: a
         gradient put into ``.grad`` is allocated anew by the instruction that computes it
         (or copied), the step's results are copied (see docs/jit.md, "Aliasing")."""
         env[:] = self.template
@@ -666,10 +660,13 @@ class Program:
                 continue
             if run is None:
                 run = []
-                replay.append((functools.partial(_run_code, run), (), {}, (), None))
+                replay.append(run)  # made a kernel below
             run.extend(code[n:n + len(kernel[7])])
             n += len(kernel[7])
-        self.replay, self.code, self.env = replay, code, env
+        patched: dict = {}  # the arguments read in place, for compile_run
+        self.replay = [(lowering.compile_run(k, env, patched), (), {}, (), None)
+                       if type(k) is list else k for k in replay]
+        self.code, self.env = code, env
         self.persistent = frozenset(lowered - made)
         self.lowered_params = [(t, self.template[s]) for s, t in self.live if s in traced]
 

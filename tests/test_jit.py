@@ -760,7 +760,7 @@ def test_a_w3_step_is_lowered_whole_and_listed():
     assert program.not_lowered == [] and program.lowering_off is None
     # what stays in Python: the calls replayed whole, the target check, the .grad sinks
     kept = {getattr(k[0], "__name__", None) or k[0].func.__name__ for k in program.replay}
-    assert kept == {"_call", "_run_code", "_check_classes", "_grads_into"}
+    assert kept == {"_call", "run", "_check_classes", "_grads_into"}
     lines = program.instructions.splitlines()
     assert len(lines) == len(program.code)
     assert "matmul(in0(16, 64), Sequential.0.weight.T, out=%" in lines[1]
