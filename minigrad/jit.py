@@ -624,9 +624,10 @@ class Program:
     def lower(self, kernels, traced: dict, env: list, written: set, rebound: list) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
         one generated function, :func:`lowering.compile_run`) on a kept slot table ``env``
-        whose lowered slots hold their buffers. Results handed on are never buffers the next replay overwrites: a
-        gradient put into ``.grad`` is allocated anew by the instruction that computes it
-        (or copied), the step's results are copied (see docs/jit.md, "Aliasing")."""
+        whose lowered slots hold their buffers. Results handed on are never buffers the
+        next replay overwrites: a gradient put into ``.grad`` is allocated anew by the
+        instruction that computes it (or copied), the step's results are copied (see
+        docs/jit.md, "Aliasing")."""
         env[:] = self.template
         lowered = {s for k in kernels if k[7] is not None
                    for s in ([k[4]] if type(k[4]) is int else k[4] or ()) if s is not None}
