@@ -30,6 +30,10 @@ when the kernel
 * returns something an instruction did not make, or anything not bit-identical to the eager
   result (each instruction is checked at record time against the call it replaces).
 
+Not seen (NumPy does them without asking the subclass): a value read through a plain view,
+``np.asarray(a).item()``, or a NumPy scalar made from an array, ``np.float32(a)``. No op of
+minigrad reads values that way (tests/test_jit.py checks every lowered op on new inputs).
+
 This module knows nothing of Tensors or of the jit's slots: :mod:`minigrad.jit` tells it which
 arrays are slots (:meth:`Lowerer.bind`, :meth:`Lowerer.copy_in`) and what to run.
 """
