@@ -25,6 +25,7 @@ fresh pages at random.
     python3 benchmarks/bench_jit.py                       # W3 and W1, 5 rounds
     python3 benchmarks/bench_jit.py --workloads W3 --rounds 9
     python3 benchmarks/bench_jit.py --workloads W1 --batch 16   # W1's MLP at batch 16
+    python3 benchmarks/bench_jit.py --workloads W3 --kernels    # the replay kernel by kernel
     python3 benchmarks/bench_jit.py --device cuda --torch # on a GPU: CuPy (the jit launches
                                                           # CUDA graphs), the hand step in
                                                           # CuPy, and PyTorch CUDA eager
@@ -285,6 +286,45 @@ def run(name: str, rounds: int, device: str, with_torch: bool) -> None:
           f"{statistics.median(j / e for j, e in zip(times['jit'], times['eager'])):.3f}")
 
 
+def kernel_profile(name: str, steps: int) -> None:
+    """The replay of ``name``'s jitted step, kernel by kernel: median CPU time of each entry
+    of ``program.replay`` over ``steps`` replays (a generated run of lowered kernels is one
+    entry: its instruction count is shown), and the op-level replay's the same way."""
+    jit_module = sys.modules["minigrad.jit"]
+    x, y = load_data(name)
+    order = batch_order(name, 1, len(x))[0]
+    batches = [(mg.tensor(x[i]), mg.tensor(y[i])) for i in order]
+    for lower in (False, True):
+        step = mg.jit(minigrad_step(init_weights(name)), lower=lower)
+        for batch in batches[:3]:
+            step(*batch)
+        program = step.program
+        env = program.env if program.env is not None else list(program.template)
+        times = [[] for _ in program.replay]
+        for n in range(steps):
+            xb, yb = batches[n % len(batches)]
+            env[:program.n_inputs] = [xb.array, yb.array]
+            for s, t in program.live:
+                env[s] = t.array
+            for k, kernel in enumerate(program.replay):
+                t0 = time.process_time()
+                jit_module._run_kernels([kernel], env, program.live)
+                times[k].append(time.process_time() - t0)
+        print(f"{name} replay, {'lowered' if lower else 'op-level'}: CPU time per kernel "
+              f"(median of {steps})")
+        for kernel, ts in zip(program.replay, times):
+            func = kernel[0]
+            label = getattr(func, "__name__", None) or func.func.__name__
+            if label == "_call":
+                label = f"{type(func.args[1]).__name__}.{func.args[0].__name__}() whole"
+            elif label in ("forward", "backward"):
+                label = f"{type(func.__self__).__name__}.{label}"
+            elif label == "run":
+                label = f"lowered run ({func.instructions} instructions)"
+            print(f"  {statistics.median(ts) * 1e6:7.1f} us  {label}")
+        print(f"  {sum(statistics.median(ts) for ts in times) * 1e6:7.1f} us  in all")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workloads", nargs="+", default=["W3", "W1"])
@@ -292,11 +332,17 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="cpu, or cuda (CuPy; the jit uses CUDA graphs)")
     p.add_argument("--torch", action="store_true", help="add PyTorch eager on the same device")
     p.add_argument("--batch", type=int, help="override the workloads' batch size")
+    p.add_argument("--kernels", action="store_true",
+                   help="instead: the replay's CPU time kernel by kernel, op-level and lowered")
     args = p.parse_args()
     if args.batch:
         for name in args.workloads:
             WORKLOADS[name]["batch"] = args.batch
     print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, {time.strftime('%F %H:%M')}")
+    if args.kernels:
+        for name in args.workloads:
+            kernel_profile(name, 300 if name == "W3" else 30)
+        return
     for name in args.workloads:
         run(name, args.rounds, args.device, args.torch)
 

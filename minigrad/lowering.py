@@ -673,4 +673,6 @@ def compile_run(code: list, env: list, patched: dict):
               f"    def run():\n{body}\n    return run\n")
     namespace: dict = {}
     exec(compile(source, "<minigrad.jit lowered run>", "exec"), namespace)  # noqa: S102
-    return namespace["make"](env, *values)
+    run = namespace["make"](env, *values)
+    run.instructions = len(code)  # for a profile's listing
+    return run
