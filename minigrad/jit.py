@@ -196,7 +196,14 @@ class _Recorder:
         if known is not None:  # a buffer: bound by reference, guarded
             self.array_guards[id(t)] = (t, t.array)
             return self._bind(t.array, known[1])
-        return self._bind(t.array, f"const{tuple(t.array.shape)}")
+        if t.array.size <= 1:  # a number the library made a tensor (a loss's seed gradient)
+            return self._bind(t.array, f"const({_short(t.array)})")
+        raise _Refused(
+            f"{user} reads a tensor of shape {tuple(t.shape)} that is no input, parameter or "
+            "registered buffer and that no recorded kernel made (it was computed from raw "
+            "arrays by code the recorder does not see, or it is a constant tensor kept in a "
+            "plain attribute): a replay would read it frozen. Register a constant as a buffer "
+            "(module.register_buffer) or pass it as an argument of the step")
 
     def _live_slot(self, t: Tensor) -> int:
         """The slot of parameter ``t``, filled with ``t.array`` at the start of every replay
@@ -635,7 +642,7 @@ class Program:
             env[s] = traced[s].view(np.ndarray)
         code = [[f, list(a), dict(k)] for kernel in kernels for f, a, k in kernel[7] or ()]
         kept = [env[s] for s in lowered] + rebound  # arrays read outside the instructions
-        lowering.direct_loads(code, written, kept)
+        lowering.direct_loads(code, written, kept, self.n_inputs)
         sinks = [k[1][0] for k in kernels
                  if isinstance(k[0], functools.partial) and k[0].func is _grad_into]
         made = lowering.fresh_results(code, env, [s for s in sinks if s in lowered], kept)

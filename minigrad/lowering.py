@@ -150,8 +150,16 @@ class Traced(np.ndarray):
 
 def load(env: list, s: int, buffer) -> None:
     """Fill ``buffer`` with the value of slot ``s`` (an input of the step, or the result of a
-    kernel replayed op-level), for the instructions that read it."""
-    np.copyto(buffer, env[s])
+    kernel replayed op-level), for the instructions that read it. A value whose shape or
+    dtype changed since the recording (an op-level kernel whose result's shape depends on
+    values) is refused rather than broadcast or cast into the buffer."""
+    value = env[s]
+    if value.shape != buffer.shape or value.dtype != buffer.dtype:
+        raise RuntimeError(
+            f"minigrad.jit: a value of the step has shape {value.shape} and dtype {value.dtype} "
+            f"at this replay, {buffer.shape} and {buffer.dtype} when it was recorded (a result "
+            "whose shape depends on values); call step.reset() or minigrad.jit(lower=False)")
+    np.copyto(buffer, value)
 
 
 def read_directly(env: list, s: int, sites: list) -> None:
@@ -451,15 +459,16 @@ def mentions(value, buffer) -> bool:
     return False
 
 
-def direct_loads(code: list, written: set, kept: list) -> None:
+def direct_loads(code: list, written: set, kept: list, n_inputs: int) -> None:
     """Replace, in ``code`` (a list of ``[func, args, kwargs]``), each :func:`load` by
     :func:`read_directly` where it is safe: no instruction writes the buffer, every
     instruction that reads it reads all of it as a top-level argument (no view), and no slot
-    in ``kept`` (arrays the replay hands on) is a view of it. A copy of a big input batch
-    (W1: 400 KB) is then saved at every replay, and the instructions read the caller's array
-    as the eager step did."""
+    in ``kept`` (arrays the replay hands on) is a view of it; and the slot is an input of the
+    step (one of the first ``n_inputs``: its shape and dtype are the program's signature). A
+    copy of a big input batch (W1: 400 KB) is then saved at every replay, and the
+    instructions read the caller's array as the eager step did."""
     for n, (func, args, _) in enumerate(code):
-        if func is not load or id(args[2]) in written:
+        if func is not load or id(args[2]) in written or args[1] >= n_inputs:
             continue
         env, s, buffer = args
         if any(mentions(v, buffer) for v in kept):
@@ -659,7 +668,7 @@ def compile_run(code: list, env: list, patched: dict):
             for site, i in sites:
                 patched[id(site), i] = f"env[{s}]"
         elif func is load:
-            lines.append(f"{ref(np.copyto)}({ref(args[2])}, env[{args[1]}])")
+            lines.append(f"{ref(load)}(env, {args[1]}, {ref(args[2])})")
         elif func is fresh:
             lines.append(f"env[{args[1]}] = {call(args[2], args[3], args[4])}")
         elif func is _take:

@@ -260,6 +260,25 @@ def test_reading_a_value_in_the_step_falls_back_to_eager_with_a_warning(read):
                                 "reads a value to Python")
 
 
+@pytest.mark.parametrize("target", [
+    lambda y: F.one_hot(y, 4).float(),  # one_hot computes on raw arrays, outside any op
+    lambda y: mg.Tensor._wrap(np.eye(4, dtype=np.float32)[y.array]),
+])
+def test_a_tensor_computed_outside_any_kernel_falls_back_instead_of_freezing(target):
+    # the target changes at every step: bound as a constant, a replay would read the first
+    def make_step(model, opt):
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x).softmax(-1), target(y))
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    _assert_falls_back_to_eager(lambda params: optim.Adam(params, lr=1e-2), make_step,
+                                "no recorded kernel made")
+
+
 def _assert_falls_back_to_eager(make_optimizer, make_step, match: str) -> None:
     """Three steps eagerly and under jit: the jitted step warns (``match``), keeps no program,
     and gives bit-identical losses, parameters and optimizer state."""
@@ -829,3 +848,22 @@ def test_lower_false_replays_op_level():
     for x, y in batches(64, 10, batch=16, count=2):
         step(x, y)
     assert step.program.code == [] and step.program.instructions == ""
+
+
+def test_a_value_whose_shape_changes_between_replays_is_refused():
+    from minigrad import recording
+
+    def positive(a):
+        return a[a > 0]  # a result whose shape depends on the values
+
+    def step(x):
+        pos = mg.Tensor._wrap(recording.kernel(positive, x.array))
+        return (pos * 2.0).sum()
+
+    s = mg.jit(step)
+    x1 = mg.tensor(np.array([1.0, -1.0, 2.0], np.float32))
+    x2 = mg.tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    assert s(x1).item() == 6.0 and s(x1).item() == 6.0  # recorded, then replayed
+    assert "Mul.forward" not in dict(s.program.not_lowered)
+    with pytest.raises(RuntimeError, match=r"shape \(3,\).*\(2,\) and float32 when it was"):
+        s(x2)
