@@ -269,7 +269,12 @@ class _Recorder:
             if isinstance(v, Tensor):
                 low.fail(f"keyword argument {k} is a Tensor")
             tkw[k] = self._traced(v, self.slot_of.get(id(v)), pending) if _is_array(v) else v
+        generator = backend.default_generator.numpy.bit_generator
+        draws, state = _draws(), generator.state
         done = None if low.why is not None else low.lower(func, targs, tkw)
+        if _draws() != draws:  # the traced run drew: undo it (the eager run drew already)
+            generator.state = state
+            low.fail("draws random numbers")
         many = isinstance(out, tuple)
         if done is not None:
             code, result = done

@@ -6,14 +6,15 @@ record time, on :class:`Traced` arrays: an ``ndarray`` subclass through which ev
 the kernel makes is seen (``__array_ufunc__`` for ufuncs, their reductions and the operators;
 ``__array_function__`` for ``np.where`` and friends; ``__getitem__``, ``__setitem__``,
 ``copy``, ``astype``, ``fill`` for what those two hooks do not see). Each call becomes one
-*instruction*, ``func(*args, out=buffer)``, whose buffer is the array that call returned at
-record time, kept for good; views (``.T``, ``reshape``, basic slices) of buffers are taken
-once and cost nothing at replay. The kernel's instructions, run in order on the same buffers,
-compute what the kernel computes, with no Python of the op's own and no allocation:
+*instruction*, ``func(*args, out=buffer)``, whose buffer (same shape, dtype and layout as
+the call's result) is allocated at record time and kept for good; views (``.T``,
+``reshape``, basic slices) of buffers are taken once and cost nothing at replay. The kernel's
+instructions, run in order on the same buffers, compute what the kernel computes, with no
+Python of the op's own and no allocation:
 
     %4 = Linear.forward(in0(16, 64), 0.weight, 0.bias)
-    ->  matmul(in0, 0.weight.T, out=b4)
-        add(b4, 0.bias, out=b4)
+    ->  matmul(in0, 0.weight.T, out=%4)
+        add(%4, 0.bias, out=%4)
 
 A kernel is lowered only when the lowering can vouch for it; otherwise it stays an op-level
 kernel (the replay calls its body, as before). The lowering gives up (:attr:`Lowerer.why`)
@@ -203,6 +204,10 @@ def _identical(a, b) -> bool:
     return bool(np.array_equal(a, b))
 
 
+class _NotOurs(Exception):
+    """A traced call would write into an array that is not a buffer of the lowering."""
+
+
 class Lowerer:
     """Lowers the kernels of one recorded step (see the module doc).
 
@@ -266,10 +271,12 @@ class Lowerer:
         return x
 
     def _target(self, x):
-        """An array the call writes into: a buffer (never a bound slot)."""
+        """An array the call writes into: a buffer (never a bound slot). Raises _NotOurs
+        otherwise, before the write is made (a parameter must not be written twice)."""
         if not isinstance(x, np.ndarray) or self._owner(x) != "buffer":
             self.fail("writes into an array that is not one of its own buffers (a parameter, "
                       "a buffer of the model, or an array no traced call made)")
+            raise _NotOurs
         a = x
         while a is not None and id(a) not in self.buffers:
             a = getattr(a, "base", None)
@@ -415,6 +422,8 @@ class Lowerer:
         _active[0] = self
         try:
             result = func(*args, **kwargs)
+        except _NotOurs:  # why says it
+            result = None
         except Exception as err:  # noqa: BLE001 - any failure means: keep the op-level kernel
             self.fail(f"raised {type(err).__name__}: {err}")
             result = None

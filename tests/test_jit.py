@@ -906,3 +906,21 @@ def test_a_convnet_step_mixing_lowered_and_op_level_kernels_replays_bit_identica
     assert "reads a value" in why["GELU.forward"]
     assert "CrossEntropy.forward" not in why and "CrossEntropy.backward" in why
     assert "Linear.backward" not in why and len(program.code) > 40
+
+
+def test_an_op_writing_into_a_parameter_is_not_lowered_and_writes_once():
+    class AddOneToWeight(Function):  # writes into its input: bad style, but must stay exact
+        def forward(self, x, w):
+            w += w.dtype.type(1)
+            return x * w
+
+        def backward(self, grad):
+            return grad, None
+
+    w = nn.Parameter(mg.zeros(3))
+    step = mg.jit(lambda x: AddOneToWeight.apply(x, w))
+    step(mg.ones(3))  # records: the eager forward writes once, the traced one not at all
+    assert np.array_equal(w.array, np.ones(3, np.float32))
+    assert "writes into an array" in dict(step.program.not_lowered)["AddOneToWeight.forward"]
+    step(mg.ones(3))  # the op-level replay writes again, as eagerly
+    assert np.array_equal(w.array, np.full(3, 2, np.float32))
