@@ -253,7 +253,10 @@ class _Recorder:
             out = self._new_slot(outs)
         code = None
         if lower is not None and self.lowering_off is None and not self.lowering_stopped:
-            code = self._lower(lower, name, args, slots, params, outs, out)
+            try:
+                code = self._lower(lower, name, args, slots, params, outs, out)
+            except Exception as err:  # noqa: BLE001 - a lowering bug must not break the step
+                self.not_lowered.append((name, f"lowering raised {type(err).__name__}: {err}"))
         self.kernels.append((func, slots, static, dyn, out, name, host, code))
         return code
 
@@ -528,11 +531,23 @@ class _Recorder:
         program.not_lowered = self.not_lowered
         program.lowering_off = self.lowering_off
         if self.lowering_off is None and any(k[7] is not None for k in self.kernels):
-            program.lower(self.kernels, self.traced, self.env, self.lowerer.written,
-                          self.rebound)
+            try:
+                program.lower(self.kernels, self.traced, self.env, self.lowerer.written,
+                              self.rebound)
+            except Exception as err:  # noqa: BLE001 - a lowering bug must not break the step
+                # every kernel op-level: each forward sets its op's attributes again
+                program = self.finish_op_level(result, signature)
+                program.lowering_off = f"lowering raised {type(err).__name__}: {err}"
+                return program
             program.names = {lowering.key(t): self.labels[s] for s, t in self.traced.items()}
             program.labels = self.labels
         return program
+
+    def finish_op_level(self, result, signature) -> Program:
+        """The program without lowering (every kernel op-level)."""
+        self.lowering_off = "not lowered"
+        self.kernels = [(*k[:7], None) for k in self.kernels]
+        return self.finish(result, signature)
 
     def _outputs(self, result):
         if result is None or isinstance(result, (bool, int, float, str)):

@@ -924,3 +924,15 @@ def test_an_op_writing_into_a_parameter_is_not_lowered_and_writes_once():
     assert "writes into an array" in dict(step.program.not_lowered)["AddOneToWeight.forward"]
     step(mg.ones(3))  # the op-level replay writes again, as eagerly
     assert np.array_equal(w.array, np.full(3, 2, np.float32))
+
+
+def test_a_failure_of_the_lowering_itself_leaves_an_op_level_program(monkeypatch):
+    from minigrad import lowering
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in a pass")
+
+    monkeypatch.setattr(lowering, "tidy", broken)
+    data = batches(64, 10, batch=16)
+    step = check_identical(w3, OPTIMIZERS["Adam"], data)  # the same numbers, op-level
+    assert "a bug in a pass" in step.program.lowering_off and step.program.code == []
