@@ -119,7 +119,7 @@ def _call(method, obj, args, kwargs):
 class _Recorder:
     """Watches one eager call of the step and writes down its kernels (see the module doc)."""
 
-    def __init__(self, inputs: list, names: list[str], lower: bool = False):
+    def __init__(self, inputs: list, names: list[str], why_not: str | None = "not asked for"):
         self.arrays: list = []  # every array met, kept alive so that ids stay unique
         self.slot_of: dict[int, int] = {}
         self.labels: list[str] = []
@@ -137,8 +137,8 @@ class _Recorder:
         self.draws = _draws()
         self.host_fns: set[int] = set()  # ops whose forward runs from Python (random draws)
         # lowering (see minigrad/lowering.py): kernels turned into NumPy calls into buffers
-        self.lowerer = Lowerer() if lower else None
-        self.lowering_off: str | None = None if lower else "not asked for"
+        self.lowerer = Lowerer() if why_not is None else None
+        self.lowering_off: str | None = why_not  # why nothing is lowered
         self.lowering_stopped = False  # after optimizer.step(): kernels stay op-level
         self.traced: dict[int, Traced] = {}  # slot -> its traced array (lowered, or bound)
         self.shadows: dict[int, object] = {}  # id(fn) -> the op lowered in its place
@@ -1056,9 +1056,12 @@ class Jit:
     def _record(self, tensors, key, args, kwargs):
         name = getattr(self.fn, "__name__", "the step")
         labels = [f"in{i}{tuple(t.array.shape)}" for i, t in enumerate(tensors)]
-        lower = (self.lower and self.moved.get(key, 0) < 2  # else they move at every step
-                 and all(type(t.array) is np.ndarray for t in tensors))
-        rec = _Recorder([t.array for t in tensors], labels, lower)
+        why_not = ("minigrad.jit(lower=False)" if not self.lower
+                   else "the parameters were given new arrays twice after recordings"
+                   if self.moved.get(key, 0) >= 2
+                   else "CuPy arrays (the CUDA graphs replay op-level kernels)"
+                   if not all(type(t.array) is np.ndarray for t in tensors) else None)
+        rec = _Recorder([t.array for t in tensors], labels, why_not)
         if any(t.requires_grad for t in tensors):
             rec.refusal = "an input tensor requires grad (inputs must be data)"
         else:

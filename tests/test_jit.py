@@ -848,6 +848,7 @@ def test_lower_false_replays_op_level():
     for x, y in batches(64, 10, batch=16, count=2):
         step(x, y)
     assert step.program.code == [] and step.program.instructions == ""
+    assert step.program.lowering_off == "minigrad.jit(lower=False)"
 
 
 def test_a_value_whose_shape_changes_between_replays_is_refused():
