@@ -224,6 +224,7 @@ class Lowerer:
         self.code: list = []
         self.why: str | None = None
         self.written: set[int] = set()  # ids of the buffers some instruction writes into
+        self.loaded: set[int] = set()  # ids of the buffers a load fills (never written)
 
     # ------------------------------------------------------------- arrays the kernel reads
     def bind(self, array: np.ndarray) -> Traced:
@@ -238,6 +239,7 @@ class Lowerer:
         buffer = np.empty_like(array)
         buffer[...] = array
         self.buffers[id(buffer)] = buffer
+        self.loaded.add(id(buffer))
         self.code.append((load, (env, s, buffer), {}))
         return buffer.view(Traced)
 
@@ -280,6 +282,10 @@ class Lowerer:
         a = x
         while a is not None and id(a) not in self.buffers:
             a = getattr(a, "base", None)
+        if id(a) in self.loaded:  # eagerly, the write changed the slot's own array
+            self.fail("writes into an array it was given (an input of the step, or the result "
+                      "of a kernel that stays op-level): the replay would write into a copy")
+            raise _NotOurs
         self.written.add(id(a))
         return _plain(x)
 

@@ -937,3 +937,19 @@ def test_a_failure_of_the_lowering_itself_leaves_an_op_level_program(monkeypatch
     data = batches(64, 10, batch=16)
     step = check_identical(w3, OPTIMIZERS["Adam"], data)  # the same numbers, op-level
     assert "a bug in a pass" in step.program.lowering_off and step.program.code == []
+
+
+def test_an_op_writing_into_an_array_it_was_given_stays_op_level():
+    class DoubleInPlace(Function):  # writes into its input (the caller's array), as eagerly
+        def forward(self, x):
+            x *= x.dtype.type(2)
+            return x + x.dtype.type(1)
+
+    step = mg.jit(lambda x: DoubleInPlace.apply(x))
+    xs = [mg.ones(3) for _ in range(3)]
+    outs = [step(x).array.copy() for x in xs]
+    for x, out in zip(xs, outs):  # every call doubled its own input, replays included
+        assert np.array_equal(x.array, np.full(3, 2, np.float32))
+        assert np.array_equal(out, np.full(3, 3, np.float32))
+    assert "writes into an array it was given" in dict(step.program.not_lowered)[
+        "DoubleInPlace.forward"]
