@@ -27,7 +27,8 @@ when the kernel
   frozen too (an array computed by a call the lowering does not see);
 * indexes with a boolean mask, or calls a NumPy function outside a short list whose result's
   shape depends only on its arguments' shapes (``np.nonzero`` does not qualify);
-* writes into a parameter or a buffer of the model, or draws random numbers;
+* writes into a parameter or a buffer of the model, or into an array it was given (the
+  replay would write into the buffer that array is loaded into), or draws random numbers;
 * returns something an instruction did not make, or anything not bit-identical to the eager
   result (each instruction is checked at record time against the call it replaces).
 
