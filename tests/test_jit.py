@@ -953,3 +953,57 @@ def test_an_op_writing_into_an_array_it_was_given_stays_op_level():
         assert np.array_equal(out, np.full(3, 3, np.float32))
     assert "writes into an array it was given" in dict(step.program.not_lowered)[
         "DoubleInPlace.forward"]
+
+
+MIXES = {  # (activation, loss, BatchNorm, LayerNorm, Dropout, optimizer)
+    "sigmoid-mse-adam": (nn.Sigmoid, "mse", False, False, False, "Adam"),
+    "silu-nll-bn-sgd": (nn.SiLU, "nll", True, False, False, "SGD-momentum"),
+    "elu-sum-bn-dropout": (nn.ELU, "sum", True, False, True, "RMSprop"),
+    "softplus-smoothing-ln": (nn.Softplus, "smoothing", False, True, False, "Adam"),
+    "leaky-ce-ln-dropout": (lambda: nn.LeakyReLU(0.1), "ce", False, True, True, "AdamW"),
+    "gelu-tanh-mse-bn-ln": (lambda: nn.GELU(approximate="tanh"), "mse", True, True, False,
+                            "NAdam"),
+}
+MIX_LOSSES = {
+    "ce": lambda o, y: F.cross_entropy(o, y),
+    "smoothing": lambda o, y: F.cross_entropy(o, y, label_smoothing=0.2),
+    "nll": lambda o, y: F.nll_loss(F.log_softmax(o, dim=-1), y),
+    "mse": lambda o, y: F.mse_loss(o.softmax(-1), o.detach().tanh()),
+    "sum": lambda o, y: (o * o).mean() + F.cross_entropy(o, y, reduction="sum") * 0.1,
+}
+
+
+@pytest.mark.parametrize("mix", sorted(MIXES))
+def test_mixed_models_replay_bit_identically_on_inputs_of_changing_scale(mix):
+    act, loss_name, bn, ln, dropout, opt_name = MIXES[mix]
+
+    def build():
+        layers = [nn.Linear(7, 9)] + ([nn.BatchNorm1d(9)] if bn else [])
+        layers += ([nn.LayerNorm(9)] if ln else []) + [act()]
+        layers += ([nn.Dropout(0.3)] if dropout else []) + [nn.Linear(9, 4)]
+        mg.manual_seed(1)
+        return nn.Sequential(*layers)
+
+    def run(jitted):
+        model = build()
+        opt = OPTIMIZERS[opt_name](model.parameters())
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = MIX_LOSSES[loss_name](model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        s = mg.jit(step) if jitted else step
+        mg.manual_seed(5)
+        rng = np.random.default_rng(2)
+        losses = []
+        for i in range(5):
+            x = mg.tensor((rng.standard_normal((6, 7)) * (1 + 3 * i)).astype(np.float32))
+            losses.append(s(x, mg.tensor(rng.integers(0, 4, 6))).array.copy())
+        return losses, snapshot(model, opt), s
+
+    eager, replay = run(False), run(True)
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
+    assert replay[2].program.code  # something was lowered
