@@ -978,10 +978,10 @@ def test_mixed_models_replay_bit_identically_on_inputs_of_changing_scale(mix):
     act, loss_name, bn, ln, dropout, opt_name = MIXES[mix]
 
     def build():
+        mg.manual_seed(1)
         layers = [nn.Linear(7, 9)] + ([nn.BatchNorm1d(9)] if bn else [])
         layers += ([nn.LayerNorm(9)] if ln else []) + [act()]
         layers += ([nn.Dropout(0.3)] if dropout else []) + [nn.Linear(9, 4)]
-        mg.manual_seed(1)
         return nn.Sequential(*layers)
 
     def run(jitted):
