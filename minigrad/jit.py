@@ -1030,6 +1030,7 @@ class Jit:
     def reset(self) -> None:
         """Forget every recorded program: the next call records again."""
         self.programs.clear()
+        self.moved.clear()
         self.last = None
 
     def __call__(self, *args, **kwargs):
