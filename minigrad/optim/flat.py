@@ -64,7 +64,7 @@ class FlatGroup:
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "state", "buffers",
-                 "spans", "stale", "group_params", "members", "others")
+                 "spans", "shapes", "stale", "group_params", "members", "others")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -77,6 +77,7 @@ class FlatGroup:
         self.tensor = Tensor._wrap(param)
         self.grad = get_array_module(param).empty_like(param)
         self.spans = spans
+        self.shapes = [shape for _, _, shape in spans]
         self.views = [param[a:b].reshape(shape) for a, b, shape in spans]
         self.states: list[dict] = []
         self.state: dict[str, Any] = {}
@@ -91,7 +92,7 @@ class FlatGroup:
         one would give independent arrays that the copied buffer's updates never reach.
         """
         empty = cls.__new__(cls)
-        empty.params, empty.views, empty.states, empty.spans = [], [], [], []
+        empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.stale = {}, {}, True
@@ -115,6 +116,39 @@ class FlatGroup:
         return (not self.stale and self.holds(params)
                 and all(map(operator.is_, [state.get(p) for p in self.params], self.states)))
 
+    def steady_gradients(self, params: list[Tensor], state: dict,
+                         layout: set[str]) -> list[Array] | None:
+        """The raw gradients of ``params`` (a group wholly laid out here), when the group can
+        take its flat step without the per-parameter checks of ``Optimizer.step``; else None.
+
+        It can when nothing broke the layout since the last flat step (:meth:`is_current`, and
+        every parameter flat), every state still holds the keys ``layout`` that the group's
+        hyperparameters need, and every gradient fits its parameter: a Tensor whose array has
+        the parameter's array type, shape, dtype and device. The ``.grad`` setter checks these
+        at assignment, but ``p.grad.array = ...`` (or ``p.grad.data = ...``) and the engine's
+        ``p._grad`` go around it, so they are checked again here. Each test is one C-level
+        ``map`` over the group; None sends the step through the checked path, which finds and
+        reports whatever differs.
+        """
+        if (self.stale or self.others or len(params) != len(self.params)
+                or not all(map(operator.is_, params, self.params))
+                or not all(map(operator.is_, map(_ARRAY, params), self.views))
+                or not all(map(operator.is_, map(state.get, params), self.states))
+                or not all(map(layout.issubset, self.states))):
+            return None
+        grads = list(map(_GRAD, params))
+        if not all(map(isinstance, grads, repeat(Tensor))):
+            return None
+        arrays = list(map(_ARRAY, grads))
+        param = self.param
+        if (not all(map(operator.is_, map(type, arrays), repeat(type(param))))
+                or list(map(_SHAPE, arrays)) != self.shapes
+                or not all(map(operator.is_, map(_DTYPE, arrays), repeat(param.dtype)))):
+            return None
+        if type(param) is not np.ndarray and not all(a.device == param.device for a in arrays):
+            return None
+        return arrays
+
     def gather(self, grads: list[Array]) -> Array:
         """Copy the gradients into the flat gradient buffer (one call) and return it."""
         # axis=None: each array ravelled inside the call (NumPy and CuPy alike)
@@ -125,12 +159,10 @@ class FlatGroup:
         """Hand the flat state back to each parameter's state: numbers by value, and any array
         that ``update`` created or replaced (SGD's momentum buffer at its first step) as
         views."""
-        numbers = {}
-        for key, value in self.state.items():
-            if not _is_array(value):
-                numbers[key] = value
-            elif self.buffers.get(key) is not value:
-                self._share(key, value)
+        buffers = self.buffers
+        numbers = {k: v for k, v in self.state.items() if v is not buffers.get(k, _NONE)}
+        for key in [k for k, v in numbers.items() if _is_array(v)]:
+            self._share(key, numbers.pop(key))
         for _ in map(dict.update, self.states, repeat(numbers)):
             pass
 
@@ -140,6 +172,13 @@ class FlatGroup:
         self.state[key] = self.buffers[key] = buffer
         for st, (a, b, shape) in zip(self.states, self.spans):
             st[key] = buffer[a:b].reshape(shape)
+
+
+_NONE = object()  # no buffer (a state value of None is not one)
+_ARRAY = operator.attrgetter("array")
+_GRAD = operator.attrgetter("_grad")
+_SHAPE = operator.attrgetter("shape")
+_DTYPE = operator.attrgetter("dtype")
 
 
 def _is_array(v: Any) -> bool:

@@ -266,3 +266,107 @@ def test_large_group_lays_out_its_small_tensors_only(name, rng):
         _step(flat, flat_params, grads, skip)
         _step(ref, ref_params, grads, skip)
         _assert_same(flat_params, flat, ref_params, ref)
+
+
+# ----------------------------------------------------------------------------- the steady step
+def _steady(make, rng, steps=2):
+    """An optimizer of SHAPES after ``steps`` flat steps (from then on its steps are steady),
+    its per-tensor twin, and their parameters."""
+    flat_params, ref_params = _twin_params(rng)
+    flat, ref = make(flat_params), _per_tensor(make, ref_params)
+    for _ in range(steps):
+        grads = _grads(rng)
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+    return flat, flat_params, ref, ref_params
+
+
+@pytest.mark.parametrize("name", sorted(FULL_STATE))
+def test_steady_step_takes_no_per_parameter_checks_and_equals_per_tensor(name, rng,
+                                                                         monkeypatch):
+    """Once a flat optimizer's groups, states and hyperparameters are unchanged, ``step``
+    skips the checked per-parameter work (``_checked_work``) and still gives the per-tensor
+    numbers bit for bit."""
+    flat, flat_params, ref, ref_params = _steady(FULL_STATE[name], rng)
+    if flat.flat_update:
+        def refuse():
+            raise AssertionError("the steady step went through the checked path")
+        monkeypatch.setattr(flat, "_checked_work", refuse)
+    for _ in range(3):
+        grads = _grads(rng)
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+        _assert_same(flat_params, flat, ref_params, ref)
+
+
+def _changed_nothing(opt, params, before_params, before_states):
+    for p, b in zip(params, before_params):
+        np.testing.assert_array_equal(p.array, b)
+    for p, st in zip(params, before_states):
+        assert opt.state[p].keys() == st.keys()
+        for key, value in st.items():
+            if hasattr(value, "shape"):
+                np.testing.assert_array_equal(opt.state[p][key], value)
+            else:
+                assert opt.state[p][key] == value
+
+
+def _copies(opt, params):
+    return ([p.array.copy() for p in params],
+            [{k: (v.copy() if hasattr(v, "copy") else v) for k, v in opt.state[p].items()}
+             for p in params])
+
+
+@pytest.mark.parametrize("bad,exc,match", [
+    (np.zeros((4, 3), np.float32), ValueError,
+     r"Adam: the gradient of parameter 0 has shape \(4, 3\), the parameter has shape \(3, 4\)"),
+    (np.zeros(12, np.float32), ValueError, r"has shape \(12,\), the parameter has shape"),
+    (np.zeros((3, 4), np.float64), TypeError, "has dtype float64, the parameter has dtype"),
+], ids=["transposed", "raveled", "float64"])
+def test_steady_step_refuses_a_gradient_changed_around_the_setter(bad, exc, match, rng):
+    """``p.grad.array = ...`` goes around the ``.grad`` setter's checks: a steady step still
+    finds a gradient of the same size but another shape, or of another dtype, and changes
+    nothing."""
+    opt, params, _, _ = _steady(lambda ps: Adam(ps, lr=0.1), rng)
+    for p, g in zip(params, _grads(rng)):
+        p.grad = minigrad.Tensor(g)
+    params[0].grad.array = bad
+    before = _copies(opt, params)
+    with pytest.raises(exc, match=match):
+        opt.step()
+    _changed_nothing(opt, params, *before)
+
+
+def test_steady_step_refuses_a_gradient_that_is_not_a_tensor(rng):
+    opt, params, _, _ = _steady(lambda ps: SGD(ps, lr=0.1, momentum=0.9), rng)
+    for p, g in zip(params, _grads(rng)):
+        p.grad = minigrad.Tensor(g)
+    object.__setattr__(params[2], "_grad", np.zeros((2, 3, 2), np.float32))
+    before = _copies(opt, params)
+    with pytest.raises(TypeError, match="gradient of parameter 2 must be a Tensor"):
+        opt.step()
+    _changed_nothing(opt, params, *before)
+
+
+def test_steady_step_refuses_a_state_key_deleted_by_hand(rng):
+    opt, params, _, _ = _steady(lambda ps: Adam(ps, lr=0.1), rng)
+    del opt.state[params[3]]["exp_avg_sq"]
+    for p, g in zip(params, _grads(rng)):
+        p.grad = minigrad.Tensor(g)
+    before = _copies(opt, params)
+    with pytest.raises(ValueError, match=r"state of parameter 3 lacks \['exp_avg_sq'\]"):
+        opt.step()
+    _changed_nothing(opt, params, *before)
+
+
+def test_steady_step_checks_a_value_set_by_hand_even_when_equal(rng, monkeypatch):
+    """A hyperparameter set by hand is validated at the next step even when it equals the old
+    value (a new object): the remembered checks hold only for the very same objects."""
+    opt, params, _, _ = _steady(lambda ps: Adam(ps, lr=0.1), rng)
+    calls = []
+    monkeypatch.setattr(opt, "validate", lambda hp: calls.append(hp["lr"]))
+    _step(opt, params, _grads(rng))
+    assert calls == []
+    opt.param_groups[0]["lr"] = float("0.1")
+    _step(opt, params, _grads(rng))
+    assert calls == [0.1]
