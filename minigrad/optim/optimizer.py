@@ -511,7 +511,7 @@ class Optimizer:
             if (flat is None or seen is None or seen[0] is not group or seen[2] is None
                     or not _unchanged(group, seen[1])):
                 return False
-            grads = flat.steady_gradients(group["params"], self.state, seen[2])
+            grads = flat.steady_gradients(group["params"], self.state)
             if grads is None:
                 return False
             ready.append((flat, group, grads))
@@ -556,13 +556,13 @@ class Optimizer:
                    scale: float | None) -> None:
         """The step of a flat group: the same transforms as the per-tensor loop, then ONE call
         of ``update`` over the whole group."""
-        grad = flat.gather(grads)  # our own buffer: transformed in place
+        grad = flat.gather(grads)  # may be the gradients' own memory: never written here
         if group.get("maximize", False):
-            get_array_module(grad).negative(grad, out=grad)
+            grad = -grad
         if self.clipvalue is not None:
             grad = clip_by_value(grad, self.clipvalue)
         elif scale is not None and scale != 1.0:
-            grad *= scale
+            grad = grad * scale
         flat.state["step"] += 1
         self.update(flat.tensor, grad, flat.state, group)
         flat.scatter_state()

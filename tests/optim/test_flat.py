@@ -370,3 +370,93 @@ def test_steady_step_checks_a_value_set_by_hand_even_when_equal(rng, monkeypatch
     opt.param_groups[0]["lr"] = float("0.1")
     _step(opt, params, _grads(rng))
     assert calls == [0.1]
+
+
+# ----------------------------------------------------------------------------- gradients in place
+def _set_grads(params, grads):
+    for p, g in zip(params, grads):
+        p.grad = minigrad.Tensor(g.copy())
+
+
+@pytest.mark.parametrize("kw", [{}, {"maximize": True}, {"clipvalue": 0.01}],
+                         ids=["plain", "maximize", "clipvalue"])
+def test_gradients_set_once_live_in_the_buffer_and_are_never_written(kw, rng):
+    """Gradients that stay between steps become views of the group's gradient buffer (same
+    numbers), so the next step copies nothing; the step never writes them (maximize and
+    clipvalue work on copies), and the numbers equal the per-tensor path's bit for bit."""
+    flat_params, ref_params = _twin_params(rng)
+    flat = SGD(flat_params, lr=0.1, momentum=0.9, **kw)
+    ref = _per_tensor(lambda ps, **k: SGD(ps, lr=0.1, momentum=0.9, **k), ref_params, **kw)
+    grads = _grads(rng)
+    _set_grads(flat_params, grads)
+    _set_grads(ref_params, grads)
+    for _ in range(4):
+        flat.step()
+        ref.step()
+        _assert_same(flat_params, flat, ref_params, ref)
+        for p, g in zip(flat_params, grads):
+            np.testing.assert_array_equal(p.grad.array, g)
+    buffer = flat._flat[0].grad
+    assert all(p.grad.array.base is buffer for p in flat_params)
+
+
+def test_gradient_array_held_elsewhere_is_not_moved(rng):
+    """A gradient whose array someone else holds (``from_numpy``) keeps it: writes to that
+    array between steps still reach the step."""
+    flat_params, ref_params = _twin_params(rng)
+    flat, ref = Adam(flat_params, lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1), ref_params)
+    arrays = [g.copy() for g in _grads(rng)]
+    for p, a in zip(flat_params, arrays):
+        p.grad = minigrad.from_numpy(a)
+    for _ in range(3):
+        _set_grads(ref_params, arrays)
+        flat.step()
+        ref.step()
+        _assert_same(flat_params, flat, ref_params, ref)
+        assert all(p.grad.array is a for p, a in zip(flat_params, arrays))
+        for a, g in zip(arrays, _grads(rng)):
+            a[...] = g  # the user's own buffer, written in place
+
+
+def test_gradient_tensors_kept_from_an_earlier_step_keep_their_values(rng):
+    """A step gathers fresh gradients into a new buffer while an earlier step's gradient
+    Tensors (views of the old one) are still held: their values do not change."""
+    params, _ = _twin_params(rng)
+    opt = Adam(params, lr=0.1)
+    first = _grads(rng)
+    _set_grads(params, first)
+    for _ in range(3):  # the checked steps, then a steady one: the gradients move in
+        opt.step()
+    kept = [p.grad for p in params]
+    assert all(k.array.base is opt._flat[0].grad for k in kept)
+    for _ in range(2):
+        opt.zero_grad()
+        _set_grads(params, _grads(rng))
+        opt.step()
+    for k, g in zip(kept, first):
+        np.testing.assert_array_equal(k.array, g)
+
+
+def test_zero_grad_to_zeros_and_backward_accumulate_in_the_buffer(rng):
+    """Training with ``zero_grad(set_to_none=False)``: backward adds into the gradients in
+    place, which live in the flat buffer after the first step; every step equals the
+    per-tensor path's bit for bit."""
+    from minigrad import nn
+
+    def model():
+        minigrad.manual_seed(3)
+        return nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+
+    flat_model, ref_model = model(), model()
+    flat = Adam(flat_model.parameters(), lr=0.05)
+    ref = _per_tensor(lambda ps: Adam(ps, lr=0.05), list(ref_model.parameters()))
+    x = minigrad.tensor(rng.normal(size=(8, 5)).astype(np.float32))
+    y = minigrad.tensor(rng.integers(0, 3, size=8))
+    for _ in range(4):
+        for m, opt in ((flat_model, flat), (ref_model, ref)):
+            opt.zero_grad(set_to_none=False)
+            nn.CrossEntropyLoss()(m(x), y).backward()
+            opt.step()
+        _assert_same(list(flat_model.parameters()), flat, list(ref_model.parameters()), ref)
+    buffer = flat._flat[0].grad
+    assert all(p.grad.array.base is buffer for p in flat_model.parameters())
