@@ -57,7 +57,8 @@ class FlatGroup:
         states: the state dict of each parameter (``optimizer.state[p]``).
         param: the flat parameter buffer; ``tensor`` wraps it for ``update``.
         grad: the flat gradient buffer; ``grad_views``: its view for each parameter, which
-            becomes the parameter's gradient array (see :meth:`gather`).
+            may become the parameter's gradient array (see :meth:`gather`); ``lent``: True
+            once one has; ``wait``: steps to let pass before lending views again.
         state: the flat state handed to ``update``: a buffer per array key, and the numbers.
         buffers: the state buffers that the parameters' states are views of, by key.
         spans: ``(start, stop, shape)`` of each parameter in the buffers.
@@ -67,7 +68,7 @@ class FlatGroup:
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
                  "buffers", "handed", "spans", "shapes", "state_lens", "stale", "group_params",
-                 "members", "others")
+                 "members", "others", "lent", "wait")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -81,6 +82,7 @@ class FlatGroup:
         self.spans = spans
         self.shapes = [shape for _, _, shape in spans]
         self.views = [param[a:b].reshape(shape) for a, b, shape in spans]
+        self.wait = 0
         self._new_grad_buffer()
         self.states: list[dict] = []
         self.state_lens: list[int] = []
@@ -98,7 +100,7 @@ class FlatGroup:
         """
         empty = cls.__new__(cls)
         empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
-        empty.grad_views, empty.state_lens = [], []
+        empty.grad_views, empty.state_lens, empty.lent, empty.wait = [], [], False, 0
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.handed, empty.stale = {}, {}, {}, True
@@ -146,7 +148,7 @@ class FlatGroup:
             arrays = list(map(_ARRAY, map(_GRAD, params)))
         except AttributeError:  # a parameter without a gradient, or one that is no Tensor
             return None
-        if all(map(operator.is_, arrays, self.grad_views)):
+        if self.lent and all(map(operator.is_, arrays, self.grad_views)):
             return arrays
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
@@ -163,35 +165,54 @@ class FlatGroup:
         step: it may be the parameters' gradients' own memory).
 
         When every gradient already is its view of :attr:`grad`, that is all. Otherwise the
-        gradients are copied into it (one ``concatenate``), into a new buffer if an earlier
-        step's gradient Tensors still hold views of this one (their values must not change);
-        then every gradient Tensor whose array nobody else can see (it owns its memory, and
-        no reference to it exists but the Tensor's and this step's) takes its view of the
-        buffer as its array, the same numbers. So gradients that stay between steps (filled
-        in place by backward after ``zero_grad(set_to_none=False)``, by a data-parallel
-        all-reduce, or set once) live in the buffer and the next step copies nothing: SGD
-        over 100 small tensors, ``bench_optim.py --model small``, 4.6x -> 2.0x one tensor's
-        step. An array someone else holds (``minigrad.from_numpy``, ``a = p.grad.array``) is
-        left alone, so writes to it still reach ``p.grad``.
+        gradients are copied into it (one ``concatenate``; into a new buffer when an earlier
+        step's gradient Tensors still hold views of this one, whose values must not change),
+        and the buffer's views are lent to them (:meth:`_lend`), unless views lent before were
+        replaced by new gradients within :data:`LEND_EVERY` steps.
         """
-        if all(map(operator.is_, grads, self.grad_views)):
-            return self.grad
-        if _references(self.grad_views) != [_UNHELD] * len(self.grad_views):
-            self._new_grad_buffer()
+        if self.lent:
+            if all(map(operator.is_, grads, self.grad_views)):
+                return self.grad
+            self.wait = LEND_EVERY  # the gradients are made anew at every step
+            if _references(self.grad_views) != [_UNHELD] * len(self.grad_views):
+                self._new_grad_buffer()
+            self.lent = False
         # axis=None: each array ravelled inside the call (NumPy and CuPy alike)
         get_array_module(self.grad).concatenate(grads, axis=None, out=self.grad)
+        if self.wait:
+            self.wait -= 1
+        else:
+            self._lend(grads)
+        return self.grad
+
+    def _lend(self, grads: list[Array]) -> None:
+        """Give each gradient Tensor whose array nobody else can see (it owns its memory, and
+        no reference to it exists but the Tensor's and ``grads``') its view of :attr:`grad`
+        as its array: the same numbers, now in the buffer.
+
+        Why: gradients that stay between steps (filled in place by backward after
+        ``zero_grad(set_to_none=False)``, by a data-parallel all-reduce, or set once) then
+        live in the buffer, and the next step copies nothing: SGD over 100 small tensors
+        (``bench_optim.py --model small``) 4.6x -> 2.3x the step over one tensor. Gradients
+        made anew at every step (``zero_grad()``) gain nothing from it, and it costs about
+        3 us a step on W3, hence not again for :data:`LEND_EVERY` steps once lent views
+        were replaced. An array
+        that someone else holds (``minigrad.from_numpy``, ``a = p.grad.array``) is left
+        alone, so writes to it still reach ``p.grad``.
+        """
         held = _UNHELD + 1  # grads' reference and the gradient Tensor's, no other
         for t, array, view, count in zip(list(map(_GRAD, self.params)), grads, self.grad_views,
                                          _references(grads)):
             if count == held and array.base is None and not t.requires_grad:
                 t.array = view
-        return self.grad
+                self.lent = True
 
     def _new_grad_buffer(self) -> None:
         xp = get_array_module(self.param)
         with on_device_of(self.param):
             self.grad = xp.empty_like(self.param)
         self.grad_views = [self.grad[a:b].reshape(shape) for a, b, shape in self.spans]
+        self.lent = False
 
     def scatter_state(self) -> None:
         """Hand the flat state back to each parameter's state: the numbers that ``update``
@@ -261,6 +282,8 @@ def _same_place(arrays: list[Array]) -> bool:
 # tensors hold at most this many numbers on average; a group above it lays out the tensors
 # that hold at most this many each (W1's biases and last weight), if two or more.
 FLAT_MEAN_NUMEL = 1 << 13
+
+LEND_EVERY = 64  # (FlatGroup.gather)
 
 _BUFFERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> flat buffer
 
