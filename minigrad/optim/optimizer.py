@@ -515,7 +515,9 @@ class Optimizer:
             if grads is None:
                 return False
             ready.append((flat, group, grads))
-        with no_grad(), on_device_of(ready[0][0].param):
+        # no no_grad() needed (1-2 us): the flat update reads raw arrays and a flat Tensor
+        # that requires no grad, so nothing can be recorded
+        with on_device_of(ready[0][0].param):
             for flat, group, grads in ready:
                 self._flat_step(flat, group, grads, None)
         return True
