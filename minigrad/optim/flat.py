@@ -137,7 +137,8 @@ class FlatGroup:
         ``.grad`` setter checks these at assignment, but ``p.grad.array = ...`` (or
         ``p.grad.data = ...``) and the engine's ``p._grad`` go around it, so they are checked
         again here. Each test is one C-level ``map`` over the group; None sends the step
-        through the checked path, which finds and reports whatever differs.
+        through the checked path, which finds and reports whatever differs. When every
+        gradient is its view of :attr:`grad`, the list returned is :attr:`grad_views` itself.
         """
         if (self.stale or self.others or len(params) != len(self.params)
                 or not all(map(operator.is_, map(_ARRAY, params), self.views))
@@ -149,7 +150,7 @@ class FlatGroup:
         except AttributeError:  # a parameter without a gradient, or one that is no Tensor
             return None
         if self.lent and all(map(operator.is_, arrays, self.grad_views)):
-            return arrays
+            return self.grad_views  # (which :meth:`gather` knows at a glance)
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
                 or not all(map(operator.is_, map(type, arrays), repeat(type(param))))
@@ -171,7 +172,7 @@ class FlatGroup:
         replaced by new gradients within :data:`LEND_EVERY` steps.
         """
         if self.lent:
-            if all(map(operator.is_, grads, self.grad_views)):
+            if grads is self.grad_views or all(map(operator.is_, grads, self.grad_views)):
                 return self.grad
             self.wait = LEND_EVERY  # the gradients are made anew at every step
             if _references(self.grad_views) != [_UNHELD] * len(self.grad_views):
