@@ -169,15 +169,15 @@ class FlatGroup:
             return None
         return arrays
 
-    def gather(self, grads: list[Array]) -> Array:
+    def gather(self, grads: list[Array], lend: bool = False) -> Array:
         """The group's gradient as one flat array, :attr:`grad` (never to be written by the
         step: it may be the parameters' gradients' own memory).
 
         When every gradient already is its view of :attr:`grad`, that is all. Otherwise the
         gradients are copied into it (one ``concatenate``; into a new buffer when an earlier
         step's gradient Tensors still hold views of this one, whose values must not change),
-        and the buffer's views are lent to them (:meth:`_lend`), unless views lent before were
-        replaced by new gradients within :data:`LEND_EVERY` steps.
+        and, with ``lend``, the buffer's views are lent to them (:meth:`_lend`), unless views
+        lent before were replaced by new gradients within :data:`LEND_EVERY` steps.
         """
         if self.lent:
             if grads is self.grad_views or all(map(operator.is_, grads, self.grad_views)):
@@ -190,7 +190,7 @@ class FlatGroup:
         get_array_module(self.grad).concatenate(grads, axis=None, out=self.grad)
         if self.wait:
             self.wait -= 1
-        else:
+        elif lend:
             self._lend(grads)
         return self.grad
 

@@ -524,7 +524,7 @@ class Optimizer:
         # that requires no grad, so nothing can be recorded
         with on_device_of(ready[0][0].param):
             for flat, group, grads in ready:
-                self._flat_step(flat, group, grads, None)
+                self._flat_step(flat, group, grads, None, lend=True)
         return True
 
     def _flat_group(self, index: int, group: dict, items: list[tuple]) -> FlatGroup | None:
@@ -560,10 +560,11 @@ class Optimizer:
         return flat
 
     def _flat_step(self, flat: FlatGroup, group: dict, grads: list[Array],
-                   scale: float | None) -> None:
+                   scale: float | None, lend: bool = False) -> None:
         """The step of a flat group: the same transforms as the per-tensor loop, then ONE call
-        of ``update`` over the whole group."""
-        grad = flat.gather(grads)  # may be the gradients' own memory: never written here
+        of ``update`` over the whole group. ``lend``: see :meth:`.flat.FlatGroup.gather` (the
+        checked path holds the gradients in its own lists, so it could lend none)."""
+        grad = flat.gather(grads, lend)  # may be the gradients' own memory: never written here
         if group.get("maximize", False):
             grad = -grad
         if self.clipvalue is not None:
