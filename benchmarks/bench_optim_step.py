@@ -17,7 +17,9 @@ not count waiting for a core on a shared machine):
 
 ``--small``: each named optimizer over 50 Linear(32, 32) layers (100 tensors, 52,800 numbers)
 with fixed gradients, and over one tensor of the same size (the issue's target: within 2x);
-minimum over blocks. ``bench_optim.py --model small`` measures the same in wall time.
+minimum over blocks, and minor page faults per step (``ru_minflt``: a temporary that glibc
+hands back to the system at every step faults its pages in again at the next).
+``bench_optim.py --model small`` measures the same in wall time.
 
 For an A/B, run it on two checkouts in alternating processes:
 ``for i in 1 2 3; do for d in /tmp/base .; do PYTHONPATH=$d python3 $d/benchmarks/...; done;
@@ -33,6 +35,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -51,17 +54,20 @@ from minigrad import nn, optim  # noqa: E402
 CLOCK = time.thread_time
 
 
-def per_call(fn, calls: int, blocks: int = 9) -> float:
-    """Minimum over ``blocks`` of the mean CPU time of ``fn()`` in microseconds."""
+def per_call(fn, calls: int, blocks: int = 9) -> tuple[float, float]:
+    """Minimum over ``blocks`` of the mean CPU time of ``fn()`` in microseconds, and the minor
+    page faults per call over all blocks."""
     for _ in range(max(calls // 10, 5)):
         fn()
     best = math.inf
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(blocks):
         t0 = CLOCK()
         for _ in range(calls):
             fn()
         best = min(best, (CLOCK() - t0) / calls)
-    return best * 1e6
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return best * 1e6, faults / (blocks * calls)
 
 
 def floor_adam(n: int):
@@ -109,12 +115,12 @@ def workload(name: str, steps: int) -> None:
             whole.append((CLOCK() - t0) * 1e6)
     loss_fn(model(mg.tensor(x[batches[0]])), mg.tensor(y[batches[0]])).backward()
     calls = 2000 if name == "W3" else 100
-    alone = per_call(opt.step, calls)
+    alone, faults = per_call(opt.step, calls)
     n = sum(p.numel() for p in model.parameters())
-    floor = per_call(floor_adam(n), calls)
+    floor, _ = per_call(floor_adam(n), calls)
     print(f"{name} Adam.step: in training {statistics.median(in_step):.1f} us (whole step "
-          f"{statistics.median(whole):.1f}), alone {alone:.1f} us, floor's 13 ufuncs over "
-          f"{n:,} numbers {floor:.1f} us")
+          f"{statistics.median(whole):.1f}), alone {alone:.1f} us ({faults:.1f} page faults), "
+          f"floor's 13 ufuncs over {n:,} numbers {floor:.1f} us")
 
 
 def small(names: list[str]) -> None:
@@ -131,9 +137,9 @@ def small(names: list[str]) -> None:
             for p, g in zip(params, grs):
                 p.grad = mg.Tensor(g)
             opt = getattr(optim, name)(params, lr=LR)
-            times.append(per_call(opt.step, 300))
-        print(f"{name}: 100 tensors {times[0]:.1f} us, 1 tensor {times[1]:.1f} us, "
-              f"x {times[0] / times[1]:.2f}")
+            times.extend(per_call(opt.step, 300))
+        print(f"{name}: 100 tensors {times[0]:.1f} us ({times[1]:.1f} page faults), 1 tensor "
+              f"{times[2]:.1f} us ({times[3]:.1f}), x {times[0] / times[2]:.2f}")
 
 
 def main() -> None:
