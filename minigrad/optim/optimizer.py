@@ -222,7 +222,7 @@ def _unchanged(group: dict, values: list) -> bool:
 
 
 class _Scratch(dict):
-    """The scratch buffers of :meth:`Optimizer.scratch`, by (index, dtype, array type,
+    """The scratch buffers of :meth:`Optimizer.scratch`, by (index, shape, dtype, array type,
     device); a copy of the optimizer (``copy.deepcopy``, pickle) starts without them."""
 
     def __deepcopy__(self, memo: dict) -> _Scratch:
@@ -330,24 +330,25 @@ class Optimizer:
 
     def scratch(self, like: Array, index: int = 0) -> Array:
         """A temporary array shaped as ``like`` (its dtype and device) for an update's
-        intermediate results, kept by the optimizer between steps: the ``index``-th scratch
-        buffer of that dtype and device, as large as the largest array asked for so far.
+        intermediate results, kept by the optimizer between steps: one per index, shape, dtype
+        and device (parameters of one shape share it).
 
         Its contents are garbage at every call and it is not state (not in ``state_dict``, not
         copied with the optimizer); two arrays live at once need two indices. Why: a large
         temporary allocated afresh at every step can come back as new pages from the system
-        each time (glibc returns freed memory at the top of its heap): Adam's step over
-        52,800 numbers took 71 minor page faults and 300 us per step in one process, 0 faults
-        and 100 us with its two temporaries kept (BENCHMARKS.md, "Issue 14: the steady flat
-        step (h14opt)").
+        each time (glibc returns freed memory at the top of its heap, depending on what the
+        process did before): Adam's step over 52,800 numbers took 71 minor page faults and
+        300 us per step in one process, 0 faults and 110 us with its two temporaries kept
+        (BENCHMARKS.md, "Issue 14: the steady flat step (h14opt)"). Slices of one buffer per
+        index, the largest asked for, would hold less memory but made W1's step 3% slower.
         """
         device = None if type(like) is np.ndarray else like.device.id
-        key = (index, like.dtype, type(like), device)
+        key = (index, like.shape, like.dtype, type(like), device)
         buffer = self._scratch.get(key)
-        if buffer is None or buffer.size < like.size:
+        if buffer is None:
             with on_device_of(like):
-                buffer = self._scratch[key] = get_array_module(like).empty(like.size, like.dtype)
-        return buffer[:like.size].reshape(like.shape)
+                buffer = self._scratch[key] = get_array_module(like).empty_like(like)
+        return buffer
 
     # ----------------------------------------------------------------- validation helpers
     def validate(self, hp: dict) -> None:
