@@ -131,13 +131,16 @@ def run_backward(
                 raise _freed_graph_error(fn)
             if t._hooks:
                 g = _run_hooks(t, g, create_graph)
-            sink.offer(t, g, is_leaf=False)
-            in_grads = _call_backward(fn, t, g, create_graph)
+            if sink.offers_non_leaves or t._retains_grad:
+                sink.offer(t, g, is_leaf=False)
+            if fn.writes == writes[0] and not create_graph:
+                in_grads = fn.backward(g, *fn.saved)  # _call_backward's common case, inline:
+            else:  # a call less per node (with finish_leaves, W3's backward 53 -> 50 us)
+                in_grads = _call_backward(fn, t, g, create_graph)
             _route(fn, in_grads, grads, heap, leaves, eager, sink)
             if not retain_graph:
                 fn.inputs = None
-        for k, t in leaves.items():  # every consumer is done: the leaves' sums are complete
-            sink.finish_leaf(t, grads.pop(k))
+        sink.finish_leaves(leaves, grads)  # every consumer is done: the leaves' sums are complete
     finally:
         thread_state.enabled = previous_mode
         device.__exit__(None, None, None)
@@ -214,6 +217,26 @@ class _Sink:
         self.results: list = [None] * (len(inputs) if inputs is not None else 0)
         self.create_graph = create_graph
         self.ownership = GradOwnership(root_grads)
+        self.offers_non_leaves = inputs is not None  # else only those with retain_grad
+
+    def finish_leaves(self, leaves: dict, grads: dict) -> None:
+        """Every leaf's complete gradient (``grads`` keyed by the leaves' ids).
+
+        The plain ``loss.backward()`` (no ``inputs``, no ``create_graph``, a leaf without
+        hooks) takes a short path with the same effect as :meth:`finish_leaf`: it is the
+        per-parameter work of every training step, and on small networks (W3) the four
+        method calls per leaf that the general path makes were ~1.5 us a step.
+        """
+        plain = self.wanted is None and not self.create_graph
+        claim = self.ownership.claim
+        for k, t in leaves.items():
+            g = grads.pop(k)
+            if not plain or t._hooks or k in _post_hooks:
+                self.finish_leaf(t, g)
+            elif t._grad is None:
+                t._grad = Tensor._wrap(claim(g, t.array))
+            else:
+                self._accumulate(t, g)
 
     def finish_leaf(self, t: Tensor, g) -> None:
         """A leaf's complete gradient: its hooks, then offered, then post-accumulate hooks."""
@@ -261,15 +284,18 @@ class GradOwnership:
     """
 
     def __init__(self, root_grads):
-        self.claimed = {id(_memory_owner(g)) for g in root_grads}
+        self.claimed = set()
+        for g in root_grads:  # a loop, not a set comprehension: a call less (CPython 3.11)
+            self.claimed.add(id(_memory_owner(g)))
 
     def claim(self, g, like):
         """``g`` itself when it may be kept, else a copy (C-contiguous like ``like``)."""
-        if not g.flags.c_contiguous and like.flags.c_contiguous:
+        flags = g.flags  # read once: each ``.flags`` makes a new flags object
+        if not flags.c_contiguous and like.flags.c_contiguous:
             g = get_array_module(g).ascontiguousarray(g)
         else:
-            owner = _memory_owner(g)
-            if id(owner) in self.claimed or not getattr(g.flags, "writeable", True):
+            owner = g if g.base is None else _memory_owner(g.base)
+            if id(owner) in self.claimed or not getattr(flags, "writeable", True):
                 g = g.copy()
             else:
                 self.claimed.add(id(owner))

@@ -64,6 +64,8 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        # Sequential.forward skips this when the recorder is off: anything added here must be
+        # added there too
         if recorder[0] is not None:  # minigrad.jit is capturing a step: guard this module
             recorder[0].saw_module(self)
         return self.forward(*args, **kwargs)
@@ -415,6 +417,9 @@ class Module:
         self.__dict__.update(state)
 
 
+_module_call = Module.__call__  # for Sequential.forward's check
+
+
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
 
@@ -477,8 +482,15 @@ class Sequential(_ModuleSequence):
                 self.add_module(str(i), _as_module(m, i))
 
     def forward(self, x):
+        if recorder[0] is not None:  # minigrad.jit is capturing a step: it sees each module
+            for m in self._modules.values():
+                x = m(x)
+            return x
         for m in self._modules.values():
-            x = m(x)
+            # Module.__call__ only reports to the recorder, which is off here: calling forward
+            # directly saves a call per module (0.37 us each, ~1.5 us of a W3 step). A module
+            # whose class has a __call__ of its own is still called through it.
+            x = m.forward(x) if type(m).__call__ is _module_call else m(x)
         return x
 
     def __getitem__(self, idx):

@@ -75,6 +75,7 @@ from ..recording import replayed_whole
 from ..tensor import Tensor, bump_versions
 from .clip import clip_by_norm, clip_by_value, global_norm
 from .flat import FlatGroup, adopt_state, relocate
+from .fused import fused_update  # h14cuda: CuPy's fused kernels, used in _flat_step
 
 __all__ = ["Optimizer", "l2_penalty", "decoupled_decay", "ema_", "ema_of_square_",
            "adam_denominator", "sma_length", "rectification", "zeros_like"]
@@ -610,7 +611,10 @@ class Optimizer:
         elif scale is not None and scale != 1.0:
             grad = grad * scale
         flat.state["step"] += 1
-        self.update(flat.tensor, grad, flat.state, group)
+        # h14cuda: on CuPy, one fused kernel does the whole update (optim/fused.py); False
+        # (NumPy, a rule or option without a kernel): nothing done, the plain update runs
+        if not fused_update(self, flat.tensor, grad, flat.state, group):
+            self.update(flat.tensor, grad, flat.state, group)
         flat.scatter_state()
         bump_versions(flat.params)
 

@@ -266,6 +266,32 @@ def test_hooks_see_and_replace_gradients():
     np.testing.assert_allclose(x.grad.numpy(), [1, 1])
 
 
+def test_leaves_of_every_kind_finished_in_one_pass():
+    # one backward whose leaves take each of the engine's leaf paths: a fresh .grad, a .grad
+    # accumulated in place, a leaf hook, and a .grad recorded by a create_graph backward
+    fresh = mg.tensor([1.0, 2.0], requires_grad=True)
+    kept = mg.tensor([3.0, 4.0], requires_grad=True)
+    hooked = mg.tensor([5.0, 6.0], requires_grad=True)
+    recorded = mg.tensor([7.0, 8.0], requires_grad=True)
+    kept.grad = mg.tensor([1.0, 1.0])
+    (recorded * recorded).sum().backward(create_graph=True)  # recorded.grad = 2 r, in a graph
+    assert recorded.grad.requires_grad
+    hooked.register_hook(lambda g: g * 10)
+    (fresh * 2 + kept * 3 + hooked * 4 + recorded * 5).sum().backward()
+    np.testing.assert_array_equal(fresh.grad.numpy(), [2, 2])
+    np.testing.assert_array_equal(kept.grad.numpy(), [4, 4])
+    np.testing.assert_array_equal(hooked.grad.numpy(), [40, 40])
+    np.testing.assert_array_equal(recorded.grad.detach().numpy(), [19, 21])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_implicit_root_gradient_is_one_in_the_roots_dtype(dtype):
+    x = mg.tensor([1.5, -2.0], dtype=dtype, requires_grad=True)
+    (x * 3).sum().reshape(1, 1).backward()  # one element, not 0-d
+    assert x.grad.dtype == dtype
+    np.testing.assert_array_equal(x.grad.numpy(), [3, 3])
+
+
 def test_retain_grad_on_non_leaf():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     h = x * 2

@@ -250,6 +250,25 @@ def test_sequential_container(rng):
         nn.Sequential(a, "relu")
 
 
+def test_sequential_calls_a_module_with_its_own_call_through_it(rng):
+    # Sequential.forward calls a child's forward directly unless its class defines __call__
+    calls = []
+
+    class Logged(nn.Module):
+        def __call__(self, x):
+            calls.append("call")
+            return super().__call__(x)
+
+        def forward(self, x):
+            calls.append("forward")
+            return x * 2
+
+    seq = nn.Sequential(nn.Identity(), Logged(), nn.Identity())
+    x = mg.tensor(rng.standard_normal(3).astype(np.float32))
+    np.testing.assert_array_equal(to_numpy(seq(x)), to_numpy(x) * 2)
+    assert calls == ["call", "forward"]
+
+
 def test_module_list_and_dict():
     layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
     assert len(layers) == 3 and len(list(layers.parameters())) == 6

@@ -1,0 +1,149 @@
+"""The fused kernels in ``Optimizer.step``: the hook in ``_flat_step`` (optimizer.py).
+
+On CuPy the hook runs a flat group's update as one kernel. Here ``fused.HOST_RUNNER`` runs the
+kernels on NumPy arrays (their NumPy form, the same bits as the update: test_fused_kernels.py),
+so the whole path runs on the CPU: the flat layout, the state handed back to each parameter
+(NAdam's ``mu_product`` included), the fallbacks (SGD's first momentum step, a parameter
+without a gradient, an option switched on after the first step), maximize, clipping and
+schedulers. The reference is the same optimizer with the fused kernels off; results must be the
+same bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad.optim import fused
+from minigrad.optim.lr_scheduler import StepLR
+from minigrad.optim.nadam import NAdam
+from minigrad.optim.rmsprop import RMSprop
+from minigrad.optim.sgd import SGD
+
+from .fused_c import COMPILER, run_c, run_numpy
+from .registry import FULL_STATE
+
+SHAPES = ((3, 4), (4,), (2, 3, 2), (1,), (5, 1))
+STEPS = 7
+
+
+class _Counting:
+    """A HOST_RUNNER that counts its launches."""
+
+    def __init__(self, runner):
+        self.runner, self.launches = runner, 0
+
+    def __call__(self, kernel, arrays, scalars):
+        self.launches += 1
+        self.runner(kernel, arrays, scalars)
+
+
+def _train(make, monkeypatch, runner, skip_at=None, **kw):
+    """STEPS steps over SHAPES-shaped parameters with a StepLR schedule; returns parameters,
+    the optimizer and the runner's launch count."""
+    rng = np.random.default_rng(7)
+    params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in SHAPES]
+    counting = _Counting(runner) if runner is not None else None
+    monkeypatch.setattr(fused, "HOST_RUNNER", counting)
+    monkeypatch.setattr(fused, "ENABLED", runner is not None)
+    opt = make(params, **kw)
+    schedule = StepLR(opt, step_size=2, gamma=0.5)
+    for step in range(STEPS):
+        for i, (p, s) in enumerate(zip(params, SHAPES)):
+            g = rng.normal(size=s).astype(np.float32)
+            p.grad = None if (step == skip_at and i == 1) else minigrad.Tensor(g)
+        opt.step()
+        schedule.step()
+    return params, opt, (counting.launches if counting else 0)
+
+
+def _assert_same(a, b):
+    (params_a, opt_a, _), (params_b, opt_b, _) = a, b
+    for pa, pb in zip(params_a, params_b):
+        np.testing.assert_array_equal(pa.array, pb.array)
+        sa, sb = opt_a.state[pa], opt_b.state[pb]
+        assert sa.keys() == sb.keys()
+        for key in sa:
+            if hasattr(sa[key], "shape"):
+                assert sa[key].shape == pa.shape
+                np.testing.assert_array_equal(sa[key], sb[key], err_msg=key)
+            else:
+                assert sa[key] == sb[key], key
+
+
+@pytest.mark.parametrize("name", sorted(FULL_STATE))
+@pytest.mark.parametrize("kw", [{}, {"maximize": True}, {"clipvalue": 0.5},
+                                {"global_clipnorm": 1.0}], ids=["plain", "maximize", "clipvalue",
+                                                                "global_clipnorm"])
+def test_step_with_fused_kernels_is_the_plain_step(name, kw, monkeypatch):
+    make = FULL_STATE[name]
+    fused_run = _train(make, monkeypatch, run_numpy, **kw)
+    plain_run = _train(make, monkeypatch, None, **kw)
+    _assert_same(fused_run, plain_run)
+    launches = fused_run[2]
+    if fused.plan(type(fused_run[1])) is None:  # SWATS: not elementwise, never flat
+        assert launches == 0
+    else:
+        first_momentum = name.startswith("SGD")  # b_1 = g_1 is made by update
+        assert launches == STEPS - first_momentum
+
+
+def test_a_step_without_a_gradient_goes_per_tensor(monkeypatch):
+    """A parameter without a gradient at step 3: that step and the next ones go per tensor
+    (its step count then differs from the others', so the flat state can't be laid out again;
+    flat.py), without the kernels, and the numbers stay the plain step's."""
+    make = FULL_STATE["Adam"]
+    fused_run = _train(make, monkeypatch, run_numpy, skip_at=3)
+    plain_run = _train(make, monkeypatch, None, skip_at=3)
+    _assert_same(fused_run, plain_run)
+    assert fused_run[2] == 3
+
+
+def test_nadam_hands_its_mu_product_to_every_parameter(monkeypatch):
+    params, opt, launches = _train(lambda ps: NAdam(ps, lr=1e-2), monkeypatch, run_numpy)
+    products = {opt.state[p]["mu_product"] for p in params}
+    assert len(products) == 1 and launches == STEPS
+    _assert_same((params, opt, 0), _train(lambda ps: NAdam(ps, lr=1e-2), monkeypatch, None))
+
+
+def test_an_option_switched_on_later_falls_back_once(monkeypatch):
+    """RMSprop's momentum buffer is None until momentum is switched on: that step runs the
+    plain update (which creates it), the next ones the kernel with momentum."""
+    def make(ps):
+        return RMSprop(ps, lr=1e-2)
+
+    def train(runner):
+        rng = np.random.default_rng(3)
+        params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in SHAPES]
+        counting = _Counting(runner) if runner else None
+        monkeypatch.setattr(fused, "HOST_RUNNER", counting)
+        monkeypatch.setattr(fused, "ENABLED", runner is not None)
+        opt = make(params)
+        for step in range(4):
+            if step == 2:
+                opt.param_groups[0]["momentum"] = 0.9
+            for p, s in zip(params, SHAPES):
+                p.grad = minigrad.Tensor(rng.normal(size=s).astype(np.float32))
+            opt.step()
+        return params, opt, counting.launches if counting else 0
+
+    fused_run, plain_run = train(run_numpy), train(None)
+    _assert_same(fused_run, plain_run)
+    assert fused_run[2] == 3
+
+
+@pytest.mark.skipif(COMPILER is None, reason="no C compiler (gcc or cc) on this machine")
+def test_step_with_compiled_c_kernels(monkeypatch):
+    """The compiled C++ operations through the whole step, to float32 round-off."""
+    make = FULL_STATE["AngularGrad"]
+    params_c, _, launches = _train(make, monkeypatch, run_c)
+    params, _, _ = _train(make, monkeypatch, None)
+    assert launches == STEPS
+    for pc, p in zip(params_c, params):
+        np.testing.assert_allclose(pc.array, p.array, rtol=1e-6, atol=1e-6)
+
+
+def test_sgd_without_momentum_is_one_launch_per_step(monkeypatch):
+    _, _, launches = _train(lambda ps: SGD(ps, lr=0.1), monkeypatch, run_numpy)
+    assert launches == STEPS
