@@ -542,9 +542,10 @@ class Optimizer:
 
         Why: on W3 (six tensors, 8,970 numbers) the checks and bookkeeping around Adam's
         update cost about 17 us of a 37 us step. Measured (BENCHMARKS.md, "Issue 14: the
-        steady flat step (h14opt)"), CPU time: W3's ``opt.step`` in training 47.4 -> 39.5 us,
-        alone with fixed gradients 36.5 -> 25.5 us (the floor's 13 ufuncs: 18 us); SGD over
-        100 small tensors 5.4x -> 2.2x the same step over one tensor.
+        steady flat step (h14opt)"), CPU time, with the lent gradient views of
+        :meth:`.flat.FlatGroup.gather`: W3's ``opt.step`` in training 46-48 -> 40-42 us, alone
+        with fixed gradients 36-38 -> 26-27 us (the floor's 13 ufuncs: 18 us); SGD over 100
+        small tensors 6.3x -> 2.1x the same step over one tensor.
         """
         if self.global_clipnorm is not None or len(self._flat) != len(self.param_groups):
             return False
