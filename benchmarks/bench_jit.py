@@ -9,17 +9,23 @@ Variants, each from the same weights on the same batches:
           in-place ufunc calls), activations in reused buffers (``out=``), fused
           log-softmax + cross-entropy, no input gradient for the first layer
   eager   nn.Sequential + F.cross_entropy + optim.Adam, the usual step
-  jit     the same step through minigrad.jit (the first call records, the rest replay)
+  jit-op  the same step through minigrad.jit(lower=False): kernels replayed op-level
+  jit     the same step through minigrad.jit (the first call records, the rest replay the
+          lowered program: NumPy calls into preallocated buffers)
+  hand-fb, jit-fb  hand and jit without their optimizer step (on the CPU): the split of the
+          step into forward + backward + the rest, and the optimizer step (by difference)
 
-Each round runs one epoch of each variant in turn (hand, eager, jit), after one untimed
+Each round runs one epoch of each variant in turn (hand, eager, jit-op, jit), after one untimed
 warm-up epoch each; the ratio to hand is taken per round and the median over rounds is
-reported, with the median epoch time. Also reported: the recording call's time against the
-median replayed step and the median eager step. glibc's malloc thresholds are raised (as in
-bench_training.py) so that large temporaries are not served from fresh pages at random.
+reported, with the median epoch time. Also reported: the recording call's time (and the
+first replay's) against the median replayed step and the median eager step. glibc's malloc
+thresholds are raised (as in bench_training.py) so that large temporaries are not served from
+fresh pages at random.
 
     python3 benchmarks/bench_jit.py                       # W3 and W1, 5 rounds
     python3 benchmarks/bench_jit.py --workloads W3 --rounds 9
     python3 benchmarks/bench_jit.py --workloads W1 --batch 16   # W1's MLP at batch 16
+    python3 benchmarks/bench_jit.py --workloads W3 --kernels    # the replay kernel by kernel
     python3 benchmarks/bench_jit.py --device cuda --torch # on a GPU: CuPy (the jit launches
                                                           # CUDA graphs), the hand step in
                                                           # CuPy, and PyTorch CUDA eager
@@ -181,6 +187,14 @@ def torch_step(layers, device):
     return train_step
 
 
+def without_optimizer_step(program) -> None:
+    """Take ``optimizer.step()`` out of a recorded program's replay (for the split of a step
+    into forward + backward + the rest, and the optimizer)."""
+    jit_module = sys.modules["minigrad.jit"]
+    program.replay = [k for k in program.replay if not (
+        getattr(k[0], "func", None) is jit_module._call and k[0].args[0].__name__ == "step")]
+
+
 def epoch(step, batches, sync) -> tuple[float, float]:
     """One epoch's wall time and mean loss; losses are summed on the device and read once
     (``sync`` waits for the device before the clock stops)."""
@@ -210,15 +224,26 @@ def variants_for(name: str, device: str, with_torch: bool):
     hand_batches = [(xp.asarray(a), xp.asarray(b)) for a, b in np_batches]
     eager = minigrad_step(layers, device)
     jitted = mg.jit(minigrad_step(layers, device))
-    for step, batch in ((hand, hand_batches[0]), (eager, mg_batches[0])):
+    op_level = mg.jit(minigrad_step(layers, device), lower=False)
+    for step, batch in ((hand, hand_batches[0]), (eager, mg_batches[0]),
+                        (op_level, mg_batches[0]), (op_level, mg_batches[1])):
         step(*batch)
     sync()
-    t0 = time.perf_counter()
-    jitted(*mg_batches[0])
-    sync()
-    record = time.perf_counter() - t0
+    record = []  # the first call records, the second is the first replay
+    for batch in mg_batches[:2]:
+        t0 = time.perf_counter()
+        jitted(*batch)
+        sync()
+        record.append(time.perf_counter() - t0)
     variants = {"hand": (hand, hand_batches), "eager": (eager, mg_batches),
-                "jit": (jitted, mg_batches)}
+                "jit-op": (op_level, mg_batches), "jit": (jitted, mg_batches)}
+    if device == "cpu":  # the same two without their optimizer step (the split of the step)
+        hand_fb = HandStep(layers, len(order[0]), xp)
+        hand_fb._adam = lambda: None
+        jit_fb = mg.jit(minigrad_step(layers, device))
+        jit_fb(*mg_batches[0])
+        without_optimizer_step(jit_fb.program)
+        variants.update({"hand-fb": (hand_fb, hand_batches), "jit-fb": (jit_fb, mg_batches)})
     if with_torch:
         import torch  # noqa: PLC0415
         dev = "cuda" if device != "cpu" else "cpu"
@@ -247,10 +272,57 @@ def run(name: str, rounds: int, device: str, with_torch: bool) -> None:
         ratios = [t / h for t, h in zip(times[k], times["hand"])]
         print(f"  {k:6s} {med[k] * 1e3:8.1f} ms/epoch  {med[k] / steps * 1e6:7.1f} us/step  "
               f"x hand {statistics.median(ratios):.3f}  (warm-up epoch loss {losses[k]:.5f})")
-    replay = med["jit"] / steps
-    print(f"  recording call {record * 1e3:.2f} ms = {record / replay:.1f} replayed steps; "
-          "jit vs eager "
+    if "jit-fb" in med:
+        fb = statistics.median(j / h for j, h in zip(times["jit-fb"], times["hand-fb"]))
+        adam_jit = (med["jit"] - med["jit-fb"]) / steps * 1e6
+        adam_hand = (med["hand"] - med["hand-fb"]) / steps * 1e6
+        print(f"  without the optimizer step: jit {med['jit-fb'] / steps * 1e6:.1f} us vs hand "
+              f"{med['hand-fb'] / steps * 1e6:.1f} us (x {fb:.3f}); the optimizer step: jit "
+              f"{adam_jit:.1f} us (Adam.step replayed whole), hand {adam_hand:.1f} us")
+    replay, eager = med["jit"] / steps, med["eager"] / steps
+    print(f"  recording call {record[0] * 1e3:.2f} ms = {record[0] / replay:.1f} replayed "
+          f"steps = {record[0] / eager:.1f} eager steps (first replay {record[1] * 1e3:.2f} ms);"
+          " jit vs eager "
           f"{statistics.median(j / e for j, e in zip(times['jit'], times['eager'])):.3f}")
+
+
+def kernel_profile(name: str, steps: int) -> None:
+    """The replay of ``name``'s jitted step, kernel by kernel: median CPU time of each entry
+    of ``program.replay`` over ``steps`` replays (a generated run of lowered kernels is one
+    entry: its instruction count is shown), and the op-level replay's the same way."""
+    jit_module = sys.modules["minigrad.jit"]
+    x, y = load_data(name)
+    order = batch_order(name, 1, len(x))[0]
+    batches = [(mg.tensor(x[i]), mg.tensor(y[i])) for i in order]
+    for lower in (False, True):
+        step = mg.jit(minigrad_step(init_weights(name)), lower=lower)
+        for batch in batches[:3]:
+            step(*batch)
+        program = step.program
+        env = program.env if program.env is not None else list(program.template)
+        times = [[] for _ in program.replay]
+        for n in range(steps):
+            xb, yb = batches[n % len(batches)]
+            env[:program.n_inputs] = [xb.array, yb.array]
+            for s, t in program.live:
+                env[s] = t.array
+            for k, kernel in enumerate(program.replay):
+                t0 = time.process_time()
+                jit_module._run_kernels([kernel], env, program.live)
+                times[k].append(time.process_time() - t0)
+        print(f"{name} replay, {'lowered' if lower else 'op-level'}: CPU time per kernel "
+              f"(median of {steps})")
+        for kernel, ts in zip(program.replay, times):
+            func = kernel[0]
+            label = getattr(func, "__name__", None) or func.func.__name__
+            if label == "_call":
+                label = f"{type(func.args[1]).__name__}.{func.args[0].__name__}() whole"
+            elif label in ("forward", "backward"):
+                label = f"{type(func.__self__).__name__}.{label}"
+            elif label == "run":
+                label = f"lowered run ({func.instructions} instructions)"
+            print(f"  {statistics.median(ts) * 1e6:7.1f} us  {label}")
+        print(f"  {sum(statistics.median(ts) for ts in times) * 1e6:7.1f} us  in all")
 
 
 def main() -> None:
@@ -260,11 +332,17 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="cpu, or cuda (CuPy; the jit uses CUDA graphs)")
     p.add_argument("--torch", action="store_true", help="add PyTorch eager on the same device")
     p.add_argument("--batch", type=int, help="override the workloads' batch size")
+    p.add_argument("--kernels", action="store_true",
+                   help="instead: the replay's CPU time kernel by kernel, op-level and lowered")
     args = p.parse_args()
     if args.batch:
         for name in args.workloads:
             WORKLOADS[name]["batch"] = args.batch
     print(f"# numpy {np.__version__}, python {sys.version.split()[0]}, {time.strftime('%F %H:%M')}")
+    if args.kernels:
+        for name in args.workloads:
+            kernel_profile(name, 300 if name == "W3" else 30)
+        return
     for name in args.workloads:
         run(name, args.rounds, args.device, args.torch)
 

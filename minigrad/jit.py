@@ -17,16 +17,19 @@ A tracing JIT in three steps (docs/jit.md tells the whole story, with the rules 
    ``zero_grad``, a scheduler's ``step``. Every array a kernel reads is given a *slot*: an
    input of the step, the output of an earlier kernel, or a parameter, buffer or constant
    bound by reference.
-2. **Allocate.** The program is the list of kernels, each ``(function, argument slots,
-   keyword arguments, output slots)``, and a template slot table with the bound arrays.
+2. **Lower and allocate.** The program is the list of kernels, each ``(function, argument
+   slots, keyword arguments, output slots)``, and a template slot table with the bound arrays.
+   On NumPy each kernel is also *lowered* while it is recorded (:mod:`minigrad.lowering`): the
+   op is run again on traced arrays and every NumPy call it makes becomes one instruction
+   ``func(*args, out=buffer)``, its buffer allocated once. A kernel the lowering cannot vouch
+   for (it reads a value to Python, draws random numbers, ...) stays op-level.
 3. **Replay.** A later call with the same signature checks the guards (the modules' train/eval
    flags, their parameters and buffers, the optimizers' parameter groups), fills the input
-   slots with the new arrays and calls the kernels in order. No Tensor, no graph, no engine,
-   no argument checks. What still runs in Python per replayed kernel: one loop iteration, the
-   list of its arguments from the slot table, the call of the recorded function itself (an
-   op's ``forward``/``backward`` body, a few lines of NumPy calls that allocate their results)
-   and the store of its outputs; the whole calls (``optimizer.step``, ...) run their usual
-   Python, and read learning rates, step counts and optimizer state afresh.
+   slots with the new arrays and runs the program: the lowered kernels' instructions (no
+   Python of the ops, no allocation), the op-level kernels' functions (an op's
+   ``forward``/``backward`` body), and the whole calls (``optimizer.step``, ...), which run
+   their usual Python and read learning rates, step counts and optimizer state afresh. No
+   Tensor, no graph, no engine, no argument checks.
 
 On CuPy the runs of device kernels between the host kernels are captured into CUDA graphs and
 launched one graph per run (:class:`_CudaGraphs`; docs/jit.md says what can be in a graph).
@@ -43,11 +46,12 @@ from heapq import heappop, heappush
 
 import numpy as np
 
-from . import backend, recording
+from . import backend, lowering, recording
 from .autograd import engine
 from .autograd.function import _as_0d, unbroadcast
 from .backend import is_cupy_array, on_device_of
 from .grad_mode import thread_state
+from .lowering import Lowerer, Traced
 from .tensor import Tensor
 from .write_clock import writes
 
@@ -101,6 +105,12 @@ def _grad_into(p: Tensor, copy: str, g) -> None:
         grad.array += g
 
 
+def _grads_into(sinks: list, *grads) -> None:
+    """Gradients put into ``.grad`` (consecutive ``_grad_into`` kernels, replayed as one)."""
+    for sink, g in zip(sinks, grads):
+        sink(g)
+
+
 def _call(method, obj, args, kwargs):
     """A call recorded whole (``optimizer.step()``, ...), made again at replay."""
     return method(obj, *args, **kwargs)
@@ -109,7 +119,7 @@ def _call(method, obj, args, kwargs):
 class _Recorder:
     """Watches one eager call of the step and writes down its kernels (see the module doc)."""
 
-    def __init__(self, inputs: list, names: list[str]):
+    def __init__(self, inputs: list, names: list[str], why_not: str | None = "not asked for"):
         self.arrays: list = []  # every array met, kept alive so that ids stay unique
         self.slot_of: dict[int, int] = {}
         self.labels: list[str] = []
@@ -126,6 +136,15 @@ class _Recorder:
         self.thread = threading.get_ident()  # other threads' work is not part of the step
         self.draws = _draws()
         self.host_fns: set[int] = set()  # ops whose forward runs from Python (random draws)
+        # lowering (see minigrad/lowering.py): kernels turned into NumPy calls into buffers
+        self.lowerer = Lowerer() if why_not is None else None
+        self.lowering_off: str | None = why_not  # why nothing is lowered
+        self.lowering_stopped = False  # after optimizer.step(): kernels stay op-level
+        self.traced: dict[int, Traced] = {}  # slot -> its traced array (lowered, or bound)
+        self.shadows: dict[int, object] = {}  # id(fn) -> the op lowered in its place
+        self.not_lowered: list[tuple[str, str]] = []  # (kernel, why)
+        self.env: list = []  # the program's slot table (the loads read it)
+        self.rebound: list = []  # buffers that op-level backward kernels read (_rebind)
         for a, name in zip(inputs, names):
             self._new_slot(a, name)
 
@@ -177,7 +196,14 @@ class _Recorder:
         if known is not None:  # a buffer: bound by reference, guarded
             self.array_guards[id(t)] = (t, t.array)
             return self._bind(t.array, known[1])
-        return self._bind(t.array, f"const{tuple(t.array.shape)}")
+        if t.array.size <= 1:  # a number the library made a tensor (a loss's seed gradient)
+            return self._bind(t.array, f"const({_short(t.array)})")
+        raise _Refused(
+            f"{user} reads a tensor of shape {tuple(t.shape)} that is no input, parameter or "
+            "registered buffer and that no recorded kernel made (it was computed from raw "
+            "arrays by code the recorder does not see, or it is a constant tensor kept in a "
+            "plain attribute): a replay would read it frozen. Register a constant as a buffer "
+            "(module.register_buffer) or pass it as an argument of the step")
 
     def _live_slot(self, t: Tensor) -> int:
         """The slot of parameter ``t``, filled with ``t.array`` at the start of every replay
@@ -203,13 +229,15 @@ class _Recorder:
         return static, tuple(dyn)
 
     def _add(self, func, name: str, args, params: dict, outs, host: bool = False,
-             tensors: bool = False) -> None:
+             tensors: bool = False, lower=None):
         """Record kernel ``name``: ``func(*args, **params)`` gave ``outs`` (an array, a tuple
         or None). ``host``: it reads or writes Python state (a CUDA graph cannot hold it).
         ``tensors``: Tensor arguments are bound as they are (not by their arrays).
-        Refusals stop the recording (the step goes on, eagerly)."""
+        ``lower``: the function to lower the kernel with (``func`` on a shadow op).
+        Refusals stop the recording (the step goes on, eagerly). Returns the kernel's
+        lowered instructions, or None."""
         if self.refusal is not None:
-            return
+            return None
         try:
             slots = tuple(self._bind(a, self._tensor_label(a)) if tensors and isinstance(a, Tensor)
                           else self._slot(a, name) for a in args)
@@ -223,7 +251,72 @@ class _Recorder:
             out = tuple(None if o is None else self._new_slot(o) for o in outs)
         else:
             out = self._new_slot(outs)
-        self.kernels.append((func, slots, static, dyn, out, name, host))
+        code = None
+        if lower is not None and self.lowering_off is None and not self.lowering_stopped:
+            try:
+                code = self._lower(lower, name, args, slots, params, outs, out)
+            except Exception as err:  # noqa: BLE001 - a lowering bug must not break the step
+                self.not_lowered.append((name, f"lowering raised {type(err).__name__}: {err}"))
+        self.kernels.append((func, slots, static, dyn, out, name, host, code))
+        return code
+
+    def _lower(self, func, name: str, args, slots, params: dict, outs, out):
+        """``func`` run on traced arguments (minigrad/lowering.py): the kernel's instructions,
+        or None if it cannot be lowered (it stays op-level; :attr:`not_lowered` says why)."""
+        low = self.lowerer
+        low.begin()
+        pending: dict[int, Traced] = {}
+        targs = [self._traced(a, s, pending) for a, s in zip(args, slots)]
+        tkw = {}
+        for k, v in params.items():
+            if isinstance(v, Tensor):
+                low.fail(f"keyword argument {k} is a Tensor")
+            tkw[k] = self._traced(v, self.slot_of.get(id(v)), pending) if _is_array(v) else v
+        generator = backend.default_generator.numpy.bit_generator
+        draws, state = _draws(), generator.state
+        done = None if low.why is not None else low.lower(func, targs, tkw)
+        if _draws() != draws:  # the traced run drew: undo it (the eager run drew already)
+            generator.state = state
+            low.fail("draws random numbers")
+        many = isinstance(out, tuple)
+        if done is not None:
+            code, result = done
+            eager = outs if many else (outs,)
+            got = result if many else (result,)
+            slots_out = out if many else (out,)
+            if not isinstance(got, (tuple, list)) or len(got) != len(eager):
+                low.fail("returned something else than the eager call")
+            else:
+                for e, r in zip(eager, got):
+                    if (e is None) != (r is None) or e is not None and not (
+                            isinstance(r, np.ndarray) and low.known(r) and _same(r, e)):
+                        low.fail("returned an array that differs from the eager result, or "
+                                 "that no traced call made")
+        if low.why is not None:
+            self.not_lowered.append((name, low.why))
+            return None
+        self.traced.update(pending)
+        for s, r in zip(slots_out, got):
+            if s is not None:
+                self.traced[s] = r if type(r) is Traced else r.view(Traced)
+        return code
+
+    def _traced(self, a, s, pending: dict):
+        """The traced array standing for argument ``a`` (slot ``s``) of a kernel lowered."""
+        if isinstance(a, Tensor):  # an op's input
+            a = a.array
+        if not _is_array(a):
+            return a
+        t = self.traced.get(s)
+        if t is None:
+            t = pending.get(s)
+        if t is None:
+            if s in self.bound:
+                t = self.lowerer.bind(a)
+            else:
+                t = self.lowerer.copy_in(a, self.env, s)
+            pending[s] = t
+        return t
 
     def refuse(self, why: str) -> None:
         """Stop recording: the rest of this call runs eagerly; the signature stays eager."""
@@ -244,8 +337,11 @@ class _Recorder:
         draws, self.draws = self.draws, _draws()
         if draws != self.draws:  # it drew random numbers: each replay draws anew, from Python
             self.host_fns.add(id(fn))
-        self._add(func, f"{type(fn).__name__}.forward", inputs, params, out,
-                  host=id(fn) in self.host_fns)
+        host = id(fn) in self.host_fns
+        shadow = None if host else type(fn).__new__(type(fn))  # the op lowered in fn's place
+        if self._add(func, f"{type(fn).__name__}.forward", inputs, params, out, host=host,
+                     lower=None if host else shadow.forward) is not None:
+            self.shadows[id(fn)] = shadow
 
     def call_kernel(self, func, args, kwargs):
         """``recording.kernel``: call ``func`` (unrecorded inside) and record the call."""
@@ -276,7 +372,9 @@ class _Recorder:
                 self.optimizers[id(obj)] = (obj, _groups_of(obj))
             call = functools.partial(_call, method, obj, args, kwargs)
             self.kernels.append((call, (), {}, (), -1, f"{name}()  # called whole, in Python",
-                                 True))
+                                 True, None))
+            if method.__name__ == "step" and hasattr(obj, "param_groups"):
+                self.lowering_stopped = True  # it may move the parameters (flat groups)
         recording.recorder[0] = None  # the call itself is not recorded kernel by kernel
         try:
             result = method(obj, *args, **kwargs)
@@ -348,8 +446,15 @@ class _Recorder:
                 if fn.writes != writes[0]:
                     fn.check_versions(t)
                 in_grads = fn.backward(g, *fn.saved)
-                self._add(fn.backward, f"{type(fn).__name__}.backward", (g, *fn.saved), {},
-                          tuple(in_grads), host=id(fn) in self.host_fns)  # reads its mask
+                shadow = self.shadows.get(id(fn))
+                name = f"{type(fn).__name__}.backward"
+                if shadow is not None:
+                    shadow.needs_input_grad = fn.needs_input_grad
+                if self._add(fn.backward, name, (g, *fn.saved), {}, tuple(in_grads),
+                             host=id(fn) in self.host_fns,  # reads its mask
+                             lower=None if shadow is None else functools.partial(
+                                 _shadow_backward, shadow)) is None and shadow is not None:
+                    self._rebind(fn, shadow)
                 self._route(fn, in_grads, grads, heap, leaves)
                 if not retain_graph:
                     fn.inputs = None
@@ -360,19 +465,37 @@ class _Recorder:
             thread_state.enabled = previous
             device.__exit__(None, None, None)
 
+    def _rebind(self, fn, shadow) -> None:
+        """The backward of ``fn`` stays op-level but its forward is lowered: the forward's
+        Python no longer runs at replay, so the arrays it kept on ``fn`` (a mask, a softmax)
+        would be frozen. They are made views of the buffers the shadow's forward kept, which
+        the lowered forward fills at every replay."""
+        def buffers(v):
+            if isinstance(v, Traced):
+                plain = v.view(np.ndarray)
+                self.rebound.append(plain)
+                return plain
+            if isinstance(v, (tuple, list)):
+                return type(v)(buffers(x) for x in v)
+            return v
+
+        for k, v in shadow.__dict__.items():
+            if k != "needs_input_grad":
+                setattr(fn, k, buffers(v))
+
     def _route(self, fn, in_grads, grads, heap, leaves) -> None:
         for p, need, ig in zip(fn.inputs, fn.needs_input_grad, in_grads):
             if need and ig is not None:
                 if ig.shape != p.array.shape:
                     shape = p.array.shape
                     g = unbroadcast(ig, shape)
-                    self._add(unbroadcast, "unbroadcast", (ig, shape), {}, g)
+                    self._add(unbroadcast, "unbroadcast", (ig, shape), {}, g, lower=unbroadcast)
                     ig = g
                 k = id(p)
                 prev = grads.get(k)
                 if prev is not None:
                     grads[k] = prev + ig
-                    self._add(operator.add, "add", (prev, ig), {}, grads[k])
+                    self._add(operator.add, "add", (prev, ig), {}, grads[k], lower=operator.add)
                 else:
                     grads[k] = ig
                     if p._ctx is None:
@@ -401,10 +524,30 @@ class _Recorder:
         """The recorded program; ``result`` (what the step returned) becomes its outputs."""
         outputs = self._outputs(result)
         lines = [_line(k[:6], self.labels, self.kinds) for k in self.kernels]
-        return Program(self.kernels, lines, len(self.labels), self.bound, len(signature[0]),
-                       outputs,
-                       list(self.modules.values()), list(self.array_guards.values()),
-                       list(self.live.values()), list(self.optimizers.values()))
+        program = Program(self.kernels, lines, len(self.labels), self.bound, len(signature[0]),
+                          outputs,
+                          list(self.modules.values()), list(self.array_guards.values()),
+                          list(self.live.values()), list(self.optimizers.values()))
+        program.not_lowered = self.not_lowered
+        program.lowering_off = self.lowering_off
+        if self.lowering_off is None and any(k[7] is not None for k in self.kernels):
+            try:
+                program.lower(self.kernels, self.traced, self.env, self.lowerer.written,
+                              self.rebound)
+            except Exception as err:  # noqa: BLE001 - a lowering bug must not break the step
+                # every kernel op-level: each forward sets its op's attributes again
+                program = self.finish_op_level(result, signature)
+                program.lowering_off = f"lowering raised {type(err).__name__}: {err}"
+                return program
+            program.names = {lowering.key(t): self.labels[s] for s, t in self.traced.items()}
+            program.labels = self.labels
+        return program
+
+    def finish_op_level(self, result, signature) -> Program:
+        """The program without lowering (every kernel op-level)."""
+        self.lowering_off = "not lowered"
+        self.kernels = [(*k[:7], None) for k in self.kernels]
+        return self.finish(result, signature)
 
     def _outputs(self, result):
         if result is None or isinstance(result, (bool, int, float, str)):
@@ -417,6 +560,18 @@ class _Recorder:
             return ("dict", {k: self._outputs(v) for k, v in result.items()})
         raise _Refused(f"the step returned a {type(result).__name__}: return tensors, "
                        "numbers or tuples, lists and dicts of them")
+
+
+def _shadow_backward(shadow, grad, *saved):
+    """The backward of a lowered op: on what its shadow's forward saved (traced arrays)."""
+    return shadow.backward(grad, *shadow.saved)
+
+
+def _same(a, b) -> bool:
+    """Bit-identical arrays: same shape, dtype and values (NaN equal to NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and bool(
+        np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
 def _draws():
@@ -472,6 +627,91 @@ class Program:
         self.arrays = arrays  # (buffer, the array bound by reference)
         self.live = live  # (slot, parameter): the slot is read from the parameter
         self.optimizers = optimizers
+        self.guard_modules = [m for m, _ in self.modes]
+        self.guard_dicts = [d for _, d, _ in self.registries]
+        self.guard_entry_dicts = [d for _, d, _, _ in self.entries]
+        self.guard_entry_keys = [k for _, _, k, _ in self.entries]
+        self.guard_buffers = [t for t, _ in arrays]
+        self.guard_optimizers = [opt for opt, _ in optimizers]
+        self.guard_expected = (
+            [training for _, training in self.modes], [n for _, _, n in self.registries],
+            [id(t) for _, _, _, t in self.entries], [id(a) for _, a in arrays],
+            [[id(p) for p in ps] for _, groups in optimizers for ps in groups])
+        # the replay: the kernels, or with lowering the runs of lowered kernels as one each
+        self.replay = self.kernels
+        self.env: list | None = None  # lowered: the slot table, kept (the loads read it)
+        self.persistent: frozenset = frozenset()  # slots that are buffers, overwritten
+        self.lowered_params: list = []  # (parameter, the array the instructions read)
+        self.code: list = []  # every instruction, in order (for the listing)
+        self.not_lowered: list = []  # (kernel, why it stays op-level)
+        self.lowering_off: str | None = None  # why nothing is lowered
+        self.names: dict = {}
+        self.labels: list = []
+
+    def lower(self, kernels, traced: dict, env: list, written: set, rebound: list) -> None:
+        """Replay the lowered kernels as their instructions (a run of consecutive ones as
+        one generated function, :func:`lowering.compile_run`) on a kept slot table ``env``
+        whose lowered slots hold their buffers. Results handed on are never buffers the
+        next replay overwrites: a gradient put into ``.grad`` is allocated anew by the
+        instruction that computes it (or copied), the step's results are copied (see
+        docs/jit.md, "Aliasing")."""
+        env[:] = self.template
+        lowered = {s for k in kernels if k[7] is not None
+                   for s in ([k[4]] if type(k[4]) is int else k[4] or ()) if s is not None}
+        for s in lowered:
+            env[s] = traced[s].view(np.ndarray)
+        code = [[f, list(a), dict(k)] for kernel in kernels for f, a, k in kernel[7] or ()]
+        kept = [env[s] for s in lowered] + rebound  # arrays read outside the instructions
+        lowering.direct_loads(code, written, kept, self.n_inputs)
+        sinks = [k[1][0] for k in kernels
+                 if isinstance(k[0], functools.partial) and k[0].func is _grad_into]
+        made = lowering.fresh_results(code, env, [s for s in sinks if s in lowered], kept)
+        lowering.tidy(code)
+        replay, run, n, sinks = [], None, 0, None
+        for kernel in kernels:
+            func = kernel[0]
+            if isinstance(func, functools.partial) and func.func is _grad_into:
+                if kernel[1][0] in lowered - made:
+                    func = _grad_copied(func)  # a buffer: .grad gets a copy
+                if sinks is None:  # consecutive ones: one kernel
+                    sinks = ([], [])
+                    replay.append((functools.partial(_grads_into, sinks[0]), sinks[1], {}, (),
+                                   None))
+                sinks[0].append(func)
+                sinks[1].append(kernel[1][0])
+                run = None
+                continue
+            sinks = None
+            if kernel[7] is None:
+                replay.append((func, *kernel[1:5]))
+                run = None
+                continue
+            if run is None:
+                run = []
+                replay.append(run)  # made a kernel below
+            run.extend(code[n:n + len(kernel[7])])
+            n += len(kernel[7])
+        patched: dict = {}  # the arguments read in place, for compile_run
+        self.replay = [(lowering.compile_run(k, env, patched), (), {}, (), None)
+                       if type(k) is list else k for k in replay]
+        self.code, self.env = code, env
+        self.persistent = frozenset(lowered - made)
+        self.lowered_params = [(t, self.template[s]) for s, t in self.live if s in traced]
+
+    @property
+    def instructions(self) -> str:
+        """The lowered program, one NumPy call per line (what a replay runs between the
+        kernels that stay op-level); empty if nothing was lowered."""
+        names = dict(self.names)
+        return "\n".join(lowering.describe(ins, names, self.labels) for ins in self.code)
+
+    def stale(self) -> bool:
+        """Whether a parameter that lowered instructions read has a new array (an optimizer
+        moved it into a flat buffer): the program must be recorded again."""
+        for t, a in self.lowered_params:
+            if t.array is not a:
+                return True
+        return False
 
     def __str__(self) -> str:
         return "\n".join(self.lines)
@@ -479,10 +719,26 @@ class Program:
     def __repr__(self) -> str:
         return f"<minigrad.jit.Program of {len(self.kernels)} kernels>\n{self}"
 
+    def _guard_state(self) -> tuple:
+        """What the guards compare, computed by C-level maps (a few microseconds per replay
+        otherwise): train flags, registry sizes, registered tensors' ids, buffers' arrays'
+        ids, optimizers' parameter ids."""
+        return (list(map(_training, self.guard_modules)),
+                list(map(len, self.guard_dicts)),
+                list(map(id, map(dict.get, self.guard_entry_dicts, self.guard_entry_keys))),
+                list(map(id, map(_array_of, self.guard_buffers))),
+                [list(map(id, g["params"])) for opt in self.guard_optimizers
+                 for g in opt.param_groups])
+
     def check_guards(self) -> None:
         """Raise RuntimeError if what the program was recorded against has changed: a module's
         train/eval mode, a module's parameters or buffers (added, removed, replaced, or given
         a new array), an optimizer's parameter groups."""
+        if self._guard_state() != self.guard_expected:
+            self._explain_guards()
+
+    def _explain_guards(self) -> None:
+        """The guards, one by one, to raise the error that says what changed."""
         for m, training in self.modes:
             if m.training != training:
                 raise RuntimeError(
@@ -509,6 +765,7 @@ class Program:
                 raise RuntimeError(
                     f"minigrad.jit: the parameter groups of {type(opt).__name__} changed after "
                     "the step was recorded; call step.reset() to record again")
+        raise AssertionError("minigrad.jit: a guard changed but none explains it")
 
     def run(self, arrays: list, cuda_graphs: bool = True):
         """Replay: the kernels on a fresh slot table whose inputs are ``arrays`` (on CuPy, the
@@ -518,12 +775,12 @@ class Program:
                 self.cuda_graphs = _CudaGraphs(self)
             if self.cuda_graphs.usable:
                 return self.cuda_graphs.run(arrays)
-        env = self.template.copy()
+        env = self.template.copy() if self.env is None else self.env
         env[:self.n_inputs] = arrays
         for s, t in self.live:
             env[s] = t.array
-        _run_kernels(self.kernels, env, self.live)
-        return _rebuild(self.outputs, env)
+        _run_kernels(self.replay, env, self.live)
+        return _rebuild(self.outputs, env, self.persistent)
 
 
 def _run_kernels(kernels, env: list, live: list, fixed: set | frozenset = frozenset()) -> None:
@@ -673,6 +930,14 @@ class _CudaGraphs:
         return _rebuild(p.outputs, env, copy=True)
 
 
+def _training(m) -> bool:
+    return m.training
+
+
+def _array_of(t):
+    return t.array
+
+
 def _replaced(m):
     raise RuntimeError(
         f"minigrad.jit: a parameter or buffer of {type(m).__name__} was added, removed or "
@@ -680,14 +945,15 @@ def _replaced(m):
         "call step.reset() to record again")
 
 
-def _rebuild(spec, env, copy: bool = False):
-    """The step's result from the slot table (``copy``: copies, when the slots are buffers
-    that the next replay overwrites)."""
+def _rebuild(spec, env, copy=frozenset()):
+    """The step's result from the slot table (``copy``: True, or the slots to copy: those
+    that are buffers, which the next replay overwrites)."""
     kind, value = spec
     if kind == "value":
         return value
     if kind == "tensor":
-        return Tensor._wrap(env[value].copy() if copy else env[value])
+        return Tensor._wrap(env[value].copy() if copy is True or value in copy
+                            else env[value])
     if kind == "dict":
         return {k: _rebuild(v, env, copy) for k, v in value.items()}
     items = [_rebuild(v, env, copy) for v in value]
@@ -737,15 +1003,19 @@ class Jit:
     Args:
         fn: the step, ``fn(*tensors_and_constants) -> tensors``; see :func:`jit`.
         cuda_graphs: on CuPy, launch the program's device segments as CUDA graphs.
+        lower: on NumPy, lower the kernels to NumPy calls into preallocated buffers
+            (minigrad/lowering.py); False replays every kernel op-level.
     """
 
-    def __init__(self, fn: Callable, cuda_graphs: bool = True):
+    def __init__(self, fn: Callable, cuda_graphs: bool = True, lower: bool = True):
         if not callable(fn):
             raise TypeError(f"minigrad.jit expects a function, got {type(fn).__name__}")
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.cuda_graphs = cuda_graphs
+        self.lower = lower
         self.programs: dict[tuple, Program | str] = {}
+        self.moved: dict[tuple, int] = {}  # signature -> programs dropped for moved parameters
         self.last: Program | None = None
 
     @property
@@ -760,6 +1030,7 @@ class Jit:
     def reset(self) -> None:
         """Forget every recorded program: the next call records again."""
         self.programs.clear()
+        self.moved.clear()
         self.last = None
 
     def __call__(self, *args, **kwargs):
@@ -772,6 +1043,10 @@ class Jit:
         if program is None:
             return self._record(tensors, key, args, kwargs)
         program.check_guards()
+        if program.lowered_params and program.stale():  # parameters moved: record again
+            self.moved[key] = self.moved.get(key, 0) + 1
+            del self.programs[key]
+            return self._record(tensors, key, args, kwargs)
         self.last = program
         arrays = [t.array for t in tensors]
         if arrays and type(arrays[0]) is not np.ndarray:
@@ -782,7 +1057,12 @@ class Jit:
     def _record(self, tensors, key, args, kwargs):
         name = getattr(self.fn, "__name__", "the step")
         labels = [f"in{i}{tuple(t.array.shape)}" for i, t in enumerate(tensors)]
-        rec = _Recorder([t.array for t in tensors], labels)
+        why_not = ("minigrad.jit(lower=False)" if not self.lower
+                   else "the parameters were given new arrays twice after recordings"
+                   if self.moved.get(key, 0) >= 2
+                   else "CuPy arrays (the CUDA graphs replay op-level kernels)"
+                   if not all(type(t.array) is np.ndarray for t in tensors) else None)
+        rec = _Recorder([t.array for t in tensors], labels, why_not)
         if any(t.requires_grad for t in tensors):
             rec.refusal = "an input tensor requires grad (inputs must be data)"
         else:
@@ -807,7 +1087,7 @@ class Jit:
         return result
 
 
-def jit(fn: Callable | None = None, *, cuda_graphs: bool = True):
+def jit(fn: Callable | None = None, *, cuda_graphs: bool = True, lower: bool = True):
     """Capture ``fn`` (a training step) on its first call and replay it on later calls.
 
     ``fn`` takes Tensors (the batch) and hashable constants, does a forward pass,
@@ -827,5 +1107,5 @@ def jit(fn: Callable | None = None, *, cuda_graphs: bool = True):
         ...     return loss
     """
     if fn is None:
-        return functools.partial(Jit, cuda_graphs=cuda_graphs)
-    return Jit(fn, cuda_graphs=cuda_graphs)
+        return functools.partial(Jit, cuda_graphs=cuda_graphs, lower=lower)
+    return Jit(fn, cuda_graphs=cuda_graphs, lower=lower)
