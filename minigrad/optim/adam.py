@@ -78,17 +78,18 @@ class Adam(Optimizer):
             decoupled_decay(theta, lr, group["weight_decay"])  # theta -= alpha lambda theta
         else:
             grad = l2_penalty(grad, theta, group["weight_decay"])  # g_t += lambda theta
-        # One scratch array holds each temporary in turn ((1 - beta1) g, g^2, the step): two
-        # allocations per tensor instead of five, the same numbers. W1's Adam step ~2% faster
-        # (BENCHMARKS.md, "Issue 14: W1/W2 per-step work").
+        # One scratch array holds each temporary in turn ((1 - beta1) g, g^2, the step), a
+        # second the denominator; both kept by the optimizer between steps (Optimizer.scratch:
+        # no page faults from fresh temporaries), the same numbers.
         xp = get_array_module(theta)
-        scratch = xp.empty_like(theta)
+        scratch = self.scratch(theta)
         ema_(m, grad, beta1, scratch)                   # m_t = beta1 m + (1 - beta1) g_t
         ema_of_square_(v, grad, beta2, scratch)         # v_t = beta2 v + (1 - beta2) g_t^2
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]
             xp.maximum(v_max, v, out=v_max)             # v_max_t = max(v_max, v_t)
-        denom = adam_denominator(v_max if group["amsgrad"] else v, beta2, t, eps)
+        denom = adam_denominator(v_max if group["amsgrad"] else v, beta2, t, eps,
+                                 out=self.scratch(theta, 1))
         step = xp.multiply(lr / (1 - beta1**t), m, out=scratch)
         theta -= xp.divide(step, denom, out=scratch)
 

@@ -22,6 +22,8 @@ Contract for subclasses (kept stable; other optimizers and the schedulers rely o
   group's current hyperparameters need. Shared update lines are
   helpers here: :func:`ema_`, :func:`ema_of_square_`, :func:`adam_denominator`,
   :func:`sma_length`, :func:`rectification`.
+* ``self.scratch(like, index)`` gives an update a temporary array shaped as ``like`` that the
+  optimizer keeps between steps (not state: garbage at every call, never kept by the update).
 * ``update(self, p, grad, state, group) -> None``: update ONE parameter's raw array ``p.array``
   IN PLACE. ``grad`` is the raw gradient array, already negated when ``group['maximize']`` is
   true and already clipped when the optimizer has ``clipvalue`` / ``clipnorm`` /
@@ -43,12 +45,14 @@ Base API (torch semantics): ``param_groups`` (list of dicts: ``'params'`` and ev
 ``state_dict()`` / ``load_state_dict()`` (by parameter index, all-or-nothing).
 
 ``step`` first checks everything it will use, so that a bad value raises before any parameter
-or state changes: every group's hyperparameters (``validate``, also for values set by hand
-since), every gradient's type, shape, dtype and device, and every existing state's keys against
-what ``init_state`` gives the group now. Then, under ``no_grad``, for each parameter with a
-gradient, in group order: negate (maximize), clip (Keras order: ``clipvalue``, then
-``clipnorm`` per parameter, then the global scale of ``global_clipnorm`` computed over all
-gradients before any update), ``update``, then ``p._bump_version()``.
+or state changes (an optimizer whose groups are all laid out flat and unchanged since its last
+step checks the same things group-wide: ``_steady_step``): every group's hyperparameters
+(``validate``, also for values set by hand since), every gradient's type, shape, dtype and
+device, and every existing state's keys against what ``init_state`` gives the group now.
+Then, under ``no_grad``, for each parameter with a gradient, in group order: negate
+(maximize), clip (Keras order: ``clipvalue``, then ``clipnorm`` per parameter, then the global
+scale of ``global_clipnorm`` computed over all gradients before any update), ``update``, then
+``p._bump_version()``.
 
 References:
     PyTorch ``torch.optim.Optimizer`` (data model, ``state_dict`` layout);
@@ -148,13 +152,15 @@ def ema_of_square_(average: Array, x: Array, beta: float,
     average += step
 
 
-def adam_denominator(v: Array, beta2: float, t: int, eps: float) -> Array:
-    """The bias-corrected Adam denominator ``sqrt(v_t / (1 - beta2^t)) + eps``, a new array.
+def adam_denominator(v: Array, beta2: float, t: int, eps: float,
+                     out: Array | None = None) -> Array:
+    """The bias-corrected Adam denominator ``sqrt(v_t / (1 - beta2^t)) + eps``, a new array
+    (or ``out``, shaped as ``v``: the same numbers).
 
     Kingma & Ba (2015), Algorithm 1: ``v^_t = v_t / (1 - beta2^t)``; the step divides by
     ``sqrt(v^_t) + eps``.
     """
-    denominator = get_array_module(v).sqrt(v)
+    denominator = get_array_module(v).sqrt(v, out=out)
     denominator *= 1.0 / math.sqrt(1.0 - beta2**t)
     denominator += eps
     return denominator
@@ -209,6 +215,22 @@ def _frozen(v: Any) -> bool:
 
 
 _SCALARS = {bool, int, float, str, type(None), np.float32, np.float64, np.bool_, np.int64}
+
+
+def _unchanged(group: dict, values: list) -> bool:
+    """Every value of ``group`` is the very object of ``values`` (a snapshot of it)."""
+    return len(group) == len(values) and all(map(operator.is_, group.values(), values))
+
+
+class _Scratch(dict):
+    """The scratch buffers of :meth:`Optimizer.scratch`, by (index, shape, dtype, array type,
+    device); a copy of the optimizer (``copy.deepcopy``, pickle) starts without them."""
+
+    def __deepcopy__(self, memo: dict) -> _Scratch:
+        return _Scratch()
+
+    def __reduce__(self):
+        return _Scratch, ()
 
 
 def _is_scalar_or_seq(v: Any) -> bool:
@@ -303,8 +325,31 @@ class Optimizer:
         self.state: dict[Tensor, dict] = {}
         self._flat: dict[int, FlatGroup] = {}  # group index -> its flat layout (see .flat)
         self._checked: dict[int, list] = {}  # id(group) -> [group, values, state layout]
+        self._scratch = _Scratch()
         for group in groups:
             self.add_param_group(group)
+
+    def scratch(self, like: Array, index: int = 0) -> Array:
+        """A temporary array shaped as ``like`` (its dtype and device) for an update's
+        intermediate results, kept by the optimizer between steps: one per index, shape, dtype
+        and device (parameters of one shape share it).
+
+        Its contents are garbage at every call and it is not state (not in ``state_dict``, not
+        copied with the optimizer); two arrays live at once need two indices. Why: a large
+        temporary allocated afresh at every step can come back as new pages from the system
+        each time (glibc returns freed memory at the top of its heap, depending on what the
+        process did before): Adam's step over 52,800 numbers took 71 minor page faults and
+        300 us per step in one process, 0 faults and 110 us with its two temporaries kept
+        (BENCHMARKS.md, "Issue 14: the steady flat step (h14opt)"). Slices of one buffer per
+        index, the largest asked for, would hold less memory but made W1's step 3% slower.
+        """
+        device = None if type(like) is np.ndarray else like.device.id
+        key = (index, like.shape, like.dtype, type(like), device)
+        buffer = self._scratch.get(key)
+        if buffer is None:
+            with on_device_of(like):
+                buffer = self._scratch[key] = get_array_module(like).empty_like(like)
+        return buffer
 
     # ----------------------------------------------------------------- validation helpers
     def validate(self, hp: dict) -> None:
@@ -451,6 +496,8 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if self._flat and self._steady_step():
+            return loss
         work = self._checked_work()
         clip = self.clipvalue is not None or self.clipnorm is not None
         scale = self._global_scale(work) if self.global_clipnorm is not None else None
@@ -480,6 +527,46 @@ class Optimizer:
         return loss
 
     # ----------------------------------------------------------------- the flat fast path
+    def _steady_step(self) -> bool:
+        """The step of an optimizer whose groups are all laid out flat and unchanged since the
+        last step: the flat steps of :meth:`step` without its per-parameter loop. False, with
+        nothing changed, unless every group qualifies; then :meth:`step` checks and steps as
+        usual.
+
+        A group qualifies when its hyperparameters are the very immutable objects that the
+        last step validated (:meth:`_check_group`; any value set by hand since, even an equal
+        one, sends the step through the checks), its state layout is known, and its flat
+        layout, states and gradients pass :meth:`.flat.FlatGroup.steady_gradients` (one
+        C-level ``map`` per test over the group, instead of the checked path's per-parameter
+        work). ``global_clipnorm`` takes the checked path (its norm is summed per gradient).
+
+        Why: on W3 (six tensors, 8,970 numbers) the checks and bookkeeping around Adam's
+        update cost about 17 us of a 37 us step. Measured (BENCHMARKS.md, "Issue 14: the
+        steady flat step (h14opt)"), CPU time, with the lent gradient views of
+        :meth:`.flat.FlatGroup.gather`: W3's ``opt.step`` in training 46-48 -> 40-42 us, alone
+        with fixed gradients 36-38 -> 26-27 us (the floor's 13 ufuncs: 18 us); SGD over 100
+        small tensors 6.3x -> 2.1x the same step over one tensor.
+        """
+        if self.global_clipnorm is not None or len(self._flat) != len(self.param_groups):
+            return False
+        ready = []
+        for index, group in enumerate(self.param_groups):
+            seen = self._checked.get(id(group))
+            flat = self._flat.get(index)
+            if (flat is None or seen is None or seen[0] is not group or seen[2] is None
+                    or not _unchanged(group, seen[1])):
+                return False
+            grads = flat.steady_gradients(group["params"], self.state)
+            if grads is None:
+                return False
+            ready.append((flat, group, grads))
+        # no no_grad() needed (1-2 us): the flat update reads raw arrays and a flat Tensor
+        # that requires no grad, so nothing can be recorded
+        with on_device_of(ready[0][0].param):
+            for flat, group, grads in ready:
+                self._flat_step(flat, group, grads, None, lend=True)
+        return True
+
     def _flat_group(self, index: int, group: dict, items: list[tuple]) -> FlatGroup | None:
         """Group ``index`` laid out flat for this step (see :mod:`.flat`), or None when it
         goes per tensor: an algorithm that is not elementwise (``flat_update = False``),
@@ -513,16 +600,17 @@ class Optimizer:
         return flat
 
     def _flat_step(self, flat: FlatGroup, group: dict, grads: list[Array],
-                   scale: float | None) -> None:
+                   scale: float | None, lend: bool = False) -> None:
         """The step of a flat group: the same transforms as the per-tensor loop, then ONE call
-        of ``update`` over the whole group."""
-        grad = flat.gather(grads)  # our own buffer: transformed in place
+        of ``update`` over the whole group. ``lend``: see :meth:`.flat.FlatGroup.gather` (the
+        checked path holds the gradients in its own lists, so it could lend none)."""
+        grad = flat.gather(grads, lend)  # may be the gradients' own memory: never written here
         if group.get("maximize", False):
-            get_array_module(grad).negative(grad, out=grad)
+            grad = -grad
         if self.clipvalue is not None:
             grad = clip_by_value(grad, self.clipvalue)
         elif scale is not None and scale != 1.0:
-            grad *= scale
+            grad = grad * scale
         flat.state["step"] += 1
         # h14cuda: on CuPy, one fused kernel does the whole update (optim/fused.py); False
         # (NumPy, a rule or option without a kernel): nothing done, the plain update runs
@@ -575,10 +663,8 @@ class Optimizer:
         the very object it was at the last check and an immutable one (a number, a string, a
         tuple of them): then nothing can have changed. Why: the checks cost about 5 us per
         group per step, a tenth of an Adam step on W3."""
-        values = list(group.values())
         seen = self._checked.get(id(group))
-        if (seen is not None and seen[0] is group and len(seen[1]) == len(values)
-                and all(map(operator.is_, values, seen[1]))):
+        if seen is not None and seen[0] is group and _unchanged(group, seen[1]):
             return
         self._checked.pop(id(group), None)
         self.validate(group)
@@ -586,7 +672,7 @@ class Optimizer:
         if maximize is not False and maximize is not True:
             self.check(isinstance(maximize, np.bool_), "maximize", "a bool", maximize)
         if all(_frozen(v) for k, v in group.items() if k != "params"):
-            self._checked[id(group)] = [group, values, None]  # [.., .., layout once known]
+            self._checked[id(group)] = [group, list(group.values()), None]  # layout once known
 
     def _layout_of(self, p: Tensor, group: dict) -> set[str]:
         """:meth:`_state_layout`, remembered while the group's values stay checked."""

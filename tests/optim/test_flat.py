@@ -266,3 +266,197 @@ def test_large_group_lays_out_its_small_tensors_only(name, rng):
         _step(flat, flat_params, grads, skip)
         _step(ref, ref_params, grads, skip)
         _assert_same(flat_params, flat, ref_params, ref)
+
+
+# ----------------------------------------------------------------------------- the steady step
+def _steady(make, rng, steps=2):
+    """An optimizer of SHAPES after ``steps`` flat steps (from then on its steps are steady),
+    its per-tensor twin, and their parameters."""
+    flat_params, ref_params = _twin_params(rng)
+    flat, ref = make(flat_params), _per_tensor(make, ref_params)
+    for _ in range(steps):
+        grads = _grads(rng)
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+    return flat, flat_params, ref, ref_params
+
+
+@pytest.mark.parametrize("name", sorted(FULL_STATE))
+def test_steady_step_takes_no_per_parameter_checks_and_equals_per_tensor(name, rng,
+                                                                         monkeypatch):
+    """Once a flat optimizer's groups, states and hyperparameters are unchanged, ``step``
+    skips the checked per-parameter work (``_checked_work``) and still gives the per-tensor
+    numbers bit for bit."""
+    flat, flat_params, ref, ref_params = _steady(FULL_STATE[name], rng)
+    if flat.flat_update:
+        def refuse():
+            raise AssertionError("the steady step went through the checked path")
+        monkeypatch.setattr(flat, "_checked_work", refuse)
+    for _ in range(3):
+        grads = _grads(rng)
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+        _assert_same(flat_params, flat, ref_params, ref)
+
+
+def _changed_nothing(opt, params, before_params, before_states):
+    for p, b in zip(params, before_params):
+        np.testing.assert_array_equal(p.array, b)
+    for p, st in zip(params, before_states):
+        assert opt.state[p].keys() == st.keys()
+        for key, value in st.items():
+            if hasattr(value, "shape"):
+                np.testing.assert_array_equal(opt.state[p][key], value)
+            else:
+                assert opt.state[p][key] == value
+
+
+def _copies(opt, params):
+    return ([p.array.copy() for p in params],
+            [{k: (v.copy() if hasattr(v, "copy") else v) for k, v in opt.state[p].items()}
+             for p in params])
+
+
+@pytest.mark.parametrize("bad,exc,match", [
+    (np.zeros((4, 3), np.float32), ValueError,
+     r"Adam: the gradient of parameter 0 has shape \(4, 3\), the parameter has shape \(3, 4\)"),
+    (np.zeros(12, np.float32), ValueError, r"has shape \(12,\), the parameter has shape"),
+    (np.zeros((3, 4), np.float64), TypeError, "has dtype float64, the parameter has dtype"),
+], ids=["transposed", "raveled", "float64"])
+def test_steady_step_refuses_a_gradient_changed_around_the_setter(bad, exc, match, rng):
+    """``p.grad.array = ...`` goes around the ``.grad`` setter's checks: a steady step still
+    finds a gradient of the same size but another shape, or of another dtype, and changes
+    nothing."""
+    opt, params, _, _ = _steady(lambda ps: Adam(ps, lr=0.1), rng)
+    for p, g in zip(params, _grads(rng)):
+        p.grad = minigrad.Tensor(g)
+    params[0].grad.array = bad
+    before = _copies(opt, params)
+    with pytest.raises(exc, match=match):
+        opt.step()
+    _changed_nothing(opt, params, *before)
+
+
+def test_steady_step_refuses_a_gradient_that_is_not_a_tensor(rng):
+    opt, params, _, _ = _steady(lambda ps: SGD(ps, lr=0.1, momentum=0.9), rng)
+    for p, g in zip(params, _grads(rng)):
+        p.grad = minigrad.Tensor(g)
+    object.__setattr__(params[2], "_grad", np.zeros((2, 3, 2), np.float32))
+    before = _copies(opt, params)
+    with pytest.raises(TypeError, match="gradient of parameter 2 must be a Tensor"):
+        opt.step()
+    _changed_nothing(opt, params, *before)
+
+
+def test_steady_step_refuses_a_state_key_deleted_by_hand(rng):
+    opt, params, _, _ = _steady(lambda ps: Adam(ps, lr=0.1), rng)
+    del opt.state[params[3]]["exp_avg_sq"]
+    for p, g in zip(params, _grads(rng)):
+        p.grad = minigrad.Tensor(g)
+    before = _copies(opt, params)
+    with pytest.raises(ValueError, match=r"state of parameter 3 lacks \['exp_avg_sq'\]"):
+        opt.step()
+    _changed_nothing(opt, params, *before)
+
+
+def test_steady_step_checks_a_value_set_by_hand_even_when_equal(rng, monkeypatch):
+    """A hyperparameter set by hand is validated at the next step even when it equals the old
+    value (a new object): the remembered checks hold only for the very same objects."""
+    opt, params, _, _ = _steady(lambda ps: Adam(ps, lr=0.1), rng)
+    calls = []
+    monkeypatch.setattr(opt, "validate", lambda hp: calls.append(hp["lr"]))
+    _step(opt, params, _grads(rng))
+    assert calls == []
+    opt.param_groups[0]["lr"] = float("0.1")
+    _step(opt, params, _grads(rng))
+    assert calls == [0.1]
+
+
+# ----------------------------------------------------------------------------- gradients in place
+def _set_grads(params, grads):
+    for p, g in zip(params, grads):
+        p.grad = minigrad.Tensor(g.copy())
+
+
+@pytest.mark.parametrize("kw", [{}, {"maximize": True}, {"clipvalue": 0.01}],
+                         ids=["plain", "maximize", "clipvalue"])
+def test_gradients_set_once_live_in_the_buffer_and_are_never_written(kw, rng):
+    """Gradients that stay between steps become views of the group's gradient buffer (same
+    numbers), so the next step copies nothing; the step never writes them (maximize and
+    clipvalue work on copies), and the numbers equal the per-tensor path's bit for bit."""
+    flat_params, ref_params = _twin_params(rng)
+    flat = SGD(flat_params, lr=0.1, momentum=0.9, **kw)
+    ref = _per_tensor(lambda ps, **k: SGD(ps, lr=0.1, momentum=0.9, **k), ref_params, **kw)
+    grads = _grads(rng)
+    _set_grads(flat_params, grads)
+    _set_grads(ref_params, grads)
+    for _ in range(4):
+        flat.step()
+        ref.step()
+        _assert_same(flat_params, flat, ref_params, ref)
+        for p, g in zip(flat_params, grads):
+            np.testing.assert_array_equal(p.grad.array, g)
+    buffer = flat._flat[0].grad
+    assert all(p.grad.array.base is buffer for p in flat_params)
+
+
+def test_gradient_array_held_elsewhere_is_not_moved(rng):
+    """A gradient whose array someone else holds (``from_numpy``) keeps it: writes to that
+    array between steps still reach the step."""
+    flat_params, ref_params = _twin_params(rng)
+    flat, ref = Adam(flat_params, lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1), ref_params)
+    arrays = [g.copy() for g in _grads(rng)]
+    for p, a in zip(flat_params, arrays):
+        p.grad = minigrad.from_numpy(a)
+    for _ in range(3):
+        _set_grads(ref_params, arrays)
+        flat.step()
+        ref.step()
+        _assert_same(flat_params, flat, ref_params, ref)
+        assert all(p.grad.array is a for p, a in zip(flat_params, arrays))
+        for a, g in zip(arrays, _grads(rng)):
+            a[...] = g  # the user's own buffer, written in place
+
+
+def test_gradient_tensors_kept_from_an_earlier_step_keep_their_values(rng):
+    """A step gathers fresh gradients into a new buffer while an earlier step's gradient
+    Tensors (views of the old one) are still held: their values do not change."""
+    params, _ = _twin_params(rng)
+    opt = Adam(params, lr=0.1)
+    first = _grads(rng)
+    _set_grads(params, first)
+    for _ in range(3):  # the checked steps, then a steady one: the gradients move in
+        opt.step()
+    kept = [p.grad for p in params]
+    assert all(k.array.base is opt._flat[0].grad for k in kept)
+    for _ in range(2):
+        opt.zero_grad()
+        _set_grads(params, _grads(rng))
+        opt.step()
+    for k, g in zip(kept, first):
+        np.testing.assert_array_equal(k.array, g)
+
+
+def test_zero_grad_to_zeros_and_backward_accumulate_in_the_buffer(rng):
+    """Training with ``zero_grad(set_to_none=False)``: backward adds into the gradients in
+    place, which live in the flat buffer after the first step; every step equals the
+    per-tensor path's bit for bit."""
+    from minigrad import nn
+
+    def model():
+        minigrad.manual_seed(3)
+        return nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+
+    flat_model, ref_model = model(), model()
+    flat = Adam(flat_model.parameters(), lr=0.05)
+    ref = _per_tensor(lambda ps: Adam(ps, lr=0.05), list(ref_model.parameters()))
+    x = minigrad.tensor(rng.normal(size=(8, 5)).astype(np.float32))
+    y = minigrad.tensor(rng.integers(0, 3, size=8))
+    for _ in range(4):
+        for m, opt in ((flat_model, flat), (ref_model, ref)):
+            opt.zero_grad(set_to_none=False)
+            nn.CrossEntropyLoss()(m(x), y).backward()
+            opt.step()
+        _assert_same(list(flat_model.parameters()), flat, list(ref_model.parameters()), ref)
+    buffer = flat._flat[0].grad
+    assert all(p.grad.array.base is buffer for p in flat_model.parameters())

@@ -301,3 +301,32 @@ def test_subclass_contract_minimal_optimizer():
     with pytest.raises(ValueError, match="SignSGD: lr must be >= 0, got -1"):
         SignSGD([p], lr=-1)
     assert "SignSGD (" in repr(opt) and "lr: 0.1" in repr(opt)
+
+
+def test_adam_denominator_into_out_gives_the_same_numbers():
+    v = np.abs(np.random.default_rng(0).normal(size=(3, 4))).astype(np.float32)
+    out = np.empty_like(v)
+    got = adam_denominator(v, 0.999, 7, 1e-8, out=out)
+    assert got is out
+    np.testing.assert_array_equal(got, adam_denominator(v, 0.999, 7, 1e-8))
+
+
+def test_scratch_is_kept_between_calls_per_index_and_never_state(rng):
+    """``Optimizer.scratch``: one buffer per index, shape and dtype, the same at every call;
+    not in the state dict, and a copy of the optimizer has its own."""
+    import copy
+
+    p = minigrad.Parameter(np.zeros((3, 4), np.float32))
+    opt = Adam([p], lr=0.1)
+    a = opt.scratch(p.array)
+    assert a.shape == (3, 4) and a.dtype == np.float32
+    assert opt.scratch(np.ones((3, 4), np.float32)) is a           # same shape: the same
+    b = opt.scratch(p.array, 1)
+    assert not np.shares_memory(a, b)                                # another index
+    assert not np.shares_memory(a, opt.scratch(p.array.astype(np.float64)))
+    assert not np.shares_memory(a, opt.scratch(np.zeros(12, np.float32)))
+    p.grad = minigrad.Tensor(np.ones((3, 4), np.float32))
+    opt.step()
+    assert set(opt.state_dict()["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
+    twin = copy.deepcopy(opt)
+    assert not np.shares_memory(twin.scratch(p.array), opt.scratch(p.array))
