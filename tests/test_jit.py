@@ -85,12 +85,13 @@ def assert_same(a, b):
     assert la == lb and ra == rb
 
 
-def train(build, make_opt, data, jitted, sched=None, between=None, device="cpu"):
+def train(build, make_opt, data, jitted, sched=None, between=None, device="cpu",
+          make=make_step):
     model = build().to(device)
     data = [(x.to(device), y.to(device)) for x, y in data]
     opt = make_opt(model.parameters())
     s = sched(opt) if sched else None
-    step = make_step(model, opt, s)
+    step = make(model, opt, s)
     if jitted:
         step = mg.jit(step)
     mg.manual_seed(7)  # the dropout masks' stream
@@ -102,9 +103,10 @@ def train(build, make_opt, data, jitted, sched=None, between=None, device="cpu")
     return losses, snapshot(model, opt), step
 
 
-def check_identical(build, make_opt, data, sched=None, between=None, device="cpu"):
-    eager = train(build, make_opt, data, False, sched, between, device)
-    replay = train(build, make_opt, data, True, sched, between, device)
+def check_identical(build, make_opt, data, sched=None, between=None, device="cpu",
+                    make=make_step):
+    eager = train(build, make_opt, data, False, sched, between, device, make)
+    replay = train(build, make_opt, data, True, sched, between, device, make)
     for u, v in zip(eager[0], replay[0]):
         assert np.array_equal(u, v)
     assert_same(eager[1], replay[1])
@@ -261,8 +263,29 @@ def test_reading_a_value_in_the_step_falls_back_to_eager_with_a_warning(read):
 
 
 @pytest.mark.parametrize("target", [
-    lambda y: F.one_hot(y, 4).float(),  # one_hot computes on raw arrays, outside any op
-    lambda y: mg.Tensor._wrap(np.eye(4, dtype=np.float32)[y.array]),
+    lambda y: F.one_hot(y, 4).float(),  # one_hot, then the float cast op
+    lambda y: F.one_hot(y, 4),  # int64: mse_loss casts it to the input's dtype (a kernel)
+])
+def test_one_hot_targets_are_kernels_of_the_step_and_replay_bit_identically(target):
+    # the targets change at every step: a replay must encode each new batch's labels
+    def mse_step(model, opt, sched=None):
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.mse_loss(model(x).softmax(-1), target(y))
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitFallbackWarning)
+        step = check_identical(w1, lambda p: optim.Adam(p, lr=1e-2), batches(12, 4),
+                               make=mse_step)
+    assert "one_hot_array" in str(step.program)
+
+
+@pytest.mark.parametrize("target", [
+    lambda y: mg.Tensor._wrap(np.eye(4, dtype=np.float32)[y.array]),  # raw NumPy, no op
 ])
 def test_a_tensor_computed_outside_any_kernel_falls_back_instead_of_freezing(target):
     # the target changes at every step: bound as a constant, a replay would read the first

@@ -324,17 +324,27 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    """(..., num_classes) int64 one-hot encoding of an integer tensor."""
+    """(..., num_classes) int64 one-hot encoding of an integer tensor.
+
+    With ``num_classes`` given, the encoding is one kernel of a step captured by
+    ``minigrad.jit`` (replayed on each new target); inferred from the values (-1), the output's
+    shape depends on them, so a captured step falls back to eager with a warning.
+    """
     idx = tensor.array
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expected an integer tensor, got dtype {idx.dtype}")
-    xp = get_array_module(idx)
     if num_classes < 0:
-        num_classes = int(idx.max()) + 1 if idx.size else 0
+        return Tensor._wrap(_one_hot_array(idx, int(idx.max()) + 1 if idx.size else 0))
+    return Tensor._wrap(kernel(_one_hot_array, idx, int(num_classes)))
+
+
+def _one_hot_array(idx, num_classes: int):
+    """The one-hot array of integer array ``idx``; ValueError for a class outside the range."""
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes})")
+    xp = get_array_module(idx)
     with backend.on_device_of(idx):  # arange on the indices' GPU (cuda:N)
-        return Tensor._wrap((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
+        return (idx[..., None] == xp.arange(num_classes)).astype(np.int64)
 
 
 # =============================================================================== losses
@@ -357,8 +367,13 @@ def _pointwise_loss(name, input, target, kind, reduction, delta=0.0):
             raise TypeError(
                 f"{name}: input has dtype {input.dtype} but target has dtype {target.dtype}"
             )
-        target = Tensor._wrap(target.array.astype(input.array.dtype))
+        target = Tensor._wrap(kernel(_cast, target.array, input.array.dtype))
     return loss_ops.pointwise_loss(kind, input, target, reduction, delta)
+
+
+def _cast(a, dtype):
+    """``a`` as ``dtype`` (a new array): a kernel of a captured step."""
+    return a.astype(dtype)
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -566,7 +581,7 @@ def _binary_targets(name, input, target, weight):
     if target.array.dtype != input.array.dtype:
         if target.requires_grad:
             raise TypeError(f"{name}: input has dtype {input.dtype}, target {target.dtype}")
-        target = Tensor._wrap(target.array.astype(input.array.dtype))
+        target = Tensor._wrap(kernel(_cast, target.array, input.array.dtype))
     return target, _broadcast_weight(weight, input, name, "weight")
 
 
