@@ -192,7 +192,8 @@ def without_optimizer_step(program) -> None:
     into forward + backward + the rest, and the optimizer)."""
     jit_module = sys.modules["minigrad.jit"]
     program.replay = [k for k in program.replay if not (
-        getattr(k[0], "func", None) is jit_module._call and k[0].args[0].__name__ == "step")]
+        getattr(k[0], "func", None) is jit_module._call
+        and k[0].args[0].__name__ in ("step", "_replay_step"))]
 
 
 def epoch(step, batches, sync) -> tuple[float, float]:

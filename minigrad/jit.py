@@ -540,6 +540,8 @@ class _Recorder:
                 program.lowering_off = f"lowering raised {type(err).__name__}: {err}"
                 return program
             program.names = {lowering.key(t): self.labels[s] for s, t in self.traced.items()}
+            program.names.update({k: f"{self.labels[v[0]]} in {v[1]}" if type(v) is tuple
+                                  else v for k, v in program.flat_names.items()})
             program.labels = self.labels
         return program
 
@@ -647,6 +649,7 @@ class Program:
         self.lowering_off: str | None = None  # why nothing is lowered
         self.names: dict = {}
         self.labels: list = []
+        self.flat_names: dict = {}  # the flat gradient buffers and views: slot or name
 
     def lower(self, kernels, traced: dict, env: list, written: set, rebound: list) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
@@ -663,14 +666,23 @@ class Program:
         code = [[f, list(a), dict(k)] for kernel in kernels for f, a, k in kernel[7] or ()]
         kept = [env[s] for s in lowered] + rebound  # arrays read outside the instructions
         lowering.direct_loads(code, written, kept, self.n_inputs)
-        sinks = [k[1][0] for k in kernels
-                 if isinstance(k[0], functools.partial) and k[0].func is _grad_into]
+        lean = _lean_steps(kernels, code, env, lowered, kept, self.flat_names)
+        sinks = [k[1][0] for i, k in enumerate(kernels) if _is_sink(k[0]) and i not in lean]
         made = lowering.fresh_results(code, env, [s for s in sinks if s in lowered], kept)
         lowering.tidy(code)
         replay, run, n, sinks = [], None, 0, None
-        for kernel in kernels:
+        for i, kernel in enumerate(kernels):
             func = kernel[0]
-            if isinstance(func, functools.partial) and func.func is _grad_into:
+            if i in lean:  # an optimizer's gradients and step (_lean_steps)
+                if lean[i] is not None:
+                    replay.append((lean[i], (), {}, (), kernel[4]))
+                    if kernel[4] == -1:
+                        name = type(lean[i].args[1]).__name__
+                        self.lines[i] = (f"{name}.step()  # as {name}._replay_step, on the "
+                                         "gradients the backward wrote flat")
+                sinks = run = None
+                continue
+            if _is_sink(func):
                 if kernel[1][0] in lowered - made:
                     func = _grad_copied(func)  # a buffer: .grad gets a copy
                 if sinks is None:  # consecutive ones: one kernel
@@ -826,6 +838,84 @@ def _grad_copied(func):
     if isinstance(func, functools.partial) and func.func is _grad_into:
         return functools.partial(_grad_into, func.args[0], "copy")
     return func
+
+
+def _is_sink(func) -> bool:
+    """Whether a kernel's function puts a gradient into a ``.grad`` (:func:`_grad_into`)."""
+    return isinstance(func, functools.partial) and func.func is _grad_into
+
+
+def _put_grads(params: list, grads: list) -> None:
+    """``p.grad = g`` for each parameter (each ``g`` a Tensor on a view of the program's flat
+    gradient buffer, filled by the lowered backward: see :func:`_lean_steps`)."""
+    for p, g in zip(params, grads):
+        p._grad = g
+
+
+def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
+                names: dict) -> dict:
+    """Replay an optimizer's step on gradients that the lowered backward computes straight
+    into a flat buffer laid out as the optimizer's flat groups (docs/jit.md, "The
+    optimizer's step"): no gather, no per-gradient check, no Python per gradient.
+
+    An optimizer qualifies when the step calls its ``zero_grad()`` (``set_to_none``) and its
+    ``step()`` once each, in that order, its groups are all laid out flat and steady once
+    the step is recorded (``Optimizer._replay_layout``), and the gradient of each of its
+    parameters is put into ``.grad`` once, in between, by a lowered instruction that can
+    write it into a view of the buffer (:func:`lowering.into_view`). Then those
+    instructions write into the views; the ``.grad`` sinks become one kernel giving each
+    parameter the same Tensor on its view at every replay; ``step()`` becomes
+    ``Optimizer._replay_step``, which falls back to the full ``step()`` when anything is
+    not as recorded.
+
+    ``names`` gets, for the listing, each view's slot and each buffer's name, by
+    :func:`lowering.key`.
+
+    Returns:
+        ``{kernel index: its replacement}``: the first sink of an optimizer is replaced by
+        :func:`_put_grads`, its other sinks by None (dropped), its ``step()`` by the lean one.
+    """
+    calls = [(i, k[0].args) for i, k in enumerate(kernels)
+             if isinstance(k[0], functools.partial) and k[0].func is _call]
+    sinks: dict[int, list[int]] = {}  # id(parameter) -> indices of its .grad sinks
+    for i, k in enumerate(kernels):
+        if _is_sink(k[0]):
+            sinks.setdefault(id(k[0].args[0]), []).append(i)
+    lean: dict = {}
+    for i, (method, opt, args, kwargs) in calls:
+        mine = [(j, c) for j, c in calls if c[1] is opt]
+        zero = [j for j, (m, _, a, kw) in mine if m.__qualname__ == "Optimizer.zero_grad"
+                and bool(a[0] if a else kw.get("set_to_none", True))]
+        if (method.__name__ != "step" or args or kwargs or len(mine) != 2 or len(zero) != 1
+                or zero[0] > i or not hasattr(opt, "_replay_layout")):
+            continue
+        flats = opt._replay_layout()
+        params = [p for flat in (flats or ()) for p in flat.params]
+        at = [sinks.get(id(p), ()) for p in params]
+        if not flats or any(len(a) != 1 or not zero[0] < a[0] < i for a in at):
+            continue
+        grads = [np.empty_like(flat.param) for flat in flats]
+        views = [grad[a:b].reshape(shape) for flat, grad in zip(flats, grads)
+                 for a, b, shape in flat.spans]
+        slots = [kernels[a[0]][1][0] for a in at]
+        if not all(s in lowered for s in slots):
+            continue
+        saved = [list(ins[2].items()) for ins in code], [env[s] for s in slots]
+        if not all(lowering.into_view(code, env, s, v, kept) for s, v in zip(slots, views)):
+            for ins, items in zip(code, saved[0]):  # undo: these gradients stay as they were
+                ins[2].clear()
+                ins[2].update(items)
+            for s, v in zip(slots, saved[1]):
+                env[s] = v
+            continue
+        names.update({lowering.key(v): (s, f"grad({type(opt).__name__})")
+                      for s, v in zip(slots, views)})
+        names.update({lowering.key(g): f"grad({type(opt).__name__})" for g in grads})
+        first = min(a[0] for a in at)
+        lean.update(dict.fromkeys((a[0] for a in at), None))
+        lean[first] = functools.partial(_put_grads, params, [Tensor._wrap(v) for v in views])
+        lean[i] = functools.partial(_call, type(opt)._replay_step, opt, (flats, grads), {})
+    return lean
 
 
 class _CudaGraphs:

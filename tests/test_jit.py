@@ -778,12 +778,14 @@ def test_a_w3_step_is_lowered_whole_and_listed():
     program = step.program
     assert program.not_lowered == [] and program.lowering_off is None
     # what stays in Python: the calls replayed whole, the target check, the .grad sinks
+    # (one kernel: the gradients are written into the flat buffer, docs/jit.md)
     kept = {getattr(k[0], "__name__", None) or k[0].func.__name__ for k in program.replay}
-    assert kept == {"_call", "run", "_check_classes", "_grads_into"}
+    assert kept == {"_call", "run", "_check_classes", "_put_grads"}
     lines = program.instructions.splitlines()
     assert len(lines) == len(program.code)
     assert "matmul(in0(16, 64), Sequential.0.weight.T, out=%" in lines[1]
-    assert any(line.startswith("%") and "a new array at each replay" in line for line in lines)
+    # the gradients are computed into the optimizer's flat layout (docs/jit.md)
+    assert sum(" in grad(Adam))" in line for line in lines) == 6
 
 
 def test_w3_replays_bit_identically_with_and_without_lowering():
@@ -792,22 +794,77 @@ def test_w3_replays_bit_identically_with_and_without_lowering():
         check_identical(w3, OPTIMIZERS[name], data)
 
 
-def test_results_and_gradients_are_never_overwritten_by_the_next_replay():
+def lean_kernel(program):
+    """The replayed kernel of ``Optimizer._replay_step``, or None."""
+    for k in program.replay:
+        if getattr(k[0], "args", None) and getattr(k[0].args[0], "__name__", "") == "_replay_step":
+            return k
+    return None
+
+
+def test_results_are_copies_and_grads_live_in_the_flat_gradient_buffer_until_the_next_replay():
+    model, eager_model = w3(), w3()
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    eager_opt = optim.Adam(eager_model.parameters(), lr=1e-2)
+    step, eager = mg.jit(make_step(model, opt)), make_step(eager_model, eager_opt)
+    losses, grads, kept = [], [], []
+    for x, y in batches(64, 10, batch=16, count=5):
+        loss = step(x, y)
+        eager(x, y)
+        losses.append((loss, loss.array.copy()))
+        grads.append([p.grad for p in model.parameters()])
+        kept.append([p.grad.clone() for p in model.parameters()])
+        for p, q in zip(model.parameters(), eager_model.parameters()):  # eager's gradients
+            assert np.array_equal(p.grad.array, q.grad.array)
+    for loss, value in losses:  # the loss tensors handed back keep their values
+        assert np.array_equal(loss.array, value)
+    _, _, (flats, buffers), _ = lean_kernel(step.program)[0].args
+    for i, (a, b) in enumerate(zip(grads[-1], grads[-2])):
+        # the rule (docs/jit.md, "Aliasing"): each .grad is the same Tensor at every replay,
+        # on its view of the program's flat gradient buffer, which the next replay rewrites
+        assert a is b and np.shares_memory(a.array, buffers[0])
+        assert np.array_equal(a.array, kept[-1][i].array)
+        assert not np.array_equal(a.array, kept[-2][i].array)  # clone() kept step 4's
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_step_is_replayed_lean_when_its_groups_are_flat(name):
+    step = check_identical(w3, OPTIMIZERS[name], batches(64, 10, batch=16))
+    flat = name not in ("SWATS", "Adam-clipnorm")  # per-tensor update; a global norm
+    assert (lean_kernel(step.program) is not None) == flat
+    assert ("._replay_step, on the gradients" in str(step.program)) == flat
+
+
+def test_a_bad_value_set_by_hand_is_refused_by_the_lean_step_before_anything_changes():
     model = w3()
     opt = optim.Adam(model.parameters(), lr=1e-2)
     step = mg.jit(make_step(model, opt))
-    losses, grads = [], []
-    for x, y in batches(64, 10, batch=16, count=4):
-        loss = step(x, y)
-        losses.append((loss, loss.array.copy()))
-        grads.append([(p.grad.array, p.grad.array.copy()) for p in model.parameters()])
-    for loss, value in losses:  # the loss tensors handed back keep their values
-        assert np.array_equal(loss.array, value)
-    for step_grads in grads:  # zero_grad(set_to_none): each step's .grad is a new array
-        for g, value in step_grads:
-            assert np.array_equal(g, value)
-    for a, b in zip(grads[-1], grads[-2]):
-        assert a[0] is not b[0] and not np.shares_memory(a[0], b[0])
+    data = batches(64, 10, batch=16)
+    for x, y in data[:3]:
+        step(x, y)
+    assert lean_kernel(step.program) is not None
+    before = snapshot(model, opt)
+    opt.param_groups[0]["betas"] = (0.9, 1.5)
+    with pytest.raises(ValueError, match="beta2 must be in"):
+        step(*data[3])
+    assert_same(before, snapshot(model, opt))
+    opt.param_groups[0]["betas"] = (0.9, 0.999)  # an equal value, another object: checked
+    step(*data[3])
+    assert not np.array_equal(before[0][0], snapshot(model, opt)[0][0])
+
+
+def test_the_lean_step_falls_back_to_the_full_step_when_the_layout_changed():
+    def between(i, model, opt):
+        if i == 2:  # the state replaced: the next replay takes the full step, then lean again
+            opt.load_state_dict(opt.state_dict())
+        if i == 3:  # a per-tensor step in between (a parameter without a gradient)
+            model[0].bias.grad = None
+            opt.step()
+
+    data = batches(64, 10, batch=16, count=6)
+    for name in ("Adam", "NAdam", "SGD-momentum"):
+        step = check_identical(w3, OPTIMIZERS[name], data, between=between)
+        assert lean_kernel(step.program) is not None
 
 
 def test_gradients_accumulate_across_replays_without_zero_grad():

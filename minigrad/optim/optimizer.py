@@ -454,12 +454,12 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: ``p.grad = None`` (default) or fill them with zeros in place."""
         for group in self.param_groups:
+            if set_to_none:  # what ``p.grad = None`` does, without the property (1-2 us)
+                for p in group["params"]:
+                    p._grad = None
+                continue
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
+                if p.grad is not None:
                     p.grad.array.fill(0)
 
     # ----------------------------------------------------------------- the step
@@ -567,6 +567,63 @@ class Optimizer:
                 self._flat_step(flat, group, grads, None, lend=True)
         return True
 
+    # ----------------------------------------------------------------- minigrad.jit's replay
+    def _replay_layout(self) -> list[FlatGroup] | None:
+        """The flat layout of each parameter group when :meth:`_replay_step` can replay this
+        optimizer's step, else None: every group laid out flat whole and steady (its last
+        step was flat and nothing broke the layout since), its hyperparameters checked, no
+        ``global_clipnorm``. minigrad.jit asks this after recording a step (docs/jit.md,
+        "The optimizer's step")."""
+        if self.global_clipnorm is not None or len(self._flat) != len(self.param_groups):
+            return None
+        flats = []
+        for index, group in enumerate(self.param_groups):
+            seen = self._checked.get(id(group))
+            flat = self._flat.get(index)
+            if (flat is None or seen is None or seen[0] is not group
+                    or not flat.steady(group["params"], self.state)
+                    or not self._layout_of(flat.params[0], group).issubset(flat.states[0])):
+                return None
+            flats.append(flat)
+        return flats
+
+    def _replay_step(self, flats: list[FlatGroup], grads: list[Array]) -> None:
+        """``step()`` as minigrad.jit replays it when the recorded program computes every
+        group's gradient straight into a flat buffer of its own (``grads[i]``, laid out as
+        ``flats[i]``, the layout :meth:`_replay_layout` gave at recording; each ``p.grad``
+        is a Tensor on its view).
+
+        The same checks as :meth:`_steady_step`, less those the program guarantees (the
+        gradients' types, shapes, dtypes and devices; no gather: the gradient is already
+        flat): each group's hyperparameters (:meth:`_check_group`: any value set since,
+        by a scheduler or by hand, is validated, and a bad one raises before anything
+        changes), its state layout, and its flat layout and states (:meth:`.flat.FlatGroup.
+        steady`). Anything else (a group or its layout changed, state loaded or replaced, a
+        hyperparameter that is not immutable, ``global_clipnorm`` set) takes the full
+        :meth:`step`, which reads the gradients from ``.grad``.
+
+        Why: on W3 the replayed ``step()`` cost 38 us, its update 21 us: the gradient checks
+        and the gather of fresh gradients (about 10 us) go (BENCHMARKS.md, "Issue 15: the
+        replayed optimizer step (h15b)").
+        """
+        groups = self.param_groups
+        ready = len(flats) == len(groups) and self.global_clipnorm is None
+        for index, (flat, group) in enumerate(zip(flats, groups) if ready else ()):
+            self._check_group(group)
+            seen = self._checked.get(id(group))
+            params = group["params"]
+            if (seen is None or self._flat.get(index) is not flat
+                    or not flat.steady(params, self.state)
+                    or not self._layout_of(params[0], group).issubset(flat.states[0])):
+                ready = False
+                break
+        if not ready:
+            self.step()
+            return
+        with on_device_of(flats[0].param):
+            for flat, group, grad in zip(flats, groups, grads):
+                self._flat_step(flat, group, None, None, grad=grad)
+
     def _flat_group(self, index: int, group: dict, items: list[tuple]) -> FlatGroup | None:
         """Group ``index`` laid out flat for this step (see :mod:`.flat`), or None when it
         goes per tensor: an algorithm that is not elementwise (``flat_update = False``),
@@ -599,12 +656,15 @@ class Optimizer:
             self.state[p] = state
         return flat
 
-    def _flat_step(self, flat: FlatGroup, group: dict, grads: list[Array],
-                   scale: float | None, lend: bool = False) -> None:
+    def _flat_step(self, flat: FlatGroup, group: dict, grads: list[Array] | None,
+                   scale: float | None, lend: bool = False, grad: Array | None = None) -> None:
         """The step of a flat group: the same transforms as the per-tensor loop, then ONE call
         of ``update`` over the whole group. ``lend``: see :meth:`.flat.FlatGroup.gather` (the
-        checked path holds the gradients in its own lists, so it could lend none)."""
-        grad = flat.gather(grads, lend)  # may be the gradients' own memory: never written here
+        checked path holds the gradients in its own lists, so it could lend none). ``grad``:
+        the group's gradient already laid out flat (:meth:`_replay_step`), else ``grads`` are
+        gathered."""
+        if grad is None:  # may be the gradients' own memory: never written here
+            grad = flat.gather(grads, lend)
         if group.get("maximize", False):
             grad = -grad
         if self.clipvalue is not None:
