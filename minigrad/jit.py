@@ -680,6 +680,9 @@ class Program:
                         name = type(lean[i].args[1]).__name__
                         self.lines[i] = (f"{name}.step()  # as {name}._replay_step, on the "
                                          "gradients the backward wrote flat")
+                elif kernel[4] == -1:  # zero_grad: its .grad are all set by _put_grads
+                    self.lines[i] = (f"{self.lines[i].split('  #')[0]}  # not replayed: "
+                                     "each .grad it clears is set again below")
                 sinks = run = None
                 continue
             if _is_sink(func):
@@ -866,7 +869,8 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
     instructions write into the views; the ``.grad`` sinks become one kernel giving each
     parameter the same Tensor on its view at every replay; ``step()`` becomes
     ``Optimizer._replay_step``, which falls back to the full ``step()`` when anything is
-    not as recorded.
+    not as recorded; ``zero_grad()`` is dropped unless a call replayed whole comes between
+    it and the gradients (nothing else reads ``.grad`` in a replay).
 
     ``names`` gets, for the listing, each view's slot and each buffer's name, by
     :func:`lowering.key`.
@@ -912,6 +916,8 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
                       for s, v in zip(slots, views)})
         names.update({lowering.key(g): f"grad({type(opt).__name__})" for g in grads})
         first = min(a[0] for a in at)
+        if not any(zero[0] < j < first for j, _ in calls):
+            lean[zero[0]] = None  # every .grad it clears is set by _put_grads before use
         lean.update(dict.fromkeys((a[0] for a in at), None))
         lean[first] = functools.partial(_put_grads, params, [Tensor._wrap(v) for v in views])
         lean[i] = functools.partial(_call, type(opt)._replay_step, opt, (flats, grads), {})
@@ -1020,12 +1026,8 @@ class _CudaGraphs:
         return _rebuild(p.outputs, env, copy=True)
 
 
-def _training(m) -> bool:
-    return m.training
-
-
-def _array_of(t):
-    return t.array
+_training = operator.attrgetter("training")  # (C-level getters: the guards' maps)
+_array_of = operator.attrgetter("array")
 
 
 def _replaced(m):

@@ -609,20 +609,22 @@ class Optimizer:
         groups = self.param_groups
         ready = len(flats) == len(groups) and self.global_clipnorm is None
         for index, (flat, group) in enumerate(zip(flats, groups) if ready else ()):
-            self._check_group(group)
-            seen = self._checked.get(id(group))
             params = group["params"]
-            if (seen is None or self._flat.get(index) is not flat
-                    or not flat.steady(params, self.state)
-                    or not self._layout_of(params[0], group).issubset(flat.states[0])):
-                ready = False
+            if (self._flat.get(index) is not flat or not flat.steady(params, self.state)
+                    or not self._check_group(group)  # (a bad value raises here)
+                    and (id(group) not in self._checked  # a mutable value: the full step
+                         or not self._layout_of(params[0], group).issubset(flat.states[0]))):
+                ready = False  # (unchanged values need the layout they had: not checked)
                 break
         if not ready:
             self.step()
-            return
-        with on_device_of(flats[0].param):
+        elif type(flats[0].param) is np.ndarray:
             for flat, group, grad in zip(flats, groups, grads):
                 self._flat_step(flat, group, None, None, grad=grad)
+        else:
+            with on_device_of(flats[0].param):
+                for flat, group, grad in zip(flats, groups, grads):
+                    self._flat_step(flat, group, None, None, grad=grad)
 
     def _flat_group(self, index: int, group: dict, items: list[tuple]) -> FlatGroup | None:
         """Group ``index`` laid out flat for this step (see :mod:`.flat`), or None when it
@@ -718,14 +720,14 @@ class Optimizer:
             work.append((group, items))
         return work
 
-    def _check_group(self, group: dict) -> None:
+    def _check_group(self, group: dict) -> bool:
         """``validate`` the group and check ``maximize``, unless every value of the group is
         the very object it was at the last check and an immutable one (a number, a string, a
-        tuple of them): then nothing can have changed. Why: the checks cost about 5 us per
-        group per step, a tenth of an Adam step on W3."""
+        tuple of them): then nothing can have changed, and True is returned. Why: the checks
+        cost about 5 us per group per step, a tenth of an Adam step on W3."""
         seen = self._checked.get(id(group))
         if seen is not None and seen[0] is group and _unchanged(group, seen[1]):
-            return
+            return True
         self._checked.pop(id(group), None)
         self.validate(group)
         maximize = group.get("maximize", False)
@@ -733,6 +735,7 @@ class Optimizer:
             self.check(isinstance(maximize, np.bool_), "maximize", "a bool", maximize)
         if all(_frozen(v) for k, v in group.items() if k != "params"):
             self._checked[id(group)] = [group, list(group.values()), None]  # layout once known
+        return False
 
     def _layout_of(self, p: Tensor, group: dict) -> set[str]:
         """:meth:`_state_layout`, remembered while the group's values stay checked."""
