@@ -803,11 +803,14 @@ def _run_kernels(kernels, env: list, live: list, fixed: set | frozenset = frozen
     a call replayed whole (``optimizer.step`` may give it a new array). An output whose slot
     is in ``fixed`` is copied into the array already there (a CUDA graph reads that one)."""
     for func, slots, static, dyn, out in kernels:
-        if dyn:
-            static = dict(static)
-            for k, s in dyn:
-                static[k] = env[s]
-        r = func(*[env[s] for s in slots], **static)
+        if not (slots or static or dyn):  # a lowered run, a call replayed whole: no arguments
+            r = func()
+        else:
+            if dyn:
+                static = dict(static)
+                for k, s in dyn:
+                    static[k] = env[s]
+            r = func(*[env[s] for s in slots], **static)
         if out is None:
             continue
         if type(out) is int:
