@@ -674,12 +674,11 @@ class Program:
         for i, kernel in enumerate(kernels):
             func = kernel[0]
             if i in lean:  # an optimizer's gradients and step (_lean_steps)
-                if lean[i] is not None:
-                    replay.append((lean[i], (), {}, (), kernel[4]))
-                    if kernel[4] == -1:
-                        name = type(lean[i].args[1]).__name__
-                        self.lines[i] = (f"{name}.step()  # as {name}._replay_step, on the "
-                                         "gradients the backward wrote flat")
+                replay.extend(lean[i])
+                if lean[i] and lean[i][0][4] == -1:
+                    name = type(lean[i][0][0].args[1]).__name__
+                    self.lines[i] = (f"{name}.step()  # as {name}._replay_step, on the "
+                                     "gradients laid out flat")
                 elif kernel[4] == -1:  # zero_grad: its .grad are all set by _put_grads
                     self.lines[i] = (f"{self.lines[i].split('  #')[0]}  # not replayed: "
                                      "each .grad it clears is set again below")
@@ -860,17 +859,18 @@ def _put_grads(params: list, grads: list) -> None:
 
 def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
                 names: dict) -> dict:
-    """Replay an optimizer's step on gradients that the lowered backward computes straight
-    into a flat buffer laid out as the optimizer's flat groups (docs/jit.md, "The
-    optimizer's step"): no gather, no per-gradient check, no Python per gradient.
+    """Replay an optimizer's step on gradients that the backward puts straight into a flat
+    buffer laid out as the optimizer's flat groups (docs/jit.md, "The optimizer's step"):
+    no gather, no per-gradient check, no Python per gradient.
 
     An optimizer qualifies when the step calls its ``zero_grad()`` (``set_to_none``) and its
     ``step()`` once each, in that order, its groups are all laid out flat and steady once
     the step is recorded (``Optimizer._replay_layout``), and the gradient of each of its
-    parameters is put into ``.grad`` once, in between, by a lowered instruction that can
-    write it into a view of the buffer (:func:`lowering.into_view`). Then those
-    instructions write into the views; the ``.grad`` sinks become one kernel giving each
-    parameter the same Tensor on its view at every replay; ``step()`` becomes
+    parameters is put into ``.grad`` once, in between. Then the lowered instruction that
+    computes a gradient writes it into its view of the buffer (:func:`lowering.into_view`),
+    or, where it cannot (an op-level kernel's result), the gradient is copied there at its
+    sink; the ``.grad`` sinks become one kernel giving each parameter the same Tensor on
+    its view at every replay (:func:`_put_grads`); ``step()`` becomes
     ``Optimizer._replay_step``, which falls back to the full ``step()`` when anything is
     not as recorded; ``zero_grad()`` is dropped unless a call replayed whole comes between
     it and the gradients (nothing else reads ``.grad`` in a replay).
@@ -879,8 +879,7 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
     :func:`lowering.key`.
 
     Returns:
-        ``{kernel index: its replacement}``: the first sink of an optimizer is replaced by
-        :func:`_put_grads`, its other sinks by None (dropped), its ``step()`` by the lean one.
+        ``{kernel index: the kernels replayed in its place}`` (an empty list: none).
     """
     calls = [(i, k[0].args) for i, k in enumerate(kernels)
              if isinstance(k[0], functools.partial) and k[0].func is _call]
@@ -905,25 +904,21 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
         views = [grad[a:b].reshape(shape) for flat, grad in zip(flats, grads)
                  for a, b, shape in flat.spans]
         slots = [kernels[a[0]][1][0] for a in at]
-        if not all(s in lowered for s in slots):
-            continue
-        saved = [list(ins[2].items()) for ins in code], [env[s] for s in slots]
-        if not all(lowering.into_view(code, env, s, v, kept) for s, v in zip(slots, views)):
-            for ins, items in zip(code, saved[0]):  # undo: these gradients stay as they were
-                ins[2].clear()
-                ins[2].update(items)
-            for s, v in zip(slots, saved[1]):
-                env[s] = v
-            continue
-        names.update({lowering.key(v): (s, f"grad({type(opt).__name__})")
-                      for s, v in zip(slots, views)})
-        names.update({lowering.key(g): f"grad({type(opt).__name__})" for g in grads})
+        name = type(opt).__name__
+        names.update({lowering.key(g): f"grad({name})" for g in grads})
+        for (j,), s, v in zip(at, slots, views):
+            if s in lowered and lowering.into_view(code, env, s, v, kept):
+                names[lowering.key(v)] = (s, f"grad({name})")
+                lean[j] = []
+            else:  # an op-level kernel's result (or a buffer read again): copied into place
+                lean[j] = [(functools.partial(np.copyto, v), (s,), {}, (), None)]
         first = min(a[0] for a in at)
         if not any(zero[0] < j < first for j, _ in calls):
-            lean[zero[0]] = None  # every .grad it clears is set by _put_grads before use
-        lean.update(dict.fromkeys((a[0] for a in at), None))
-        lean[first] = functools.partial(_put_grads, params, [Tensor._wrap(v) for v in views])
-        lean[i] = functools.partial(_call, type(opt)._replay_step, opt, (flats, grads), {})
+            lean[zero[0]] = []  # every .grad it clears is set by _put_grads before use
+        lean[first].append((functools.partial(_put_grads, params, list(map(Tensor._wrap, views))),
+                            (), {}, (), None))
+        lean[i] = [(functools.partial(_call, type(opt)._replay_step, opt, (flats, grads), {}),
+                    (), {}, (), -1)]
     return lean
 
 

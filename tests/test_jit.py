@@ -835,6 +835,35 @@ def test_every_optimizer_step_is_replayed_lean_when_its_groups_are_flat(name):
     assert ("._replay_step, on the gradients" in str(step.program)) == flat
 
 
+def test_gradients_of_op_level_kernels_are_copied_into_the_flat_layout():
+    step = check_identical(w2, OPTIMIZERS["Adam"], batches(12, 4))  # BatchNorm: op-level
+    copies = [k for k in step.program.replay if getattr(k[0], "func", None) is np.copyto]
+    assert lean_kernel(step.program) is not None and copies
+    _, _, (flats, buffers), _ = lean_kernel(step.program)[0].args
+    for k in copies:
+        assert np.shares_memory(k[0].args[0], buffers[0])
+
+
+def test_eager_steps_between_replays_see_and_leave_the_same_numbers():
+    data = batches(64, 10, batch=16, count=8)
+
+    def run(jitted):
+        model = w3()
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        eager = make_step(model, opt)
+        step = mg.jit(eager) if jitted else eager
+        losses = []
+        for i, (x, y) in enumerate(data):  # every third step eager, the others replayed
+            losses.append((eager if i % 3 == 2 else step)(x, y).array.copy())
+            losses.append(np.concatenate([p.grad.array.ravel() for p in model.parameters()]))
+        return losses, snapshot(model, opt), step
+
+    eager, replay = run(False), run(True)
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
+    assert lean_kernel(replay[2].program) is not None
+
+
 def test_a_bad_value_set_by_hand_is_refused_by_the_lean_step_before_anything_changes():
     model = w3()
     opt = optim.Adam(model.parameters(), lr=1e-2)
