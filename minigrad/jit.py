@@ -864,9 +864,10 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
     no gather, no per-gradient check, no Python per gradient.
 
     An optimizer qualifies when the step calls its ``zero_grad()`` (``set_to_none``) and its
-    ``step()`` once each, in that order, its groups are all laid out flat and steady once
-    the step is recorded (``Optimizer._replay_layout``), and the gradient of each of its
-    parameters is put into ``.grad`` once, in between. Then the lowered instruction that
+    ``step()`` (no closure) once each, in that order (the base class's methods: an override
+    runs whole), its groups are all laid out flat and steady once the step is recorded
+    (``Optimizer._replay_layout``), and the gradient of each of its parameters is put into
+    ``.grad`` once, in between. Then the lowered instruction that
     computes a gradient writes it into its view of the buffer (:func:`lowering.into_view`),
     or, where it cannot (an op-level kernel's result), the gradient is copied there at its
     sink; the ``.grad`` sinks become one kernel giving each parameter the same Tensor on
@@ -892,7 +893,8 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
         mine = [(j, c) for j, c in calls if c[1] is opt]
         zero = [j for j, (m, _, a, kw) in mine if m.__qualname__ == "Optimizer.zero_grad"
                 and bool(a[0] if a else kw.get("set_to_none", True))]
-        if (method.__name__ != "step" or args or kwargs or len(mine) != 2 or len(zero) != 1
+        if (method.__qualname__ != "Optimizer.step" or args or kwargs  # (not an override)
+                or len(mine) != 2 or len(zero) != 1
                 or zero[0] > i or not hasattr(opt, "_replay_layout")):
             continue
         flats = opt._replay_layout()

@@ -20,6 +20,7 @@ from minigrad import nn, optim
 from minigrad.autograd.function import Function
 from minigrad.jit import JitFallbackWarning
 from minigrad.optim import lr_scheduler
+from minigrad.recording import replayed_whole
 
 STEPS = 5
 
@@ -862,6 +863,19 @@ def test_eager_steps_between_replays_see_and_leave_the_same_numbers():
     assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
     assert_same(eager[1], replay[1])
     assert lean_kernel(replay[2].program) is not None
+
+
+def test_an_optimizer_that_overrides_step_is_replayed_whole():
+    class Counting(optim.Adam):
+        calls = 0
+
+        @replayed_whole  # (an override that is not decorated is not replayed at all)
+        def step(self, closure=None):
+            Counting.calls += 1
+            return super().step(closure)
+
+    step = check_identical(w3, lambda p: Counting(p, lr=1e-2), batches(64, 10, batch=16))
+    assert lean_kernel(step.program) is None and Counting.calls == 2 * STEPS
 
 
 def test_a_bad_value_set_by_hand_is_refused_by_the_lean_step_before_anything_changes():
