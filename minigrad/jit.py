@@ -628,6 +628,7 @@ class Program:
                         for k, t, _ in entries]
         self.arrays = arrays  # (buffer, the array bound by reference)
         self.live = live  # (slot, parameter): the slot is read from the parameter
+        self.read_live = live  # those whose slot a replayed kernel or a result reads
         self.optimizers = optimizers
         self.guard_modules = [m for m, _ in self.modes]
         self.guard_dicts = [d for _, d, _ in self.registries]
@@ -711,6 +712,11 @@ class Program:
         self.code, self.env = code, env
         self.persistent = frozenset(lowered - made)
         self.lowered_params = [(t, self.template[s]) for s, t in self.live if s in traced]
+        # the instructions read parameters by reference: only the slots that op-level kernels
+        # and the results read need the parameters' arrays put in at every replay
+        read = {s for k in self.replay for s in (*k[1], *(s for _, s in k[3]))}
+        read |= _result_slots(self.outputs)
+        self.read_live = [(s, t) for s, t in self.live if s in read]
 
     @property
     def instructions(self) -> str:
@@ -791,9 +797,9 @@ class Program:
                 return self.cuda_graphs.run(arrays)
         env = self.template.copy() if self.env is None else self.env
         env[:self.n_inputs] = arrays
-        for s, t in self.live:
+        for s, t in self.read_live:
             env[s] = t.array
-        _run_kernels(self.replay, env, self.live)
+        _run_kernels(self.replay, env, self.read_live)
         return _rebuild(self.outputs, env, self.persistent)
 
 
@@ -1035,6 +1041,17 @@ def _replaced(m):
         f"minigrad.jit: a parameter or buffer of {type(m).__name__} was added, removed or "
         "replaced after the step was recorded (load_state_dict copies in place and is fine); "
         "call step.reset() to record again")
+
+
+def _result_slots(spec) -> set:
+    """The slots the step's result (an output spec of :meth:`_Recorder._outputs`) reads."""
+    kind, value = spec
+    if kind == "value":
+        return set()
+    if kind == "tensor":
+        return {value}
+    items = value.values() if kind == "dict" else value
+    return set().union(*map(_result_slots, items))
 
 
 def _rebuild(spec, env, copy=frozenset()):
