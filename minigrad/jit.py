@@ -904,13 +904,17 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
                 or zero[0] > i or not hasattr(opt, "_replay_layout")):
             continue
         flats = opt._replay_layout()
+        others = [[flat.group_params[j] for j in flat.others] for flat in flats or ()]
         params = [p for flat in (flats or ()) for p in flat.params]
+        params += [p for ps in others for p in ps]
         at = [sinks.get(id(p), ()) for p in params]
         if not flats or any(len(a) != 1 or not zero[0] < a[0] < i for a in at):
             continue
-        grads = [np.empty_like(flat.param) for flat in flats]
+        grads = [np.empty_like(flat.param) for flat in flats]  # (others: C order)
+        other_grads = [[np.empty(p.shape, p.dtype) for p in ps] for ps in others]
         views = [grad[a:b].reshape(shape) for flat, grad in zip(flats, grads)
                  for a, b, shape in flat.spans]
+        views += [g for gs in other_grads for g in gs]
         slots = [kernels[a[0]][1][0] for a in at]
         name = type(opt).__name__
         names.update({lowering.key(g): f"grad({name})" for g in grads})
@@ -925,8 +929,8 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
             lean[zero[0]] = []  # every .grad it clears is set by _put_grads before use
         lean[first].append((functools.partial(_put_grads, params, list(map(Tensor._wrap, views))),
                             (), {}, (), None))
-        lean[i] = [(functools.partial(_call, type(opt)._replay_step, opt, (flats, grads), {}),
-                    (), {}, (), -1)]
+        lean[i] = [(functools.partial(_call, type(opt)._replay_step, opt,
+                                      (flats, grads, other_grads), {}), (), {}, (), -1)]
     return lean
 
 

@@ -819,7 +819,7 @@ def test_results_are_copies_and_grads_live_in_the_flat_gradient_buffer_until_the
             assert np.array_equal(p.grad.array, q.grad.array)
     for loss, value in losses:  # the loss tensors handed back keep their values
         assert np.array_equal(loss.array, value)
-    _, _, (flats, buffers), _ = lean_kernel(step.program)[0].args
+    _, _, (flats, buffers, _), _ = lean_kernel(step.program)[0].args
     for i, (a, b) in enumerate(zip(grads[-1], grads[-2])):
         # the rule (docs/jit.md, "Aliasing"): each .grad is the same Tensor at every replay,
         # on its view of the program's flat gradient buffer, which the next replay rewrites
@@ -840,7 +840,7 @@ def test_gradients_of_op_level_kernels_are_copied_into_the_flat_layout():
     step = check_identical(w2, OPTIMIZERS["Adam"], batches(12, 4))  # BatchNorm: op-level
     copies = [k for k in step.program.replay if getattr(k[0], "func", None) is np.copyto]
     assert lean_kernel(step.program) is not None and copies
-    _, _, (flats, buffers), _ = lean_kernel(step.program)[0].args
+    _, _, (flats, buffers, _), _ = lean_kernel(step.program)[0].args
     for k in copies:
         assert np.shares_memory(k[0].args[0], buffers[0])
 
@@ -876,6 +876,25 @@ def test_an_optimizer_that_overrides_step_is_replayed_whole():
 
     step = check_identical(w3, lambda p: Counting(p, lr=1e-2), batches(64, 10, batch=16))
     assert lean_kernel(step.program) is None and Counting.calls == 2 * STEPS
+
+
+def test_a_group_with_large_parameters_stepped_per_tensor_is_replayed_lean():
+    def build(seed=0):  # mean size above FLAT_MEAN_NUMEL: the 300x128 weight per tensor
+        mg.manual_seed(seed)
+        return nn.Sequential(nn.Linear(300, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def between(i, model, opt):
+        if i == 2:
+            opt.load_state_dict(opt.state_dict())  # the next replay takes the full step
+
+    data = batches(300, 10, batch=8)
+    for name in ("Adam", "SGD-momentum", "NAdam", "AdamW"):
+        for hook in (None, between):
+            step = check_identical(build, OPTIMIZERS[name], data, between=hook)
+            _, opt, (flats, _, other_grads), _ = lean_kernel(step.program)[0].args
+            assert flats[0].others == [0] and [g.shape for g in other_grads[0]] == [(128, 300)]
+            weight = opt.param_groups[0]["params"][0]
+            assert weight.grad.array is other_grads[0][0]
 
 
 def test_a_bad_value_set_by_hand_is_refused_by_the_lean_step_before_anything_changes():

@@ -132,13 +132,19 @@ class FlatGroup:
         return (not self.stale and self.holds(params)
                 and all(map(operator.is_, [state.get(p) for p in self.params], self.states)))
 
-    def steady(self, params: list[Tensor], state: dict) -> bool:
-        """True when ``params`` (a group wholly laid out here) can take a flat step with the
-        state laid out as it is: nothing broke the layout since the last flat step (each
-        parameter still holds its view and its state dict, which still has as many keys).
-        One C-level ``map`` per test over the group."""
-        return (not self.stale and not self.others and len(params) == len(self.params)
-                and all(map(operator.is_, map(_ARRAY, params), self.views))
+    def steady(self, params: list[Tensor], state: dict, others: bool = False) -> bool:
+        """True when ``params`` (the group's parameters) can take a flat step with the state
+        laid out as it is: nothing broke the layout since the last flat step (each parameter
+        still holds its view and its state dict, which still has as many keys). ``others``:
+        the group may hold parameters stepped per tensor (:attr:`others`, not checked
+        here). One C-level ``map`` per test over the group."""
+        if self.stale or len(params) != len(self.group_params):
+            return False
+        if self.others:
+            if not others or not all(map(operator.is_, params, self.group_params)):
+                return False
+            params = self.params
+        return (all(map(operator.is_, map(_ARRAY, params), self.views))
                 and all(map(operator.is_, map(state.get, params), self.states))
                 and list(map(len, self.states)) == self.state_lens)
 

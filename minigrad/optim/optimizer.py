@@ -508,23 +508,29 @@ class Optimizer:
                     self._flat_step(flat, group, [items[i][1] for i in flat.members], scale)
                     items = [items[i] for i in flat.others]
                 for p, grad, state in items:
-                    if group.get("maximize", False):
-                        grad = -grad
-                    if clip:
-                        grad = self._clip(grad)
-                    elif scale is not None and scale != 1.0:
-                        grad = grad * scale
-                    if state is None:
-                        state = self.init_state(p, group)
-                        state["step"] = 0
-                        self.state[p] = state
-                    state["step"] += 1
-                    if grad.ndim:
-                        self.update(p, grad, state, group)
-                    else:
-                        _update_0d(self.update, p, grad, state, group)
-                    p._bump_version()
+                    self._tensor_step(p, grad, state, group, clip, scale)
         return loss
+
+    def _tensor_step(self, p: Tensor, grad: Array, state: dict | None, group: dict,
+                     clip: bool, scale: float | None) -> None:
+        """The step of one parameter stepped per tensor: negate (maximize), clip or scale,
+        create the state at the first step, count the step, ``update``, bump the version."""
+        if group.get("maximize", False):
+            grad = -grad
+        if clip:
+            grad = self._clip(grad)
+        elif scale is not None and scale != 1.0:
+            grad = grad * scale
+        if state is None:
+            state = self.init_state(p, group)
+            state["step"] = 0
+            self.state[p] = state
+        state["step"] += 1
+        if grad.ndim:
+            self.update(p, grad, state, group)
+        else:
+            _update_0d(self.update, p, grad, state, group)
+        p._bump_version()
 
     # ----------------------------------------------------------------- the flat fast path
     def _steady_step(self) -> bool:
@@ -570,10 +576,12 @@ class Optimizer:
     # ----------------------------------------------------------------- minigrad.jit's replay
     def _replay_layout(self) -> list[FlatGroup] | None:
         """The flat layout of each parameter group when :meth:`_replay_step` can replay this
-        optimizer's step, else None: every group laid out flat whole and steady (its last
-        step was flat and nothing broke the layout since), its hyperparameters checked, no
-        ``global_clipnorm``. minigrad.jit asks this after recording a step (docs/jit.md,
-        "The optimizer's step")."""
+        optimizer's step, else None: every group laid out flat (wholly, or its small
+        parameters, the others stepped per tensor: see :func:`.flat.relocate`) and steady
+        (its last step was flat and nothing broke the layout since), its hyperparameters
+        checked, every parameter's state holding what they need; no ``global_clipnorm``.
+        minigrad.jit asks this after recording a step (docs/jit.md, "The optimizer's
+        step")."""
         if self.global_clipnorm is not None or len(self._flat) != len(self.param_groups):
             return None
         flats = []
@@ -581,50 +589,73 @@ class Optimizer:
             seen = self._checked.get(id(group))
             flat = self._flat.get(index)
             if (flat is None or seen is None or seen[0] is not group
-                    or not flat.steady(group["params"], self.state)
-                    or not self._layout_of(flat.params[0], group).issubset(flat.states[0])):
+                    or not flat.steady(group["params"], self.state, others=True)
+                    or not self._states_fit(flat, group)):
                 return None
             flats.append(flat)
         return flats
 
-    def _replay_step(self, flats: list[FlatGroup], grads: list[Array]) -> None:
+    def _states_fit(self, flat: FlatGroup, group: dict) -> bool:
+        """The flat state and the state of each parameter stepped per tensor hold the keys
+        that the group's hyperparameters need (:meth:`_layout_of`)."""
+        params = group["params"]
+        layout = self._layout_of(params[0], group)
+        others = [self.state.get(params[i]) for i in flat.others]
+        return layout.issubset(flat.states[0]) and all(
+            st is not None and layout.issubset(st) for st in others)
+
+    def _replay_step(self, flats: list[FlatGroup], grads: list[Array],
+                     other_grads: list[list[Array]]) -> None:
         """``step()`` as minigrad.jit replays it when the recorded program computes every
-        group's gradient straight into a flat buffer of its own (``grads[i]``, laid out as
-        ``flats[i]``, the layout :meth:`_replay_layout` gave at recording; each ``p.grad``
-        is a Tensor on its view).
+        gradient straight into a buffer of its own: each group's flat parameters' into one
+        flat buffer (``grads[i]``, laid out as ``flats[i]``, the layout
+        :meth:`_replay_layout` gave at recording), each of its parameters stepped per
+        tensor into one array (``other_grads[i]``, in the order of ``flats[i].others``);
+        each ``p.grad`` is a Tensor on its part.
 
         The same checks as :meth:`_steady_step`, less those the program guarantees (the
         gradients' types, shapes, dtypes and devices; no gather: the gradient is already
         flat): each group's hyperparameters (:meth:`_check_group`: any value set since,
         by a scheduler or by hand, is validated, and a bad one raises before anything
-        changes), its state layout, and its flat layout and states (:meth:`.flat.FlatGroup.
-        steady`). Anything else (a group or its layout changed, state loaded or replaced, a
-        hyperparameter that is not immutable, ``global_clipnorm`` set) takes the full
-        :meth:`step`, which reads the gradients from ``.grad``.
+        changes), the state's keys, and the flat layout and states
+        (:meth:`.flat.FlatGroup.steady`). Anything else (a group or its layout changed,
+        state loaded or replaced, a hyperparameter that is not immutable,
+        ``global_clipnorm`` set) takes the full :meth:`step`, which reads the gradients
+        from ``.grad``.
 
-        Why: on W3 the replayed ``step()`` cost 38 us, its update 21 us: the gradient checks
-        and the gather of fresh gradients (about 10 us) go (BENCHMARKS.md, "Issue 15: the
-        replayed optimizer step (h15b)").
+        Why: on W3 the replayed ``step()`` cost 37 us (kernel by kernel, CPU time), its
+        update 21: the gradient checks and the gather of fresh gradients go, and the step
+        costs 28 us (BENCHMARKS.md, "Issue 15: the replayed optimizer step (h15b)").
         """
         groups = self.param_groups
         ready = len(flats) == len(groups) and self.global_clipnorm is None
         for index, (flat, group) in enumerate(zip(flats, groups) if ready else ()):
             params = group["params"]
-            if (self._flat.get(index) is not flat or not flat.steady(params, self.state)
+            if (self._flat.get(index) is not flat
+                    or not flat.steady(params, self.state, others=True)
                     or not self._check_group(group)  # (a bad value raises here)
                     and (id(group) not in self._checked  # a mutable value: the full step
-                         or not self._layout_of(params[0], group).issubset(flat.states[0]))):
-                ready = False  # (unchanged values need the layout they had: not checked)
+                         or not self._states_fit(flat, group))
+                    or flat.others and not self._states_fit(flat, group)):
+                ready = False  # (unchanged values need the keys they had: not checked)
                 break
         if not ready:
             self.step()
         elif type(flats[0].param) is np.ndarray:
-            for flat, group, grad in zip(flats, groups, grads):
-                self._flat_step(flat, group, None, None, grad=grad)
+            self._replay_updates(flats, grads, other_grads)
         else:
             with on_device_of(flats[0].param):
-                for flat, group, grad in zip(flats, groups, grads):
-                    self._flat_step(flat, group, None, None, grad=grad)
+                self._replay_updates(flats, grads, other_grads)
+
+    def _replay_updates(self, flats: list[FlatGroup], grads: list[Array],
+                        other_grads: list[list[Array]]) -> None:
+        """The updates of :meth:`_replay_step`, in :meth:`step`'s order."""
+        clip = self.clipvalue is not None
+        for flat, group, grad, others in zip(flats, self.param_groups, grads, other_grads):
+            self._flat_step(flat, group, None, None, grad=grad)
+            params = group["params"]
+            for i, g in zip(flat.others, others):
+                self._tensor_step(params[i], g, self.state[params[i]], group, clip, None)
 
     def _flat_group(self, index: int, group: dict, items: list[tuple]) -> FlatGroup | None:
         """Group ``index`` laid out flat for this step (see :mod:`.flat`), or None when it
