@@ -46,7 +46,9 @@ Base API (torch semantics): ``param_groups`` (list of dicts: ``'params'`` and ev
 
 ``step`` first checks everything it will use, so that a bad value raises before any parameter
 or state changes (an optimizer whose groups are all laid out flat and unchanged since its last
-step checks the same things group-wide: ``_steady_step``): every group's hyperparameters
+step checks the same things group-wide: ``_steady_step``; ``minigrad.jit`` replays a recorded
+step as ``_replay_step``, which checks them too, less the gradients, which the recorded
+program computes into buffers of its own): every group's hyperparameters
 (``validate``, also for values set by hand since), every gradient's type, shape, dtype and
 device, and every existing state's keys against what ``init_state`` gives the group now.
 Then, under ``no_grad``, for each parameter with a gradient, in group order: negate
@@ -625,7 +627,9 @@ class Optimizer:
 
         Why: on W3 the replayed ``step()`` cost 37 us (kernel by kernel, CPU time), its
         update 21: the gradient checks and the gather of fresh gradients go, and the step
-        costs 28 us (BENCHMARKS.md, "Issue 15: the replayed optimizer step (h15b)").
+        costs 28-29 us; the whole replayed W3 step went from 1.36x to 1.13x the
+        hand-written one, W1's from 1.08-1.11x to 1.07x (BENCHMARKS.md, "Issue 15: the
+        replayed optimizer step (h15b)").
         """
         groups = self.param_groups
         ready = len(flats) == len(groups) and self.global_clipnorm is None
