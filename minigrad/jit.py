@@ -676,13 +676,7 @@ class Program:
             func = kernel[0]
             if i in lean:  # an optimizer's gradients and step (_lean_steps)
                 replay.extend(lean[i])
-                if lean[i] and lean[i][0][4] == -1:
-                    name = type(lean[i][0][0].args[1]).__name__
-                    self.lines[i] = (f"{name}.step()  # as {name}._replay_step, on the "
-                                     "gradients laid out flat")
-                elif kernel[4] == -1:  # zero_grad: its .grad are all set by _put_grads
-                    self.lines[i] = (f"{self.lines[i].split('  #')[0]}  # not replayed: "
-                                     "each .grad it clears is set again below")
+                self._relabel(i, lean[i], kernel[4] == -1)
                 sinks = run = None
                 continue
             if _is_sink(func):
@@ -717,6 +711,17 @@ class Program:
         read = {s for k in self.replay for s in (*k[1], *(s for _, s in k[3]))}
         read |= _result_slots(self.outputs)
         self.read_live = [(s, t) for s, t in self.live if s in read]
+
+    def _relabel(self, i: int, kernels: list, whole: bool) -> None:
+        """The listing's line of kernel ``i``, replaced by ``kernels`` (:func:`_lean_steps`):
+        an optimizer's ``step()`` replayed lean, or its ``zero_grad()`` not replayed."""
+        if kernels and kernels[0][4] == -1:
+            name = type(kernels[0][0].args[1]).__name__
+            self.lines[i] = (f"{name}.step()  # as {name}._replay_step, on the gradients "
+                             "laid out flat")
+        elif whole:  # zero_grad: its .grad are all set by _put_grads
+            self.lines[i] = (f"{self.lines[i].split('  #')[0]}  # not replayed: each .grad "
+                             "it clears is set again below")
 
     @property
     def instructions(self) -> str:
@@ -895,21 +900,12 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
         if _is_sink(k[0]):
             sinks.setdefault(id(k[0].args[0]), []).append(i)
     lean: dict = {}
-    for i, (method, opt, args, kwargs) in calls:
-        mine = [(j, c) for j, c in calls if c[1] is opt]
-        zero = [j for j, (m, _, a, kw) in mine if m.__qualname__ == "Optimizer.zero_grad"
-                and bool(a[0] if a else kw.get("set_to_none", True))]
-        if (method.__qualname__ != "Optimizer.step" or args or kwargs  # (not an override)
-                or len(mine) != 2 or len(zero) != 1
-                or zero[0] > i or not hasattr(opt, "_replay_layout")):
+    for i, call in calls:
+        opt = call[1]
+        found = _lean_candidate(i, call, calls, sinks)
+        if found is None:
             continue
-        flats = opt._replay_layout()
-        others = [[flat.group_params[j] for j in flat.others] for flat in flats or ()]
-        params = [p for flat in (flats or ()) for p in flat.params]
-        params += [p for ps in others for p in ps]
-        at = [sinks.get(id(p), ()) for p in params]
-        if not flats or any(len(a) != 1 or not zero[0] < a[0] < i for a in at):
-            continue
+        flats, others, params, zero, at = found
         grads = [np.empty_like(flat.param) for flat in flats]  # (others: C order)
         other_grads = [[np.empty(p.shape, p.dtype) for p in ps] for ps in others]
         views = [grad[a:b].reshape(shape) for flat, grad in zip(flats, grads)
@@ -925,13 +921,38 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
             else:  # an op-level kernel's result (or a buffer read again): copied into place
                 lean[j] = [(functools.partial(np.copyto, v), (s,), {}, (), None)]
         first = min(a[0] for a in at)
-        if not any(zero[0] < j < first for j, _ in calls):
-            lean[zero[0]] = []  # every .grad it clears is set by _put_grads before use
+        if not any(zero < j < first for j, _ in calls):
+            lean[zero] = []  # every .grad it clears is set by _put_grads before use
         lean[first].append((functools.partial(_put_grads, params, list(map(Tensor._wrap, views))),
                             (), {}, (), None))
         lean[i] = [(functools.partial(_call, type(opt)._replay_step, opt,
                                       (flats, grads, other_grads), {}), (), {}, (), -1)]
     return lean
+
+
+def _lean_candidate(i: int, call: tuple, calls: list, sinks: dict) -> tuple | None:
+    """For ``call`` (``(method, object, args, kwargs)``), replayed whole at kernel ``i``:
+    ``(flats, others, params, zero, at)`` when it is the ``step()`` of an optimizer that
+    qualifies for :func:`_lean_steps` (its flat groups, each group's parameters stepped per
+    tensor, all its parameters in that order, the index of its ``zero_grad()`` and each
+    parameter's ``[sink index]``); else None."""
+    method, opt, args, kwargs = call
+    mine = [(j, c) for j, c in calls if c[1] is opt]
+    zero = [j for j, (m, _, a, kw) in mine if m.__qualname__ == "Optimizer.zero_grad"
+            and bool(a[0] if a else kw.get("set_to_none", True))]
+    if (method.__qualname__ != "Optimizer.step" or args or kwargs  # (not an override)
+            or len(mine) != 2 or len(zero) != 1
+            or zero[0] > i or not hasattr(opt, "_replay_layout")):
+        return None
+    flats = opt._replay_layout()
+    if not flats:
+        return None
+    others = [[flat.group_params[j] for j in flat.others] for flat in flats]
+    params = [p for flat in flats for p in flat.params] + [p for ps in others for p in ps]
+    at = [sinks.get(id(p), ()) for p in params]
+    if any(len(a) != 1 or not zero[0] < a[0] < i for a in at):
+        return None
+    return flats, others, params, zero[0], at
 
 
 class _CudaGraphs:
