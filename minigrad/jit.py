@@ -540,6 +540,8 @@ class _Recorder:
                 program.lowering_off = f"lowering raised {type(err).__name__}: {err}"
                 return program
             program.names = {lowering.key(t): self.labels[s] for s, t in self.traced.items()}
+            program.names.update({k: f"{self.labels[v[0]]} in {v[1]}" if type(v) is tuple
+                                  else v for k, v in program.flat_names.items()})
             program.labels = self.labels
         return program
 
@@ -626,6 +628,7 @@ class Program:
                         for k, t, _ in entries]
         self.arrays = arrays  # (buffer, the array bound by reference)
         self.live = live  # (slot, parameter): the slot is read from the parameter
+        self.read_live = live  # those whose slot a replayed kernel or a result reads
         self.optimizers = optimizers
         self.guard_modules = [m for m, _ in self.modes]
         self.guard_dicts = [d for _, d, _ in self.registries]
@@ -647,6 +650,7 @@ class Program:
         self.lowering_off: str | None = None  # why nothing is lowered
         self.names: dict = {}
         self.labels: list = []
+        self.flat_names: dict = {}  # the flat gradient buffers and views: slot or name
 
     def lower(self, kernels, traced: dict, env: list, written: set, rebound: list) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
@@ -663,14 +667,19 @@ class Program:
         code = [[f, list(a), dict(k)] for kernel in kernels for f, a, k in kernel[7] or ()]
         kept = [env[s] for s in lowered] + rebound  # arrays read outside the instructions
         lowering.direct_loads(code, written, kept, self.n_inputs)
-        sinks = [k[1][0] for k in kernels
-                 if isinstance(k[0], functools.partial) and k[0].func is _grad_into]
+        lean = _lean_steps(kernels, code, env, lowered, kept, self.flat_names)
+        sinks = [k[1][0] for i, k in enumerate(kernels) if _is_sink(k[0]) and i not in lean]
         made = lowering.fresh_results(code, env, [s for s in sinks if s in lowered], kept)
         lowering.tidy(code)
         replay, run, n, sinks = [], None, 0, None
-        for kernel in kernels:
+        for i, kernel in enumerate(kernels):
             func = kernel[0]
-            if isinstance(func, functools.partial) and func.func is _grad_into:
+            if i in lean:  # an optimizer's gradients and step (_lean_steps)
+                replay.extend(lean[i])
+                self._relabel(i, lean[i], kernel[4] == -1)
+                sinks = run = None
+                continue
+            if _is_sink(func):
                 if kernel[1][0] in lowered - made:
                     func = _grad_copied(func)  # a buffer: .grad gets a copy
                 if sinks is None:  # consecutive ones: one kernel
@@ -697,6 +706,22 @@ class Program:
         self.code, self.env = code, env
         self.persistent = frozenset(lowered - made)
         self.lowered_params = [(t, self.template[s]) for s, t in self.live if s in traced]
+        # the instructions read parameters by reference: only the slots that op-level kernels
+        # and the results read need the parameters' arrays put in at every replay
+        read = {s for k in self.replay for s in (*k[1], *(s for _, s in k[3]))}
+        read |= _result_slots(self.outputs)
+        self.read_live = [(s, t) for s, t in self.live if s in read]
+
+    def _relabel(self, i: int, kernels: list, whole: bool) -> None:
+        """The listing's line of kernel ``i``, replaced by ``kernels`` (:func:`_lean_steps`):
+        an optimizer's ``step()`` replayed lean, or its ``zero_grad()`` not replayed."""
+        if kernels and kernels[0][4] == -1:
+            name = type(kernels[0][0].args[1]).__name__
+            self.lines[i] = (f"{name}.step()  # as {name}._replay_step, on the gradients "
+                             "laid out flat")
+        elif whole:  # zero_grad: its .grad are all set by _put_grads
+            self.lines[i] = (f"{self.lines[i].split('  #')[0]}  # not replayed: each .grad "
+                             "it clears is set again below")
 
     @property
     def instructions(self) -> str:
@@ -777,9 +802,9 @@ class Program:
                 return self.cuda_graphs.run(arrays)
         env = self.template.copy() if self.env is None else self.env
         env[:self.n_inputs] = arrays
-        for s, t in self.live:
+        for s, t in self.read_live:
             env[s] = t.array
-        _run_kernels(self.replay, env, self.live)
+        _run_kernels(self.replay, env, self.read_live)
         return _rebuild(self.outputs, env, self.persistent)
 
 
@@ -788,11 +813,14 @@ def _run_kernels(kernels, env: list, live: list, fixed: set | frozenset = frozen
     a call replayed whole (``optimizer.step`` may give it a new array). An output whose slot
     is in ``fixed`` is copied into the array already there (a CUDA graph reads that one)."""
     for func, slots, static, dyn, out in kernels:
-        if dyn:
-            static = dict(static)
-            for k, s in dyn:
-                static[k] = env[s]
-        r = func(*[env[s] for s in slots], **static)
+        if not (slots or static or dyn):  # a lowered run, a call replayed whole: no arguments
+            r = func()
+        else:
+            if dyn:
+                static = dict(static)
+                for k, s in dyn:
+                    static[k] = env[s]
+            r = func(*[env[s] for s in slots], **static)
         if out is None:
             continue
         if type(out) is int:
@@ -826,6 +854,105 @@ def _grad_copied(func):
     if isinstance(func, functools.partial) and func.func is _grad_into:
         return functools.partial(_grad_into, func.args[0], "copy")
     return func
+
+
+def _is_sink(func) -> bool:
+    """Whether a kernel's function puts a gradient into a ``.grad`` (:func:`_grad_into`)."""
+    return isinstance(func, functools.partial) and func.func is _grad_into
+
+
+def _put_grads(params: list, grads: list) -> None:
+    """``p.grad = g`` for each parameter (each ``g`` a Tensor on a view of the program's flat
+    gradient buffer, filled by the lowered backward: see :func:`_lean_steps`)."""
+    for p, g in zip(params, grads):
+        p._grad = g
+
+
+def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
+                names: dict) -> dict:
+    """Replay an optimizer's step on gradients that the backward puts straight into a flat
+    buffer laid out as the optimizer's flat groups (docs/jit.md, "The optimizer's step"):
+    no gather, no per-gradient check, no Python per gradient.
+
+    An optimizer qualifies when the step calls its ``zero_grad()`` (``set_to_none``) and its
+    ``step()`` (no closure) once each, in that order (the base class's methods: an override
+    runs whole), its groups are all laid out flat and steady once the step is recorded
+    (``Optimizer._replay_layout``), and the gradient of each of its parameters is put into
+    ``.grad`` once, in between. Then the lowered instruction that
+    computes a gradient writes it into its view of the buffer (:func:`lowering.into_view`),
+    or, where it cannot (an op-level kernel's result), the gradient is copied there at its
+    sink; the ``.grad`` sinks become one kernel giving each parameter the same Tensor on
+    its view at every replay (:func:`_put_grads`); ``step()`` becomes
+    ``Optimizer._replay_step``, which falls back to the full ``step()`` when anything is
+    not as recorded; ``zero_grad()`` is dropped unless a call replayed whole comes between
+    it and the gradients (nothing else reads ``.grad`` in a replay).
+
+    ``names`` gets, for the listing, each view's slot and each buffer's name, by
+    :func:`lowering.key`.
+
+    Returns:
+        ``{kernel index: the kernels replayed in its place}`` (an empty list: none).
+    """
+    calls = [(i, k[0].args) for i, k in enumerate(kernels)
+             if isinstance(k[0], functools.partial) and k[0].func is _call]
+    sinks: dict[int, list[int]] = {}  # id(parameter) -> indices of its .grad sinks
+    for i, k in enumerate(kernels):
+        if _is_sink(k[0]):
+            sinks.setdefault(id(k[0].args[0]), []).append(i)
+    lean: dict = {}
+    for i, call in calls:
+        opt = call[1]
+        found = _lean_candidate(i, call, calls, sinks)
+        if found is None:
+            continue
+        flats, others, params, zero, at = found
+        grads = [np.empty_like(flat.param) for flat in flats]  # (others: C order)
+        other_grads = [[np.empty(p.shape, p.dtype) for p in ps] for ps in others]
+        views = [grad[a:b].reshape(shape) for flat, grad in zip(flats, grads)
+                 for a, b, shape in flat.spans]
+        views += [g for gs in other_grads for g in gs]
+        slots = [kernels[a[0]][1][0] for a in at]
+        name = type(opt).__name__
+        names.update({lowering.key(g): f"grad({name})" for g in grads})
+        for (j,), s, v in zip(at, slots, views):
+            if s in lowered and lowering.into_view(code, env, s, v, kept):
+                names[lowering.key(v)] = (s, f"grad({name})")
+                lean[j] = []
+            else:  # an op-level kernel's result (or a buffer read again): copied into place
+                lean[j] = [(functools.partial(np.copyto, v), (s,), {}, (), None)]
+        first = min(a[0] for a in at)
+        if not any(zero < j < first for j, _ in calls):
+            lean[zero] = []  # every .grad it clears is set by _put_grads before use
+        lean[first].append((functools.partial(_put_grads, params, list(map(Tensor._wrap, views))),
+                            (), {}, (), None))
+        lean[i] = [(functools.partial(_call, type(opt)._replay_step, opt,
+                                      (flats, grads, other_grads), {}), (), {}, (), -1)]
+    return lean
+
+
+def _lean_candidate(i: int, call: tuple, calls: list, sinks: dict) -> tuple | None:
+    """For ``call`` (``(method, object, args, kwargs)``), replayed whole at kernel ``i``:
+    ``(flats, others, params, zero, at)`` when it is the ``step()`` of an optimizer that
+    qualifies for :func:`_lean_steps` (its flat groups, each group's parameters stepped per
+    tensor, all its parameters in that order, the index of its ``zero_grad()`` and each
+    parameter's ``[sink index]``); else None."""
+    method, opt, args, kwargs = call
+    mine = [(j, c) for j, c in calls if c[1] is opt]
+    zero = [j for j, (m, _, a, kw) in mine if m.__qualname__ == "Optimizer.zero_grad"
+            and bool(a[0] if a else kw.get("set_to_none", True))]
+    if (method.__qualname__ != "Optimizer.step" or args or kwargs  # (not an override)
+            or len(mine) != 2 or len(zero) != 1
+            or zero[0] > i or not hasattr(opt, "_replay_layout")):
+        return None
+    flats = opt._replay_layout()
+    if not flats:
+        return None
+    others = [[flat.group_params[j] for j in flat.others] for flat in flats]
+    params = [p for flat in flats for p in flat.params] + [p for ps in others for p in ps]
+    at = [sinks.get(id(p), ()) for p in params]
+    if any(len(a) != 1 or not zero[0] < a[0] < i for a in at):
+        return None
+    return flats, others, params, zero[0], at
 
 
 class _CudaGraphs:
@@ -930,12 +1057,8 @@ class _CudaGraphs:
         return _rebuild(p.outputs, env, copy=True)
 
 
-def _training(m) -> bool:
-    return m.training
-
-
-def _array_of(t):
-    return t.array
+_training = operator.attrgetter("training")  # (C-level getters: the guards' maps)
+_array_of = operator.attrgetter("array")
 
 
 def _replaced(m):
@@ -943,6 +1066,17 @@ def _replaced(m):
         f"minigrad.jit: a parameter or buffer of {type(m).__name__} was added, removed or "
         "replaced after the step was recorded (load_state_dict copies in place and is fine); "
         "call step.reset() to record again")
+
+
+def _result_slots(spec) -> set:
+    """The slots the step's result (an output spec of :meth:`_Recorder._outputs`) reads."""
+    kind, value = spec
+    if kind == "value":
+        return set()
+    if kind == "tensor":
+        return {value}
+    items = value.values() if kind == "dict" else value
+    return set().union(*map(_result_slots, items))
 
 
 def _rebuild(spec, env, copy=frozenset()):

@@ -518,36 +518,62 @@ def writes_of(ins) -> list:
     return []
 
 
+def sole_writer(code: list, env: list, s: int, kept: list) -> int | None:
+    """The index of the one instruction of ``code`` that writes slot ``s``'s buffer, when
+    that instruction writes all of it through a single ``out=`` and no later instruction
+    reads it, and no array of ``kept`` (the other slots' arrays) views it; else None. Such
+    an instruction may be given another output (a new array, a view of another buffer) with
+    nothing else in the code to change."""
+    value = env[s]
+    buffer = _root(value)
+    if not aliases(value, buffer) or any(v is not value and mentions(v, buffer) for v in kept):
+        return None
+    writers = [n for n, ins in enumerate(code) if any(reaches(w, buffer) for w in writes_of(ins))]
+    if len(writers) != 1:
+        return None
+    n = writers[0]
+    out = code[n][2].get("out")
+    if (out is None or len(out if isinstance(out, tuple) else (out,)) != 1
+            or any(mentions(ins[1], buffer) or mentions(ins[2], buffer) for ins in code[n + 1:])):
+        return None
+    return n
+
+
 def fresh_results(code: list, env: list, slots: list, kept: list) -> set:
     """For each slot ``s`` in ``slots`` (results handed to ``.grad``) whose buffer is written
-    by one instruction with ``out=`` and read by no later one, make that instruction
-    allocate its result anew (:func:`fresh`): the gradient needs no copy and the next replay
-    cannot overwrite it. ``kept``: the other slots' arrays (none may view the buffer).
-    Returns the slots made fresh."""
+    by one instruction with ``out=`` and read by no later one (:func:`sole_writer`), make
+    that instruction allocate its result anew (:func:`fresh`): the gradient needs no copy
+    and the next replay cannot overwrite it. ``kept``: the other slots' arrays (none may
+    view the buffer). Returns the slots made fresh."""
     made = set()
     for s in slots:
-        value = env[s]
-        buffer = value
-        while getattr(buffer, "base", None) is not None:
-            buffer = buffer.base
-        if not aliases(value, buffer) or any(v is not value and mentions(v, buffer)
-                                             for v in kept):
+        n = sole_writer(code, env, s, kept)
+        if n is None:
             continue
-        writers = [n for n, ins in enumerate(code)
-                   if any(reaches(w, buffer) for w in writes_of(ins))]
-        if len(writers) != 1:
-            continue
-        n = writers[0]
         func, args, kwargs = code[n]
-        out = kwargs.get("out")
-        if (out is None or len(out if isinstance(out, tuple) else (out,)) != 1
-                or any(mentions(ins[1], buffer) or mentions(ins[2], buffer)
-                       for ins in code[n + 1:])):
-            continue
         rest = {k: v for k, v in kwargs.items() if k != "out"}
         code[n] = [fresh, [env, s, func, args, rest], {}]  # the same list: see direct_loads
         made.add(s)
     return made
+
+
+def into_view(code: list, env: list, s: int, view, kept: list) -> bool:
+    """Make the instruction that computes slot ``s`` (:func:`sole_writer`) write it into
+    ``view`` instead of its buffer (a view of the optimizer's flat gradient buffer, see
+    docs/jit.md), and ``env[s]`` that view; False, with nothing changed, if it cannot be
+    (no sole writer, or a buffer of another shape, dtype or memory layout than ``view``:
+    with the same layout the call computes the same numbers)."""
+    value = env[s]
+    if (value.shape != view.shape or value.dtype != view.dtype
+            or value.strides != view.strides or not value.flags.c_contiguous):
+        return False
+    n = sole_writer(code, env, s, kept)
+    if n is None:
+        return False
+    kwargs = code[n][2]
+    kwargs["out"] = (view,) if isinstance(kwargs["out"], tuple) else view
+    env[s] = view
+    return True
 
 
 def tidy(code: list) -> None:

@@ -20,6 +20,7 @@ from minigrad import nn, optim
 from minigrad.autograd.function import Function
 from minigrad.jit import JitFallbackWarning
 from minigrad.optim import lr_scheduler
+from minigrad.recording import replayed_whole
 
 STEPS = 5
 
@@ -801,12 +802,14 @@ def test_a_w3_step_is_lowered_whole_and_listed():
     program = step.program
     assert program.not_lowered == [] and program.lowering_off is None
     # what stays in Python: the calls replayed whole, the target check, the .grad sinks
+    # (one kernel: the gradients are written into the flat buffer, docs/jit.md)
     kept = {getattr(k[0], "__name__", None) or k[0].func.__name__ for k in program.replay}
-    assert kept == {"_call", "run", "_check_classes", "_grads_into"}
+    assert kept == {"_call", "run", "_check_classes", "_put_grads"}
     lines = program.instructions.splitlines()
     assert len(lines) == len(program.code)
     assert "matmul(in0(16, 64), Sequential.0.weight.T, out=%" in lines[1]
-    assert any(line.startswith("%") and "a new array at each replay" in line for line in lines)
+    # the gradients are computed into the optimizer's flat layout (docs/jit.md)
+    assert sum(" in grad(Adam))" in line for line in lines) == 6
 
 
 def test_w3_replays_bit_identically_with_and_without_lowering():
@@ -815,22 +818,138 @@ def test_w3_replays_bit_identically_with_and_without_lowering():
         check_identical(w3, OPTIMIZERS[name], data)
 
 
-def test_results_and_gradients_are_never_overwritten_by_the_next_replay():
+def lean_kernel(program):
+    """The replayed kernel of ``Optimizer._replay_step``, or None."""
+    for k in program.replay:
+        if getattr(k[0], "args", None) and getattr(k[0].args[0], "__name__", "") == "_replay_step":
+            return k
+    return None
+
+
+def test_results_are_copies_and_grads_live_in_the_flat_gradient_buffer_until_the_next_replay():
+    model, eager_model = w3(), w3()
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    eager_opt = optim.Adam(eager_model.parameters(), lr=1e-2)
+    step, eager = mg.jit(make_step(model, opt)), make_step(eager_model, eager_opt)
+    losses, grads, kept = [], [], []
+    for x, y in batches(64, 10, batch=16, count=5):
+        loss = step(x, y)
+        eager(x, y)
+        losses.append((loss, loss.array.copy()))
+        grads.append([p.grad for p in model.parameters()])
+        kept.append([p.grad.clone() for p in model.parameters()])
+        for p, q in zip(model.parameters(), eager_model.parameters()):  # eager's gradients
+            assert np.array_equal(p.grad.array, q.grad.array)
+    for loss, value in losses:  # the loss tensors handed back keep their values
+        assert np.array_equal(loss.array, value)
+    _, _, (flats, buffers, _), _ = lean_kernel(step.program)[0].args
+    for i, (a, b) in enumerate(zip(grads[-1], grads[-2])):
+        # the rule (docs/jit.md, "Aliasing"): each .grad is the same Tensor at every replay,
+        # on its view of the program's flat gradient buffer, which the next replay rewrites
+        assert a is b and np.shares_memory(a.array, buffers[0])
+        assert np.array_equal(a.array, kept[-1][i].array)
+        assert not np.array_equal(a.array, kept[-2][i].array)  # clone() kept step 4's
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_step_is_replayed_lean_when_its_groups_are_flat(name):
+    step = check_identical(w3, OPTIMIZERS[name], batches(64, 10, batch=16))
+    flat = name not in ("SWATS", "Adam-clipnorm")  # per-tensor update; a global norm
+    assert (lean_kernel(step.program) is not None) == flat
+    assert ("._replay_step, on the gradients" in str(step.program)) == flat
+
+
+def test_gradients_of_op_level_kernels_are_copied_into_the_flat_layout():
+    step = check_identical(w2, OPTIMIZERS["Adam"], batches(12, 4))  # BatchNorm: op-level
+    copies = [k for k in step.program.replay if getattr(k[0], "func", None) is np.copyto]
+    assert lean_kernel(step.program) is not None and copies
+    _, _, (flats, buffers, _), _ = lean_kernel(step.program)[0].args
+    for k in copies:
+        assert np.shares_memory(k[0].args[0], buffers[0])
+
+
+def test_eager_steps_between_replays_see_and_leave_the_same_numbers():
+    data = batches(64, 10, batch=16, count=8)
+
+    def run(jitted):
+        model = w3()
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        eager = make_step(model, opt)
+        step = mg.jit(eager) if jitted else eager
+        losses = []
+        for i, (x, y) in enumerate(data):  # every third step eager, the others replayed
+            losses.append((eager if i % 3 == 2 else step)(x, y).array.copy())
+            losses.append(np.concatenate([p.grad.array.ravel() for p in model.parameters()]))
+        return losses, snapshot(model, opt), step
+
+    eager, replay = run(False), run(True)
+    assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
+    assert_same(eager[1], replay[1])
+    assert lean_kernel(replay[2].program) is not None
+
+
+def test_an_optimizer_that_overrides_step_is_replayed_whole():
+    class Counting(optim.Adam):
+        calls = 0
+
+        @replayed_whole  # (an override that is not decorated is not replayed at all)
+        def step(self, closure=None):
+            Counting.calls += 1
+            return super().step(closure)
+
+    step = check_identical(w3, lambda p: Counting(p, lr=1e-2), batches(64, 10, batch=16))
+    assert lean_kernel(step.program) is None and Counting.calls == 2 * STEPS
+
+
+def test_a_group_with_large_parameters_stepped_per_tensor_is_replayed_lean():
+    def build(seed=0):  # mean size above FLAT_MEAN_NUMEL: the 300x128 weight per tensor
+        mg.manual_seed(seed)
+        return nn.Sequential(nn.Linear(300, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def between(i, model, opt):
+        if i == 2:
+            opt.load_state_dict(opt.state_dict())  # the next replay takes the full step
+
+    data = batches(300, 10, batch=8)
+    for name in ("Adam", "SGD-momentum", "NAdam", "AdamW"):
+        for hook in (None, between):
+            step = check_identical(build, OPTIMIZERS[name], data, between=hook)
+            _, opt, (flats, _, other_grads), _ = lean_kernel(step.program)[0].args
+            assert flats[0].others == [0] and [g.shape for g in other_grads[0]] == [(128, 300)]
+            weight = opt.param_groups[0]["params"][0]
+            assert weight.grad.array is other_grads[0][0]
+
+
+def test_a_bad_value_set_by_hand_is_refused_by_the_lean_step_before_anything_changes():
     model = w3()
     opt = optim.Adam(model.parameters(), lr=1e-2)
     step = mg.jit(make_step(model, opt))
-    losses, grads = [], []
-    for x, y in batches(64, 10, batch=16, count=4):
-        loss = step(x, y)
-        losses.append((loss, loss.array.copy()))
-        grads.append([(p.grad.array, p.grad.array.copy()) for p in model.parameters()])
-    for loss, value in losses:  # the loss tensors handed back keep their values
-        assert np.array_equal(loss.array, value)
-    for step_grads in grads:  # zero_grad(set_to_none): each step's .grad is a new array
-        for g, value in step_grads:
-            assert np.array_equal(g, value)
-    for a, b in zip(grads[-1], grads[-2]):
-        assert a[0] is not b[0] and not np.shares_memory(a[0], b[0])
+    data = batches(64, 10, batch=16)
+    for x, y in data[:3]:
+        step(x, y)
+    assert lean_kernel(step.program) is not None
+    before = snapshot(model, opt)
+    opt.param_groups[0]["betas"] = (0.9, 1.5)
+    with pytest.raises(ValueError, match="beta2 must be in"):
+        step(*data[3])
+    assert_same(before, snapshot(model, opt))
+    opt.param_groups[0]["betas"] = (0.9, 0.999)  # an equal value, another object: checked
+    step(*data[3])
+    assert not np.array_equal(before[0][0], snapshot(model, opt)[0][0])
+
+
+def test_the_lean_step_falls_back_to_the_full_step_when_the_layout_changed():
+    def between(i, model, opt):
+        if i == 2:  # the state replaced: the next replay takes the full step, then lean again
+            opt.load_state_dict(opt.state_dict())
+        if i == 3:  # a per-tensor step in between (a parameter without a gradient)
+            model[0].bias.grad = None
+            opt.step()
+
+    data = batches(64, 10, batch=16, count=6)
+    for name in ("Adam", "NAdam", "SGD-momentum"):
+        step = check_identical(w3, OPTIMIZERS[name], data, between=between)
+        assert lean_kernel(step.program) is not None
 
 
 def test_gradients_accumulate_across_replays_without_zero_grad():

@@ -132,13 +132,29 @@ class FlatGroup:
         return (not self.stale and self.holds(params)
                 and all(map(operator.is_, [state.get(p) for p in self.params], self.states)))
 
+    def steady(self, params: list[Tensor], state: dict, others: bool = False) -> bool:
+        """True when ``params`` (the group's parameters) can take a flat step with the state
+        laid out as it is: nothing broke the layout since the last flat step (each parameter
+        still holds its view and its state dict, which still has as many keys). ``others``:
+        the group may hold parameters stepped per tensor (:attr:`others`, not checked
+        here). One C-level ``map`` per test over the group."""
+        if self.stale or len(params) != len(self.group_params):
+            return False
+        if self.others:
+            if not others or not all(map(operator.is_, params, self.group_params)):
+                return False
+            params = self.params
+        return (all(map(operator.is_, map(_ARRAY, params), self.views))
+                and all(map(operator.is_, map(state.get, params), self.states))
+                and list(map(len, self.states)) == self.state_lens)
+
     def steady_gradients(self, params: list[Tensor], state: dict) -> list[Array] | None:
         """The raw gradients of ``params`` (a group wholly laid out here), when the group can
         take its flat step without the per-parameter checks of ``Optimizer.step``; else None.
 
-        It can when nothing broke the layout since the last flat step (:meth:`is_current`:
-        each parameter still holds its view and its state dict, which still has as many keys;
-        the caller has checked that the hyperparameters, hence the keys they need, are
+        It can when nothing broke the layout since the last flat step (:meth:`steady`: each
+        parameter still holds its view and its state dict, which still has as many keys; the
+        caller has checked that the hyperparameters, hence the keys they need, are
         unchanged) and every gradient fits its parameter. A gradient that is still the view
         of :attr:`grad` that :meth:`gather` gave it fits by construction; any other must be a
         Tensor whose array has the parameter's array type, shape, dtype and device. The
@@ -148,10 +164,7 @@ class FlatGroup:
         through the checked path, which finds and reports whatever differs. When every
         gradient is its view of :attr:`grad`, the list returned is :attr:`grad_views` itself.
         """
-        if (self.stale or self.others or len(params) != len(self.params)
-                or not all(map(operator.is_, map(_ARRAY, params), self.views))
-                or not all(map(operator.is_, map(state.get, params), self.states))
-                or list(map(len, self.states)) != self.state_lens):
+        if not self.steady(params, state):
             return None
         try:
             arrays = list(map(_ARRAY, map(_GRAD, params)))

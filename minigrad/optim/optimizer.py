@@ -46,7 +46,9 @@ Base API (torch semantics): ``param_groups`` (list of dicts: ``'params'`` and ev
 
 ``step`` first checks everything it will use, so that a bad value raises before any parameter
 or state changes (an optimizer whose groups are all laid out flat and unchanged since its last
-step checks the same things group-wide: ``_steady_step``): every group's hyperparameters
+step checks the same things group-wide: ``_steady_step``; ``minigrad.jit`` replays a recorded
+step as ``_replay_step``, which checks them too, less the gradients, which the recorded
+program computes into buffers of its own): every group's hyperparameters
 (``validate``, also for values set by hand since), every gradient's type, shape, dtype and
 device, and every existing state's keys against what ``init_state`` gives the group now.
 Then, under ``no_grad``, for each parameter with a gradient, in group order: negate
@@ -454,12 +456,12 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Reset the gradients: ``p.grad = None`` (default) or fill them with zeros in place."""
         for group in self.param_groups:
+            if set_to_none:  # what ``p.grad = None`` does, without the property (1-2 us)
+                for p in group["params"]:
+                    p._grad = None
+                continue
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
+                if p.grad is not None:
                     p.grad.array.fill(0)
 
     # ----------------------------------------------------------------- the step
@@ -508,23 +510,29 @@ class Optimizer:
                     self._flat_step(flat, group, [items[i][1] for i in flat.members], scale)
                     items = [items[i] for i in flat.others]
                 for p, grad, state in items:
-                    if group.get("maximize", False):
-                        grad = -grad
-                    if clip:
-                        grad = self._clip(grad)
-                    elif scale is not None and scale != 1.0:
-                        grad = grad * scale
-                    if state is None:
-                        state = self.init_state(p, group)
-                        state["step"] = 0
-                        self.state[p] = state
-                    state["step"] += 1
-                    if grad.ndim:
-                        self.update(p, grad, state, group)
-                    else:
-                        _update_0d(self.update, p, grad, state, group)
-                    p._bump_version()
+                    self._tensor_step(p, grad, state, group, clip, scale)
         return loss
+
+    def _tensor_step(self, p: Tensor, grad: Array, state: dict | None, group: dict,
+                     clip: bool, scale: float | None) -> None:
+        """The step of one parameter stepped per tensor: negate (maximize), clip or scale,
+        create the state at the first step, count the step, ``update``, bump the version."""
+        if group.get("maximize", False):
+            grad = -grad
+        if clip:
+            grad = self._clip(grad)
+        elif scale is not None and scale != 1.0:
+            grad = grad * scale
+        if state is None:
+            state = self.init_state(p, group)
+            state["step"] = 0
+            self.state[p] = state
+        state["step"] += 1
+        if grad.ndim:
+            self.update(p, grad, state, group)
+        else:
+            _update_0d(self.update, p, grad, state, group)
+        p._bump_version()
 
     # ----------------------------------------------------------------- the flat fast path
     def _steady_step(self) -> bool:
@@ -567,6 +575,92 @@ class Optimizer:
                 self._flat_step(flat, group, grads, None, lend=True)
         return True
 
+    # ----------------------------------------------------------------- minigrad.jit's replay
+    def _replay_layout(self) -> list[FlatGroup] | None:
+        """The flat layout of each parameter group when :meth:`_replay_step` can replay this
+        optimizer's step, else None: every group laid out flat (wholly, or its small
+        parameters, the others stepped per tensor: see :func:`.flat.relocate`) and steady
+        (its last step was flat and nothing broke the layout since), its hyperparameters
+        checked, every parameter's state holding what they need; no ``global_clipnorm``.
+        minigrad.jit asks this after recording a step (docs/jit.md, "The optimizer's
+        step")."""
+        if self.global_clipnorm is not None or len(self._flat) != len(self.param_groups):
+            return None
+        flats = []
+        for index, group in enumerate(self.param_groups):
+            seen = self._checked.get(id(group))
+            flat = self._flat.get(index)
+            if (flat is None or seen is None or seen[0] is not group
+                    or not flat.steady(group["params"], self.state, others=True)
+                    or not self._states_fit(flat, group)):
+                return None
+            flats.append(flat)
+        return flats
+
+    def _states_fit(self, flat: FlatGroup, group: dict) -> bool:
+        """The flat state and the state of each parameter stepped per tensor hold the keys
+        that the group's hyperparameters need (:meth:`_layout_of`)."""
+        params = group["params"]
+        layout = self._layout_of(params[0], group)
+        others = [self.state.get(params[i]) for i in flat.others]
+        return layout.issubset(flat.states[0]) and all(
+            st is not None and layout.issubset(st) for st in others)
+
+    def _replay_step(self, flats: list[FlatGroup], grads: list[Array],
+                     other_grads: list[list[Array]]) -> None:
+        """``step()`` as minigrad.jit replays it when the recorded program computes every
+        gradient straight into a buffer of its own: each group's flat parameters' into one
+        flat buffer (``grads[i]``, laid out as ``flats[i]``, the layout
+        :meth:`_replay_layout` gave at recording), each of its parameters stepped per
+        tensor into one array (``other_grads[i]``, in the order of ``flats[i].others``);
+        each ``p.grad`` is a Tensor on its part.
+
+        The same checks as :meth:`_steady_step`, less those the program guarantees (the
+        gradients' types, shapes, dtypes and devices; no gather: the gradient is already
+        flat): each group's hyperparameters (:meth:`_check_group`: any value set since,
+        by a scheduler or by hand, is validated, and a bad one raises before anything
+        changes), the state's keys, and the flat layout and states
+        (:meth:`.flat.FlatGroup.steady`). Anything else (a group or its layout changed,
+        state loaded or replaced, a hyperparameter that is not immutable,
+        ``global_clipnorm`` set) takes the full :meth:`step`, which reads the gradients
+        from ``.grad``.
+
+        Why: on W3 the replayed ``step()`` cost 37 us (kernel by kernel, CPU time), its
+        update 21: the gradient checks and the gather of fresh gradients go, and the step
+        costs 28-29 us; the whole replayed W3 step went from 1.36x to 1.13x the
+        hand-written one, W1's from 1.08-1.11x to 1.07x (BENCHMARKS.md, "Issue 15: the
+        replayed optimizer step (h15b)").
+        """
+        groups = self.param_groups
+        ready = len(flats) == len(groups) and self.global_clipnorm is None
+        for index, (flat, group) in enumerate(zip(flats, groups) if ready else ()):
+            params = group["params"]
+            if (self._flat.get(index) is not flat
+                    or not flat.steady(params, self.state, others=True)
+                    or not self._check_group(group)  # (a bad value raises here)
+                    and (id(group) not in self._checked  # a mutable value: the full step
+                         or not self._states_fit(flat, group))
+                    or flat.others and not self._states_fit(flat, group)):
+                ready = False  # (unchanged values need the keys they had: not checked)
+                break
+        if not ready:
+            self.step()
+        elif type(flats[0].param) is np.ndarray:
+            self._replay_updates(flats, grads, other_grads)
+        else:
+            with on_device_of(flats[0].param):
+                self._replay_updates(flats, grads, other_grads)
+
+    def _replay_updates(self, flats: list[FlatGroup], grads: list[Array],
+                        other_grads: list[list[Array]]) -> None:
+        """The updates of :meth:`_replay_step`, in :meth:`step`'s order."""
+        clip = self.clipvalue is not None
+        for flat, group, grad, others in zip(flats, self.param_groups, grads, other_grads):
+            self._flat_step(flat, group, None, None, grad=grad)
+            params = group["params"]
+            for i, g in zip(flat.others, others):
+                self._tensor_step(params[i], g, self.state[params[i]], group, clip, None)
+
     def _flat_group(self, index: int, group: dict, items: list[tuple]) -> FlatGroup | None:
         """Group ``index`` laid out flat for this step (see :mod:`.flat`), or None when it
         goes per tensor: an algorithm that is not elementwise (``flat_update = False``),
@@ -599,12 +693,15 @@ class Optimizer:
             self.state[p] = state
         return flat
 
-    def _flat_step(self, flat: FlatGroup, group: dict, grads: list[Array],
-                   scale: float | None, lend: bool = False) -> None:
+    def _flat_step(self, flat: FlatGroup, group: dict, grads: list[Array] | None,
+                   scale: float | None, lend: bool = False, grad: Array | None = None) -> None:
         """The step of a flat group: the same transforms as the per-tensor loop, then ONE call
         of ``update`` over the whole group. ``lend``: see :meth:`.flat.FlatGroup.gather` (the
-        checked path holds the gradients in its own lists, so it could lend none)."""
-        grad = flat.gather(grads, lend)  # may be the gradients' own memory: never written here
+        checked path holds the gradients in its own lists, so it could lend none). ``grad``:
+        the group's gradient already laid out flat (:meth:`_replay_step`), else ``grads`` are
+        gathered."""
+        if grad is None:  # may be the gradients' own memory: never written here
+            grad = flat.gather(grads, lend)
         if group.get("maximize", False):
             grad = -grad
         if self.clipvalue is not None:
@@ -658,14 +755,14 @@ class Optimizer:
             work.append((group, items))
         return work
 
-    def _check_group(self, group: dict) -> None:
+    def _check_group(self, group: dict) -> bool:
         """``validate`` the group and check ``maximize``, unless every value of the group is
         the very object it was at the last check and an immutable one (a number, a string, a
-        tuple of them): then nothing can have changed. Why: the checks cost about 5 us per
-        group per step, a tenth of an Adam step on W3."""
+        tuple of them): then nothing can have changed, and True is returned. Why: the checks
+        cost about 5 us per group per step, a tenth of an Adam step on W3."""
         seen = self._checked.get(id(group))
         if seen is not None and seen[0] is group and _unchanged(group, seen[1]):
-            return
+            return True
         self._checked.pop(id(group), None)
         self.validate(group)
         maximize = group.get("maximize", False)
@@ -673,6 +770,7 @@ class Optimizer:
             self.check(isinstance(maximize, np.bool_), "maximize", "a bool", maximize)
         if all(_frozen(v) for k, v in group.items() if k != "params"):
             self._checked[id(group)] = [group, list(group.values()), None]  # layout once known
+        return False
 
     def _layout_of(self, p: Tensor, group: dict) -> set[str]:
         """:meth:`_state_layout`, remembered while the group's values stay checked."""
