@@ -41,7 +41,19 @@ def replayed_whole(method):
             return method(self, *args, **kwargs)
         return rec.call_whole(method, self, args, kwargs)
 
+    wrapper.replayed_whole = True
     return wrapper
+
+
+def replay_overrides_whole(cls, names: tuple[str, ...]) -> None:
+    """Make each method of ``names`` that class ``cls`` defines itself ``@replayed_whole``
+    (called from ``__init_subclass__``): a subclass's ``step`` that sets a learning rate or
+    counts calls in Python before calling ``super().step()`` is then replayed as it is, not
+    only the base's ``step`` inside it."""
+    for name in names:
+        method = cls.__dict__.get(name)
+        if callable(method) and not getattr(method, "replayed_whole", False):
+            setattr(cls, name, replayed_whole(method))
 
 
 def inplace_write(t) -> None:

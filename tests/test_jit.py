@@ -1149,3 +1149,37 @@ def test_mixed_models_replay_bit_identically_on_inputs_of_changing_scale(mix):
     assert all(np.array_equal(u, v) for u, v in zip(eager[0], replay[0]))
     assert_same(eager[1], replay[1])
     assert replay[2].program.code  # something was lowered
+
+
+class _DecayingAdam(optim.Adam):
+    """A user's optimizer: its own step sets the learning rate in Python, then the base's."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            group["lr"] *= 0.5
+        return super().step(closure)
+
+
+class _HalvingSchedule(lr_scheduler.StepLR):
+    """A user's scheduler whose own step counts its calls in Python."""
+
+    calls = 0
+
+    def step(self, epoch=None):
+        self.calls += 1
+        super().step(epoch)
+
+
+def test_a_subclass_step_override_is_replayed_whole_not_only_the_base_step():
+    # without it, only the base step inside the override would be recorded: the lr would
+    # stay at its recorded value and the replay would drift from the eager run
+    step = check_identical(w1, lambda p: _DecayingAdam(p, lr=1e-2), batches(12, 4))
+    assert "_DecayingAdam.step()" in str(step.program)
+    sched = {}
+
+    def make(opt):
+        sched["s"] = _HalvingSchedule(opt, step_size=2, gamma=0.5)
+        return sched["s"]
+
+    check_identical(w1, lambda p: optim.Adam(p, lr=1e-2), batches(12, 4), sched=make)
+    assert sched["s"].calls == STEPS + 1  # its constructor steps once, as torch's

@@ -73,7 +73,7 @@ import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..backend import Array, device_of, get_array_module, on_device_of, to_device
-from ..recording import replayed_whole
+from ..recording import replay_overrides_whole, replayed_whole
 from ..tensor import Tensor, bump_versions
 from .clip import clip_by_norm, clip_by_value, global_norm
 from .flat import FlatGroup, adopt_state, relocate
@@ -288,6 +288,11 @@ class Optimizer:
     """
 
     flat_update = True
+
+    def __init_subclass__(cls, **kwargs):
+        # minigrad.jit replays a subclass's own step / zero_grad whole (see recording.py)
+        super().__init_subclass__(**kwargs)
+        replay_overrides_whole(cls, ("step", "zero_grad"))
 
     def __init__(self, params: Iterable, defaults: dict, *, clipnorm: float | None = None,
                  clipvalue: float | None = None, global_clipnorm: float | None = None):

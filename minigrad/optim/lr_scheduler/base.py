@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ...recording import replayed_whole
+from ...recording import replay_overrides_whole, replayed_whole
 from ..optimizer import Optimizer
 
 __all__ = ["LRScheduler", "STEPPINGS"]
@@ -106,6 +106,11 @@ class LRScheduler:
     # attributes state_dict does not save as plain values: the optimizer, and what subclasses
     # save in their own way (functions, inner schedulers) through _extra_state
     _unsaved: tuple[str, ...] = ("optimizer",)
+
+    def __init_subclass__(cls, **kwargs):
+        # minigrad.jit replays a subclass's own step whole (see recording.py)
+        super().__init_subclass__(**kwargs)
+        replay_overrides_whole(cls, ("step",))
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1, *,
                  base_lrs: Sequence[float] | None = None) -> None:
