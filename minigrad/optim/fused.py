@@ -361,7 +361,9 @@ def fused_update(optimizer: Any, p: Any, grad: Array, state: dict, group: dict) 
     """Do ``optimizer.update(p, grad, state, group)`` as one fused kernel, if it can be.
 
     Called by ``Optimizer._flat_step`` (``p``, ``grad`` and the state's arrays are flat
-    buffers of a whole group; ``state['step']`` already counts this step).
+    buffers of a whole group) and ``Optimizer._tensor_step`` (one parameter stepped per
+    tensor: a large one of a group laid out flat in part, or any group that is not flat);
+    ``state['step']`` already counts this step.
 
     Returns:
         True when the update was done (the parameter and the state are updated in place, and

@@ -77,7 +77,7 @@ from ..recording import replay_overrides_whole, replayed_whole
 from ..tensor import Tensor, bump_versions
 from .clip import clip_by_norm, clip_by_value, global_norm
 from .flat import FlatGroup, adopt_state, relocate
-from .fused import fused_update  # h14cuda: CuPy's fused kernels, used in _flat_step
+from .fused import fused_update  # CuPy's fused kernels: _flat_step and _tensor_step
 
 __all__ = ["Optimizer", "l2_penalty", "decoupled_decay", "ema_", "ema_of_square_",
            "adam_denominator", "sma_length", "rectification", "zeros_like"]
@@ -533,10 +533,10 @@ class Optimizer:
             state["step"] = 0
             self.state[p] = state
         state["step"] += 1
-        if grad.ndim:
-            self.update(p, grad, state, group)
-        else:
+        if not grad.ndim:
             _update_0d(self.update, p, grad, state, group)
+        elif not fused_update(self, p, grad, state, group):  # on CuPy: one fused kernel
+            self.update(p, grad, state, group)
         p._bump_version()
 
     # ----------------------------------------------------------------- the flat fast path

@@ -92,12 +92,36 @@ def test_step_with_fused_kernels_is_the_plain_step(name, kw, monkeypatch):
 def test_a_step_without_a_gradient_goes_per_tensor(monkeypatch):
     """A parameter without a gradient at step 3: that step and the next ones go per tensor
     (its step count then differs from the others', so the flat state can't be laid out again;
-    flat.py), without the kernels, and the numbers stay the plain step's."""
+    flat.py), one kernel per tensor, and the numbers stay the plain step's."""
     make = FULL_STATE["Adam"]
     fused_run = _train(make, monkeypatch, run_numpy, skip_at=3)
     plain_run = _train(make, monkeypatch, None, skip_at=3)
     _assert_same(fused_run, plain_run)
-    assert fused_run[2] == 3
+    n = len(SHAPES)  # 3 flat steps, then step 3 without one gradient, then all per tensor
+    assert fused_run[2] == 3 + (n - 1) + n * (STEPS - 4)
+
+
+def test_a_large_parameter_stepped_per_tensor_gets_its_own_kernel(monkeypatch):
+    """A group too large on average to go flat lays out its small tensor and steps the large
+    one per tensor (flat.py): one kernel each per step, the plain step's bits."""
+    shapes = ((128, 128), (4,))  # mean numel 8,194 > flat.FLAT_MEAN_NUMEL
+
+    def train(runner):
+        rng = np.random.default_rng(5)
+        params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in shapes]
+        counting = _Counting(runner) if runner else None
+        monkeypatch.setattr(fused, "HOST_RUNNER", counting)
+        monkeypatch.setattr(fused, "ENABLED", runner is not None)
+        opt = FULL_STATE["Adam"](params)
+        for _ in range(STEPS):
+            for p, s in zip(params, shapes):
+                p.grad = minigrad.Tensor(rng.normal(size=s).astype(np.float32))
+            opt.step()
+        return params, opt, counting.launches if counting else 0
+
+    fused_run, plain_run = train(run_numpy), train(None)
+    _assert_same(fused_run, plain_run)
+    assert fused_run[2] == 2 * STEPS
 
 
 def test_nadam_hands_its_mu_product_to_every_parameter(monkeypatch):
