@@ -651,6 +651,7 @@ class Program:
         self.names: dict = {}
         self.labels: list = []
         self.flat_names: dict = {}  # the flat gradient buffers and views: slot or name
+        self.relaid: list = []  # optimizers laid out whole at lowering (_lean_candidate)
 
     def lower(self, kernels, traced: dict, env: list, written: set, rebound: list) -> None:
         """Replay the lowered kernels as their instructions (a run of consecutive ones as
@@ -667,7 +668,7 @@ class Program:
         code = [[f, list(a), dict(k)] for kernel in kernels for f, a, k in kernel[7] or ()]
         kept = [env[s] for s in lowered] + rebound  # arrays read outside the instructions
         lowering.direct_loads(code, written, kept, self.n_inputs)
-        lean = _lean_steps(kernels, code, env, lowered, kept, self.flat_names)
+        lean = _lean_steps(kernels, code, env, lowered, kept, self.flat_names, self.relaid)
         sinks = [k[1][0] for i, k in enumerate(kernels) if _is_sink(k[0]) and i not in lean]
         made = lowering.fresh_results(code, env, [s for s in sinks if s in lowered], kept)
         lowering.tidy(code)
@@ -869,7 +870,7 @@ def _put_grads(params: list, grads: list) -> None:
 
 
 def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
-                names: dict) -> dict:
+                names: dict, relaid: list) -> dict:
     """Replay an optimizer's step on gradients that the backward puts straight into a flat
     buffer laid out as the optimizer's flat groups (docs/jit.md, "The optimizer's step"):
     no gather, no per-gradient check, no Python per gradient.
@@ -888,7 +889,10 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
     it and the gradients (nothing else reads ``.grad`` in a replay).
 
     ``names`` gets, for the listing, each view's slot and each buffer's name, by
-    :func:`lowering.key`.
+    :func:`lowering.key`. A group laid out flat in part (W1's: its large parameters stepped
+    per tensor) is first laid out whole (``Optimizer._lay_out_whole``): its parameters get
+    new arrays, the optimizer goes into ``relaid`` and is not replayed lean by this program,
+    which the next call records again (not counted as parameters moved by the user).
 
     Returns:
         ``{kernel index: the kernels replayed in its place}`` (an empty list: none).
@@ -903,6 +907,9 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
     for i, call in calls:
         opt = call[1]
         found = _lean_candidate(i, call, calls, sinks)
+        if found == "relaid":  # (a str: laid out whole just now)
+            relaid.append(opt)
+            continue
         if found is None:
             continue
         flats, others, params, zero, at = found
@@ -930,12 +937,13 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
     return lean
 
 
-def _lean_candidate(i: int, call: tuple, calls: list, sinks: dict) -> tuple | None:
+def _lean_candidate(i: int, call: tuple, calls: list, sinks: dict) -> tuple | str | None:
     """For ``call`` (``(method, object, args, kwargs)``), replayed whole at kernel ``i``:
     ``(flats, others, params, zero, at)`` when it is the ``step()`` of an optimizer that
     qualifies for :func:`_lean_steps` (its flat groups, each group's parameters stepped per
     tensor, all its parameters in that order, the index of its ``zero_grad()`` and each
-    parameter's ``[sink index]``); else None."""
+    parameter's ``[sink index]``); ``"relaid"`` when it would qualify but a group of it was
+    laid out flat in part and has just been laid out whole; else None."""
     method, opt, args, kwargs = call
     mine = [(j, c) for j, c in calls if c[1] is opt]
     zero = [j for j, (m, _, a, kw) in mine if m.__qualname__ == "Optimizer.zero_grad"
@@ -947,6 +955,8 @@ def _lean_candidate(i: int, call: tuple, calls: list, sinks: dict) -> tuple | No
     flats = opt._replay_layout()
     if not flats:
         return None
+    if any(flat.others for flat in flats) and opt._lay_out_whole():
+        return "relaid"  # its parameters have new arrays: the next call records again
     others = [[flat.group_params[j] for j in flat.others] for flat in flats]
     params = [p for flat in flats for p in flat.params] + [p for ps in others for p in ps]
     at = [sinks.get(id(p), ()) for p in params]
@@ -1178,7 +1188,8 @@ class Jit:
             return self._record(tensors, key, args, kwargs)
         program.check_guards()
         if program.lowered_params and program.stale():  # parameters moved: record again
-            self.moved[key] = self.moved.get(key, 0) + 1
+            if not program.relaid:  # (a move the recording itself asked for is not counted)
+                self.moved[key] = self.moved.get(key, 0) + 1
             del self.programs[key]
             return self._record(tensors, key, args, kwargs)
         self.last = program

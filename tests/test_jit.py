@@ -901,23 +901,35 @@ def test_an_optimizer_that_overrides_step_is_replayed_whole():
     assert lean_kernel(step.program) is None and Counting.calls == 2 * STEPS
 
 
-def test_a_group_with_large_parameters_stepped_per_tensor_is_replayed_lean():
+def test_a_group_with_large_parameters_is_laid_out_whole_and_replayed_lean():
     def build(seed=0):  # mean size above FLAT_MEAN_NUMEL: the 300x128 weight per tensor
         mg.manual_seed(seed)
         return nn.Sequential(nn.Linear(300, 128), nn.ReLU(), nn.Linear(128, 10))
 
+    data = batches(300, 10, batch=8)
+    extra = batches(300, 10, batch=8, count=1)[0]
+
     def between(i, model, opt):
         if i == 2:
             opt.load_state_dict(opt.state_dict())  # the next replay takes the full step
+        if i == 3:  # an eager step on the whole layout, between replays
+            opt.zero_grad()
+            F.cross_entropy(model(extra[0]), extra[1]).backward()
+            opt.step()
 
-    data = batches(300, 10, batch=8)
     for name in ("Adam", "SGD-momentum", "NAdam", "AdamW"):
         for hook in (None, between):
+            seen = []
+            train(build, OPTIMIZERS[name], data, False, between=lambda i, m, o, s=seen: s.append(o))
+            assert seen[0]._flat[0].others == [0]  # eager: the large weight per tensor
             step = check_identical(build, OPTIMIZERS[name], data, between=hook)
-            _, opt, (flats, _, other_grads), _ = lean_kernel(step.program)[0].args
-            assert flats[0].others == [0] and [g.shape for g in other_grads[0]] == [(128, 300)]
+            _, opt, (flats, grads, other_grads), _ = lean_kernel(step.program)[0].args
+            assert flats[0].others == [] and other_grads == [[]]  # one flat pass
+            assert len(flats[0].params) == 4 and flats[0] is opt._flat[0]
             weight = opt.param_groups[0]["params"][0]
-            assert weight.grad.array is other_grads[0][0]
+            assert np.shares_memory(weight.array, flats[0].param)
+            assert np.shares_memory(weight.grad.array, grads[0])
+            assert not step.moved  # the layout the recording asked for is not counted
 
 
 def test_a_bad_value_set_by_hand_is_refused_by_the_lean_step_before_anything_changes():

@@ -318,7 +318,7 @@ def _ours(array: Array) -> bool:
     return base is not None and _BUFFERS.get(id(base)) is base
 
 
-def relocate(group_params: list[Tensor]) -> FlatGroup | None:
+def relocate(group_params: list[Tensor], whole: bool = False) -> FlatGroup | None:
     """Move the parameters into one buffer (values unchanged), or None if they don't qualify.
 
     A parameter qualifies when it owns its memory or is a view that :func:`relocate` made (a
@@ -327,10 +327,13 @@ def relocate(group_params: list[Tensor]) -> FlatGroup | None:
     too large on average lays out its small ones only (each of at most ``FLAT_MEAN_NUMEL``
     numbers), when there are two or more, and steps the large ones per tensor: W1's Adam
     step then makes 2 passes of calls instead of 6 (BENCHMARKS.md, "Issue 14: W1/W2 per-step
-    work").
+    work"). ``whole``: lay out every parameter whatever its size, for a step whose gradients
+    come already laid out flat, so that no gather costs what the single pass saves
+    (minigrad.jit's lean replay: ``Optimizer._lay_out_whole``).
     """
     members = list(range(len(group_params)))
-    if (sum(p.array.size for p in group_params) > FLAT_MEAN_NUMEL * len(group_params)):
+    if (not whole
+            and sum(p.array.size for p in group_params) > FLAT_MEAN_NUMEL * len(group_params)):
         members = [i for i, p in enumerate(group_params) if p.array.size <= FLAT_MEAN_NUMEL]
     params = [group_params[i] for i in members]
     arrays = [p.array for p in params]
