@@ -932,6 +932,27 @@ def test_a_group_with_large_parameters_is_laid_out_whole_and_replayed_lean():
             assert not step.moved  # the layout the recording asked for is not counted
 
 
+def test_a_large_parameter_that_cannot_move_is_stepped_per_tensor_in_the_lean_step():
+    def build(seed=0):  # the weight a view of another array: no flat buffer may take it
+        mg.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(300, 128), nn.ReLU(), nn.Linear(128, 10))
+        model[0].weight.array = model[0].weight.array.copy().reshape(-1).reshape(128, 300)
+        return model
+
+    def between(i, model, opt):
+        if i == 2:
+            opt.load_state_dict(opt.state_dict())  # the next replay takes the full step
+
+    data = batches(300, 10, batch=8)
+    for name in ("Adam", "SGD-momentum"):
+        for hook in (None, between):
+            step = check_identical(build, OPTIMIZERS[name], data, between=hook)
+            _, opt, (flats, _, other_grads), _ = lean_kernel(step.program)[0].args
+            assert flats[0].others == [0] and [g.shape for g in other_grads[0]] == [(128, 300)]
+            weight = opt.param_groups[0]["params"][0]
+            assert weight.grad.array is other_grads[0][0]
+
+
 def test_a_bad_value_set_by_hand_is_refused_by_the_lean_step_before_anything_changes():
     model = w3()
     opt = optim.Adam(model.parameters(), lr=1e-2)

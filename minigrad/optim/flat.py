@@ -303,7 +303,9 @@ def _same_place(arrays: list[Array]) -> bool:
 # (the gradients come fresh from backward, out of cache); over bench_optim.py's 8 tensors
 # (163 K on average) 10% slower, SGD's 70% slower. So a group goes flat only while its
 # tensors hold at most this many numbers on average; a group above it lays out the tensors
-# that hold at most this many each (W1's biases and last weight), if two or more.
+# that hold at most this many each (W1's biases and last weight), if two or more. Not in a
+# step that minigrad.jit replays lean, whose gradients come laid out flat: there the whole
+# group is (``relocate(whole=True)``, ``Optimizer._lay_out_whole``).
 FLAT_MEAN_NUMEL = 1 << 13
 
 LEND_EVERY = 64  # (FlatGroup.gather)
