@@ -39,18 +39,20 @@ class _Counting:
         self.runner(kernel, arrays, scalars)
 
 
-def _train(make, monkeypatch, runner, skip_at=None, **kw):
-    """STEPS steps over SHAPES-shaped parameters with a StepLR schedule; returns parameters,
-    the optimizer and the runner's launch count."""
+def _train(make, monkeypatch, runner, skip_at=None, shapes=SHAPES, before=None, **kw):
+    """STEPS steps over parameters of ``shapes`` with a StepLR schedule (``before(step, opt)``
+    called before each); returns parameters, the optimizer and the runner's launch count."""
     rng = np.random.default_rng(7)
-    params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in SHAPES]
+    params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in shapes]
     counting = _Counting(runner) if runner is not None else None
     monkeypatch.setattr(fused, "HOST_RUNNER", counting)
     monkeypatch.setattr(fused, "ENABLED", runner is not None)
     opt = make(params, **kw)
     schedule = StepLR(opt, step_size=2, gamma=0.5)
     for step in range(STEPS):
-        for i, (p, s) in enumerate(zip(params, SHAPES)):
+        if before is not None:
+            before(step, opt)
+        for i, (p, s) in enumerate(zip(params, shapes)):
             g = rng.normal(size=s).astype(np.float32)
             p.grad = None if (step == skip_at and i == 1) else minigrad.Tensor(g)
         opt.step()
@@ -105,22 +107,9 @@ def test_a_large_parameter_stepped_per_tensor_gets_its_own_kernel(monkeypatch):
     """A group too large on average to go flat lays out its small tensor and steps the large
     one per tensor (flat.py): one kernel each per step, the plain step's bits."""
     shapes = ((128, 128), (4,))  # mean numel 8,194 > flat.FLAT_MEAN_NUMEL
-
-    def train(runner):
-        rng = np.random.default_rng(5)
-        params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in shapes]
-        counting = _Counting(runner) if runner else None
-        monkeypatch.setattr(fused, "HOST_RUNNER", counting)
-        monkeypatch.setattr(fused, "ENABLED", runner is not None)
-        opt = FULL_STATE["Adam"](params)
-        for _ in range(STEPS):
-            for p, s in zip(params, shapes):
-                p.grad = minigrad.Tensor(rng.normal(size=s).astype(np.float32))
-            opt.step()
-        return params, opt, counting.launches if counting else 0
-
-    fused_run, plain_run = train(run_numpy), train(None)
-    _assert_same(fused_run, plain_run)
+    make = FULL_STATE["Adam"]
+    fused_run = _train(make, monkeypatch, run_numpy, shapes=shapes)
+    _assert_same(fused_run, _train(make, monkeypatch, None, shapes=shapes))
     assert fused_run[2] == 2 * STEPS
 
 
@@ -137,24 +126,13 @@ def test_an_option_switched_on_later_falls_back_once(monkeypatch):
     def make(ps):
         return RMSprop(ps, lr=1e-2)
 
-    def train(runner):
-        rng = np.random.default_rng(3)
-        params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in SHAPES]
-        counting = _Counting(runner) if runner else None
-        monkeypatch.setattr(fused, "HOST_RUNNER", counting)
-        monkeypatch.setattr(fused, "ENABLED", runner is not None)
-        opt = make(params)
-        for step in range(4):
-            if step == 2:
-                opt.param_groups[0]["momentum"] = 0.9
-            for p, s in zip(params, SHAPES):
-                p.grad = minigrad.Tensor(rng.normal(size=s).astype(np.float32))
-            opt.step()
-        return params, opt, counting.launches if counting else 0
+    def momentum_at_2(step, opt):
+        if step == 2:
+            opt.param_groups[0]["momentum"] = 0.9
 
-    fused_run, plain_run = train(run_numpy), train(None)
-    _assert_same(fused_run, plain_run)
-    assert fused_run[2] == 3
+    fused_run = _train(make, monkeypatch, run_numpy, before=momentum_at_2)
+    _assert_same(fused_run, _train(make, monkeypatch, None, before=momentum_at_2))
+    assert fused_run[2] == STEPS - 1
 
 
 @pytest.mark.skipif(COMPILER is None, reason="no C compiler (gcc or cc) on this machine")
