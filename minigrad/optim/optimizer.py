@@ -747,7 +747,7 @@ class Optimizer:
         elif scale is not None and scale != 1.0:
             grad = grad * scale
         flat.state["step"] += 1
-        # h14cuda: on CuPy, one fused kernel does the whole update (optim/fused.py); False
+        # on CuPy, one fused kernel does the whole update (optim/fused.py); False
         # (NumPy, a rule or option without a kernel): nothing done, the plain update runs
         if not fused_update(self, flat.tensor, grad, flat.state, group):
             self.update(flat.tensor, grad, flat.state, group)
