@@ -367,13 +367,8 @@ def _pointwise_loss(name, input, target, kind, reduction, delta=0.0):
             raise TypeError(
                 f"{name}: input has dtype {input.dtype} but target has dtype {target.dtype}"
             )
-        target = Tensor._wrap(kernel(_cast, target.array, input.array.dtype))
+        target = target.astype(input.array.dtype)  # the Cast op: a kernel of a captured step
     return loss_ops.pointwise_loss(kind, input, target, reduction, delta)
-
-
-def _cast(a, dtype):
-    """``a`` as ``dtype`` (a new array): a kernel of a captured step."""
-    return a.astype(dtype)
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -581,7 +576,7 @@ def _binary_targets(name, input, target, weight):
     if target.array.dtype != input.array.dtype:
         if target.requires_grad:
             raise TypeError(f"{name}: input has dtype {input.dtype}, target {target.dtype}")
-        target = Tensor._wrap(kernel(_cast, target.array, input.array.dtype))
+        target = target.astype(input.array.dtype)  # the Cast op: a kernel of a captured step
     return target, _broadcast_weight(weight, input, name, "weight")
 
 
