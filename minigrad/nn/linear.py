@@ -27,6 +27,14 @@ class Identity(Module):
 class Linear(Module):
     """y = x W^T + b, with ``weight`` (out_features, in_features) and ``bias`` (out_features,).
 
+    The weight has torch's shape but is stored column-major (F-contiguous: ``weight.array``
+    is ``empty((in, out)).T``), so ``weight.array.T`` is a C-contiguous (in, out) matrix and
+    every product of forward and backward is the one a hand-written NumPy MLP makes:
+    ``x @ W.T`` without a transpose for BLAS (NN), the weight's gradient as ``(x^T g)^T`` in
+    the weight's own layout (TN) and ``g @ W`` (NT). Shape, indexing, values, the seeded
+    initial values and ``state_dict`` are torch's; only the strides differ (measured gain:
+    BENCHMARKS.md, "Issue 14/15: Linear weights stored (in, out)").
+
     Default initialisation is torch's: ``kaiming_uniform_(weight, a=sqrt(5))``, which is
     U(-1/sqrt(in_features), 1/sqrt(in_features)), and bias U(-1/sqrt(in_features),
     1/sqrt(in_features)).
@@ -46,7 +54,8 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
         self.in_features = in_features
         self.out_features = out_features
-        _add_weight_and_bias(self, (out_features, in_features), bias, dtype, device)
+        _add_weight_and_bias(self, (out_features, in_features), bias, dtype, device,
+                             column_major=True)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -108,19 +117,23 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-def _empty(shape, dtype):
+def _empty(shape, dtype, column_major: bool = False):
+    """A zero Tensor of ``shape`` to make a Parameter of; ``column_major``: a 2-D shape stored
+    F-contiguous (a Linear weight: see :class:`Linear`)."""
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     if dt.kind != "f":
         raise TypeError(f"parameters must have a floating dtype, got {dt}")
+    if column_major and len(shape) == 2:
+        return Tensor._wrap(np.zeros(shape[::-1], dtype=dt).T)
     return Tensor._wrap(np.zeros(shape, dtype=dt))  # a Tensor: Parameter keeps its dtype
 
 
 def _add_weight_and_bias(module: Module, weight_shape: tuple, bias: bool, dtype,
-                         device: DeviceLike) -> None:
+                         device: DeviceLike, column_major: bool = False) -> None:
     """Register ``module.weight`` of ``weight_shape`` and ``module.bias`` of shape
     ``(weight_shape[0],)`` (or a None bias), uninitialised until ``reset_parameters``: the
-    parameters of Linear and of the convolutions."""
-    module.weight = Parameter(_empty(weight_shape, dtype), device=device)
+    parameters of Linear and of the convolutions (``column_major``: see :func:`_empty`)."""
+    module.weight = Parameter(_empty(weight_shape, dtype, column_major), device=device)
     if bias:
         module.bias = Parameter(_empty(weight_shape[:1], dtype), device=device)
     else:
@@ -175,7 +188,8 @@ class LazyLinear(Linear):
         shape = {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
         for name, p in self._parameters.items():
             if p is not None:
-                fresh = Parameter(_empty(shape[name], self._factory["dtype"]),
+                fresh = Parameter(_empty(shape[name], self._factory["dtype"],
+                                         column_major=True),
                                   device=self._factory["device"])
                 p.array = fresh.array  # the same Parameter object: optimizers keep it
         self.__dict__.pop("_factory")

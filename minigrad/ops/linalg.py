@@ -55,6 +55,8 @@ class Linear(Function):
     """y = x W^T + b with W of shape (out, in), as torch's linear layer: one node, not three.
 
     dx = g W;  dW = g^T x (leading dims of x flattened);  db = sum of g over leading dims.
+    A W stored column-major (``nn.Linear``'s) gets dW in its own layout, (x^T g)^T, as
+    :class:`MatMul` does for a transposed operand: the engine keeps it with no copy.
     """
 
     def forward(self, x, w, b=None):
@@ -75,7 +77,7 @@ class Linear(Function):
         if need[0]:
             gx = grad @ w
         if need[1]:
-            gw = g2.T @ x2
+            gw = (x2.T @ g2).T if _is_transposed(w) else g2.T @ x2
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=0)
         return gx, gw, gb
