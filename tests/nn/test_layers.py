@@ -75,6 +75,10 @@ def test_linear_weight_is_column_major_with_torchs_shape_and_seeded_values():
     nn.init.kaiming_uniform_(c_weight, a=math.sqrt(5))
     np.testing.assert_array_equal(w, c_weight.array)
     assert lin.weight.is_contiguous() is False  # the honest answer: docs/from_pytorch.md
+    c = lin.weight.contiguous()  # torch's rule: a C-contiguous copy, in the graph
+    assert c.is_contiguous() and c.requires_grad and c.array.base is None
+    np.testing.assert_array_equal(c.array, w)
+    assert lin.bias.contiguous() is lin.bias
     assert list(lin.state_dict()) == ["weight", "bias"]
 
 
