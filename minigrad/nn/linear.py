@@ -27,13 +27,13 @@ class Identity(Module):
 class Linear(Module):
     """y = x W^T + b, with ``weight`` (out_features, in_features) and ``bias`` (out_features,).
 
-    The weight has torch's shape but is stored column-major (F-contiguous: ``weight.array``
-    is ``empty((in, out)).T``), so ``weight.array.T`` is a C-contiguous (in, out) matrix and
-    every product of forward and backward is the one a hand-written NumPy MLP makes:
-    ``x @ W.T`` without a transpose for BLAS (NN), the weight's gradient as ``(x^T g)^T`` in
-    the weight's own layout (TN) and ``g @ W`` (NT). Shape, indexing, values, the seeded
-    initial values and ``state_dict`` are torch's; only the strides differ (measured gain:
-    BENCHMARKS.md, "Issue 14/15: Linear weights stored (in, out)").
+    A weight of at least :data:`COLUMN_MAJOR_MIN_NUMEL` numbers has torch's shape but is
+    stored column-major (F-contiguous: ``weight.array`` is ``empty((in, out)).T``), so that
+    ``weight.array.T`` is a C-contiguous (in, out) matrix and the products are those of a
+    hand-written NumPy MLP: ``x @ W.T`` without a transpose for BLAS (NN), the weight's
+    gradient as ``(x^T g)^T`` in the weight's own layout (TN) and ``dx = g @ W`` (NT). Shape,
+    indexing, values, the seeded initial values and ``state_dict`` are torch's; only the
+    strides differ. Why, and why not for smaller weights: :data:`COLUMN_MAJOR_MIN_NUMEL`.
 
     Default initialisation is torch's: ``kaiming_uniform_(weight, a=sqrt(5))``, which is
     U(-1/sqrt(in_features), 1/sqrt(in_features)), and bias U(-1/sqrt(in_features),
@@ -55,7 +55,7 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         _add_weight_and_bias(self, (out_features, in_features), bias, dtype, device,
-                             column_major=True)
+                             column_major=_column_major(in_features, out_features))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -78,6 +78,25 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+# OpenBLAS multiplies by a transposed operand (NT) about 13% slower than NN (784x256 weight,
+# batch 128: 581 vs 506 us). With torch's row-major (out, in) weight the forward x W^T is NT
+# and dx = g W is NN; with the weight stored column-major it is the other way round, so a
+# layer whose dx is computed gains nothing; the first layer of a network, whose input needs
+# no gradient, gains the forward's 13% (W1: 75 us of a 1.85 ms step, ~4%; W1 and W2 epochs
+# 3-4% faster, minigrad.jit's W1 step 1.06-1.11 -> 1.01-1.04x the hand-written NumPy step:
+# BENCHMARKS.md, "Issue 14/15: Linear weights stored (in, out)"). For small weights the
+# products take a few microseconds either way and the column-major layout costs more than it
+# saves (W3's 64x64 layers: the step 2-3% slower in eager and under minigrad.jit: the NT dx
+# of a 10x64 weight, and the bookkeeping of transposed gradients), so they keep torch's.
+COLUMN_MAJOR_MIN_NUMEL = 1 << 14  # (128 x 128)
+
+
+def _column_major(in_features: int, out_features: int) -> bool:
+    """Whether a Linear weight of this size is stored column-major
+    (:data:`COLUMN_MAJOR_MIN_NUMEL`)."""
+    return in_features * out_features >= COLUMN_MAJOR_MIN_NUMEL
 
 
 class Flatten(Module):
@@ -189,7 +208,7 @@ class LazyLinear(Linear):
         for name, p in self._parameters.items():
             if p is not None:
                 fresh = Parameter(_empty(shape[name], self._factory["dtype"],
-                                         column_major=True),
+                                         _column_major(self.in_features, self.out_features)),
                                   device=self._factory["device"])
                 p.array = fresh.array  # the same Parameter object: optimizers keep it
         self.__dict__.pop("_factory")

@@ -78,14 +78,17 @@ class FlatGroup:
         state: the flat state handed to ``update``: a buffer per array key, and the numbers.
         buffers: the state buffers that the parameters' states are views of, by key.
         spans: ``(start, stop, shape, column_major)`` of each parameter in the buffers
-            (:func:`span_view`); ``transposed``: whether any span is column-major.
+            (:func:`span_view`); ``transposed``: whether any span is column-major;
+            ``transpose_all``: whether every span is column-major or at most 1-D (an MLP's
+            weights and biases), so that every array may be transposed
+            (:meth:`in_memory_order`).
         stale: True until the state is laid out, and again after a per-tensor step: the next
             flat step adopts the parameters' state again.
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
                  "buffers", "handed", "spans", "shapes", "state_lens", "stale", "group_params",
-                 "members", "others", "lent", "wait", "transposed")
+                 "members", "others", "lent", "wait", "transposed", "transpose_all")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -99,6 +102,7 @@ class FlatGroup:
         self.spans = spans
         self.shapes = [span[2] for span in spans]
         self.transposed = any(span[3] for span in spans)
+        self.transpose_all = all(span[3] or len(span[2]) <= 1 for span in spans)
         self.views = self.views_of(param)
         self.wait = 0
         self._new_grad_buffer()
@@ -119,7 +123,7 @@ class FlatGroup:
         empty = cls.__new__(cls)
         empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
         empty.grad_views, empty.state_lens, empty.lent, empty.wait = [], [], False, 0
-        empty.transposed = False
+        empty.transposed = empty.transpose_all = False
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.handed, empty.stale = {}, {}, {}, True
@@ -230,6 +234,8 @@ class FlatGroup:
         ravel is its span's memory order: the transpose of those on column-major spans."""
         if not self.transposed:
             return arrays
+        if self.transpose_all:  # each array column-major or 1-D (its own transpose): a C map
+            return list(map(_TRANSPOSE, arrays))
         return [a.T if span[3] else a for a, span in zip(arrays, self.spans)]
 
     def _lend(self, grads: list[Array]) -> None:
@@ -291,6 +297,7 @@ class FlatGroup:
 
 _NONE = object()  # no buffer (a state value of None is not one)
 _ARRAY = operator.attrgetter("array")
+_TRANSPOSE = operator.attrgetter("T")
 _GRAD = operator.attrgetter("_grad")
 _SHAPE = operator.attrgetter("shape")
 _DTYPE = operator.attrgetter("dtype")

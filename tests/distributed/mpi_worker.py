@@ -144,8 +144,8 @@ def task_collectives(rank: int, world: int) -> dict:
     out["SUM_layouts"], out["SUM_layouts_f"] = t.array, t.array.flags.f_contiguous
     minigrad.manual_seed(100 + rank)
     lin = nn.Linear(4, 3)
-    if rank == 1:  # e.g. a rank whose weight array was replaced by a C-ordered one
-        lin.weight.array = np.ascontiguousarray(lin.weight.array)
+    if rank != 1:  # column-major (a large nn.Linear weight's layout); C-ordered on rank 1
+        lin.weight.array = np.asfortranarray(lin.weight.array)
     DistributedDataParallel(lin)  # rank 0's parameters on every rank
     out["ddp_weight"], out["ddp_bias"] = lin.weight.array, lin.bias.array
     dist.barrier()

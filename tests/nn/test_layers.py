@@ -62,7 +62,22 @@ def test_linear_seeded_init_repeatable():
 
 # ------------------------------------------------ Linear's weight stored column-major (issue 14)
 
-def test_linear_weight_is_column_major_with_torchs_shape_and_seeded_values():
+def test_large_linear_weights_are_column_major_small_ones_row_major():
+    """nn.linear.COLUMN_MAJOR_MIN_NUMEL (measured there): W1's first two layers column-major,
+    its last and W3's row-major, as torch's; LazyLinear decides at its first call."""
+    for (n_in, n_out), column_major in {(784, 256): True, (256, 128): True, (128, 128): True,
+                                        (127, 128): False, (128, 10): False,
+                                        (64, 64): False}.items():
+        w = nn.Linear(n_in, n_out).weight.array
+        assert w.shape == (n_out, n_in)
+        assert (w.flags.f_contiguous, w.flags.c_contiguous) == (column_major, not column_major)
+    for n_in, column_major in ((256, True), (8, False)):
+        lazy = nn.LazyLinear(64)
+        lazy(mg.zeros(2, n_in))
+        assert lazy.weight.array.flags.f_contiguous == column_major
+
+
+def test_linear_weight_is_column_major_with_torchs_shape_and_seeded_values(column_major_linear):
     """The weight is F-contiguous (its .T a C-contiguous (in, out) matrix) and holds exactly the
     values a C-ordered weight initialised from the same seed holds (init writes by index)."""
     mg.manual_seed(5)
@@ -82,7 +97,7 @@ def test_linear_weight_is_column_major_with_torchs_shape_and_seeded_values():
     assert list(lin.state_dict()) == ["weight", "bias"]
 
 
-def test_linear_weight_gradient_has_the_weights_layout_and_value(rng):
+def test_linear_weight_gradient_has_the_weights_layout_and_value(rng, column_major_linear):
     """dW = g^T x, computed as (x^T g)^T: F-contiguous like the weight (kept by the engine
     with no copy), the same numbers as the closed form; dx = g W."""
     lin = nn.Linear(6, 3)
@@ -110,14 +125,14 @@ def test_linear_gradcheck_with_column_major_and_row_major_weights(layout, x_shap
         assert w.grad.array.flags.c_contiguous
 
 
-def test_lazy_linear_weight_is_column_major_after_its_first_call():
+def test_lazy_linear_weight_is_column_major_after_its_first_call(column_major_linear):
     lazy = nn.LazyLinear(3)
     lazy(mg.zeros(2, 5))
     assert lazy.weight.shape == (3, 5) and lazy.weight.array.flags.f_contiguous
     assert not lazy.weight.array.flags.c_contiguous
 
 
-def test_a_row_major_state_dict_loads_into_the_column_major_weight(rng):
+def test_a_row_major_state_dict_loads_into_the_column_major_weight(rng, column_major_linear):
     """A state dict saved before weights were stored column-major (C-ordered arrays) loads
     with every value in place: the weight keeps its array and its layout."""
     lin = nn.Linear(5, 4)
@@ -134,7 +149,7 @@ def test_a_row_major_state_dict_loads_into_the_column_major_weight(rng):
     np.testing.assert_array_equal(array, old["weight"][::-1])
 
 
-def test_casts_and_checkpoints_keep_the_weights_values_and_layout(tmp_path):
+def test_casts_and_checkpoints_keep_the_weights_values_and_layout(tmp_path, column_major_linear):
     model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
     values = {k: v.array.copy() for k, v in model.state_dict().items()}
     model.double()
@@ -151,7 +166,7 @@ def test_casts_and_checkpoints_keep_the_weights_values_and_layout(tmp_path):
     assert fresh[2].weight.array.flags.f_contiguous
 
 
-def test_a_training_checkpoint_resumes_bit_identically(tmp_path, rng):
+def test_a_training_checkpoint_resumes_bit_identically(tmp_path, rng, column_major_linear):
     """Adam over column-major weights (laid out flat with their layout), saved midway with
     save_checkpoint and resumed in a fresh model: the same parameters as the run that went on."""
     from minigrad.train import load_checkpoint, save_checkpoint

@@ -531,7 +531,7 @@ def test_column_major_state_from_a_state_dict_is_adopted_in_memory_order(rng):
         _assert_same(flat_params, flat, ref_params, ref)
 
 
-def test_linear_weights_gradients_are_lent_their_column_major_views(rng):
+def test_linear_weights_gradients_are_lent_their_column_major_views(rng, column_major_linear):
     """Gradients that stay between steps (zero_grad(set_to_none=False)): an nn.Linear
     weight's gradient, (x^T g)^T, the transpose of an array nobody else holds, is lent its
     F-contiguous view of the gradient buffer like any gradient that owns its memory."""
