@@ -77,7 +77,11 @@ class Linear(Function):
         if need[0]:
             gx = grad @ w
         if need[1]:
-            gw = (x2.T @ g2).T if _is_transposed(w) else g2.T @ x2
+            flags = getattr(w, "flags", None)  # (Tensors under create_graph have none)
+            if flags is None or flags.c_contiguous:
+                gw = g2.T @ x2
+            else:  # column-major (nn.Linear's large weights): dW in the same layout
+                gw = (x2.T @ g2).T
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=0)
         return gx, gw, gb

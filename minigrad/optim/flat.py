@@ -216,8 +216,8 @@ class FlatGroup:
             self.lent = False
         # axis=None: each array ravelled inside the call (NumPy and CuPy alike), in the
         # memory order of its span
-        get_array_module(self.grad).concatenate(self.in_memory_order(grads), axis=None,
-                                                out=self.grad)
+        get_array_module(self.grad).concatenate(
+            self.in_memory_order(grads) if self.transposed else grads, axis=None, out=self.grad)
         if self.wait:
             self.wait -= 1
         elif lend:
