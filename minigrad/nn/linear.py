@@ -85,7 +85,7 @@ class Linear(Module):
 # and dx = g W is NN; with the weight stored column-major it is the other way round, so a
 # layer whose dx is computed gains nothing; the first layer of a network, whose input needs
 # no gradient, gains the forward's 13% (W1: 75 us of a 1.85 ms step, ~4%; W1 and W2 epochs
-# 3-4% faster, minigrad.jit's W1 step 1.06-1.11 -> 1.01-1.04x the hand-written NumPy step:
+# 3-4% faster, minigrad.jit's W1 step 1.05-1.07 -> 1.03-1.05x the hand-written NumPy step:
 # BENCHMARKS.md, "Issue 14/15: Linear weights stored (in, out)"). For small weights the
 # products take a few microseconds either way and the column-major layout costs more than it
 # saves (W3's 64x64 layers: the step 2-3% slower in eager and under minigrad.jit: the NT dx
