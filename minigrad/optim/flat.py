@@ -43,6 +43,7 @@ from __future__ import annotations
 import operator
 import sys
 import weakref
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
@@ -469,7 +470,7 @@ class Segments:
         count: the number of parameters; ``sizes``: each one's number of elements.
     """
 
-    __slots__ = ("count", "sizes", "_starts", "_filled", "_spread", "_buffer")
+    __slots__ = ("count", "sizes", "_starts", "_filled", "_memo", "_buffer")
 
     def __init__(self, spans: list[tuple], buffer: Array):
         xp = get_array_module(buffer)
@@ -480,7 +481,7 @@ class Segments:
             self._filled = None if len(filled) == self.count else xp.asarray(filled)
             self._starts = xp.asarray([spans[i][0] for i in filled], dtype=np.intp)
         self._buffer = buffer  # (its device and dtype)
-        self._spread: dict[str, tuple[list, Array]] = {}
+        self._memo: dict[str, tuple[Any, Any]] = {}
 
     def sums(self, x: Array) -> Array:
         """The sum over each parameter's span of the flat array ``x`` (in ``x``'s dtype, each
@@ -493,21 +494,22 @@ class Segments:
             sums[self._filled] = xp.add.reduceat(x, self._starts)
         return sums
 
-    def spread(self, name: str, values: list, dtype: Any = None) -> Array:
+    def spread(self, values: list, dtype: Any = None) -> Array:
         """The flat array (of ``dtype``, by default the buffer's, on the buffer's device)
         whose elements in each parameter's span are that parameter's value in ``values``:
-        ``repeat(values, sizes)``. The last array made under each ``name`` is kept and given
-        again while ``values`` and ``dtype`` are equal (SWATS's rates and phases change only
-        at a switch or with the group's ``lr``): the caller must not write it."""
-        dtype = self._buffer.dtype if dtype is None else np.dtype(dtype)
-        kept = self._spread.get(name)
-        if kept is not None and kept[0] == values and kept[1].dtype == dtype:
-            return kept[1]
+        ``repeat(values, sizes)``."""
         xp = get_array_module(self._buffer)
         with on_device_of(self._buffer):
-            array = xp.repeat(xp.asarray(values, dtype=dtype), self.sizes)
-        self._spread[name] = (list(values), array)
-        return array
+            return xp.repeat(xp.asarray(values, dtype=dtype or self._buffer.dtype), self.sizes)
+
+    def memo(self, name: str, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, kept under ``name`` and given again while ``key`` stays equal: for
+        values made from per-tensor numbers that seldom change (SWATS's per-element rates
+        change at a switch or with the group's ``lr``). The caller must not write it."""
+        kept = self._memo.get(name)
+        if kept is None or kept[0] != key:
+            kept = self._memo[name] = (key, make())
+        return kept[1]
 
 
 def _hand_segments(flat: FlatGroup) -> None:

@@ -114,94 +114,98 @@ class SWATS(Optimizer):
     def update(self, p: Tensor, grad: Array, state: dict, group: dict) -> None:
         """One parameter's step, or a flat group's (``state[SEGMENTS]`` then says where each
         tensor lies, and each key of :data:`PER_TENSOR` holds a list, one value per tensor):
-        each tensor takes the step of its phase."""
+        each tensor takes the step of the phase it is in when the step begins."""
         segments = state.get(SEGMENTS)
         if segments is None:  # one tensor: its numbers as lists of one
             numbers = {key: [state[key]] for key in PER_TENSOR}
         else:
             numbers = {key: state[key] for key in PER_TENSOR}
         beta1, beta2 = group["betas"]
-        g = l2_penalty(grad, p.array, group["weight_decay"])     # g <- g + wd * x
-        in_adam = [phase == "adam" for phase in numbers["phase"]]
-        adam = sgd = None  # masks of the elements in each phase, when both phases are present
-        if segments is not None and 0 < sum(in_adam) < segments.count:
-            adam = segments.spread("adam", in_adam, bool)
-            sgd = segments.spread("sgd", [not a for a in in_adam], bool)
-        if any(in_adam):
-            self._adam_phase(p.array, g, state, group, numbers, segments, adam, sgd)
-        if not all(in_adam):
-            self._sgd_phase(p.array, g, state, group["lr"], beta1, numbers, segments, sgd,
-                            adam)
+        theta = p.array
+        g = l2_penalty(grad, theta, group["weight_decay"])      # g <- g + wd * x
+        phases = numbers["phase"]
+        in_adam = phases.count("adam")  # tensors in the Adam phase when the step begins
+        both = None  # a flat group whose tensors are in both phases: per-element factors
+        if 0 < in_adam < len(phases):
+            both = segments.memo("phases", (phases, beta1, beta2),
+                                 lambda: _BothPhases(segments, phases, beta1, beta2))
+        rates = None if in_adam == len(phases) else self._sgd_rates(numbers, group["lr"],
+                                                                    beta1, segments)
+        if in_adam:
+            self._adam_phase(theta, g, state, group, numbers, segments, both)
+        if rates is not None:
+            self._sgd_phase(theta, g, state, beta1, rates, both)
         for key in PER_TENSOR:
             values = numbers[key]
             if values is not state[key]:
                 state[key] = values[0] if segments is None else values
 
-    def _sgd_phase(self, theta: Array, g: Array, state: dict, lr: float, beta1: float,
-                   numbers: dict, segments: Segments | None, mask: Array | None,
-                   others: Array | None) -> None:
-        """Heavy-ball SGD on the tensors in the SGD phase (the elements of ``mask``, or all;
-        ``others``: the elements left as they are)."""
+    @staticmethod
+    def _sgd_rates(numbers: dict, lr: float, beta1: float,
+                   segments: Segments | None) -> float | Array:
+        """Each tensor's SGD-phase rate (:func:`_sgd_rates`): a number for one tensor, else
+        spread over the flat group's elements (made again when a number changes)."""
+        if segments is None:
+            return _sgd_rates(numbers, lr, beta1)[0]
+        return segments.memo("rates", (numbers["sgd_lr"], numbers["switch_lr"], lr, beta1),
+                             lambda: segments.spread(_sgd_rates(numbers, lr, beta1)))
+
+    def _sgd_phase(self, theta: Array, g: Array, state: dict, beta1: float,
+                   rates: float | Array, both: _BothPhases | None) -> None:
+        """Heavy-ball SGD at each tensor's rate (0 for a tensor in the Adam phase, whose
+        ``v`` stays as it is: decay 1 and weight 0 on its elements)."""
         xp = get_array_module(theta)
         v = state["momentum_buffer"]
-        kept = None if mask is None else _copy(v, self.scratch(v, 3))
-        v *= beta1
-        v += g                                                   # v_k = beta1 v_{k-1} + g_k
-        coefficients = []
-        for rate, lr_switch in zip(numbers["sgd_lr"], numbers["switch_lr"]):
-            if rate is None:  # a tensor in the Adam phase
-                coefficients.append(0.0)
-                continue
-            if lr_switch:
-                rate *= lr / lr_switch                           # follow the group's schedule
-            coefficients.append((1.0 - beta1) * rate)
-        if segments is None:
-            theta -= coefficients[0] * v                         # x_k = x - (1-beta1) Lambda v
-            return
-        step = xp.multiply(segments.spread("rate", coefficients), v, out=self.scratch(v, 4))
-        if mask is None:
-            theta -= step                                        # x_k = x - (1-beta1) Lambda v
-            return
-        xp.copyto(theta, xp.subtract(theta, step, out=step), where=mask)
-        xp.copyto(v, kept, where=others)                         # (the Adam phase's v stays)
+        if both is None:
+            v *= beta1
+            v += g                                               # v_k = beta1 v_{k-1} + g_k
+        else:
+            v *= both.v_decay
+            v += xp.multiply(both.sgd, g, out=self.scratch(v, 1))  # v_k = beta1 v_{k-1} + g_k
+        if type(rates) is float:
+            theta -= rates * v                                   # x_k = x - (1-beta1) Lambda v
+        else:
+            theta -= xp.multiply(rates, v, out=self.scratch(v, 1))    # (per tensor)
 
     def _adam_phase(self, theta: Array, g: Array, state: dict, group: dict, numbers: dict,
-                    segments: Segments | None, mask: Array | None,
-                    others: Array | None) -> None:
-        """Adam on the tensors in the Adam phase (the elements of ``mask``, or all;
-        ``others``: the elements left as they are), then each one's rate estimate and switch
-        test (:meth:`_estimate_rate`)."""
+                    segments: Segments | None, both: _BothPhases | None) -> None:
+        """Adam on the tensors in the Adam phase (a tensor in the SGD phase keeps its
+        moments and its value: decay 1, weight 0 and step 0 on its elements), then each
+        one's rate estimate and switch test (:meth:`_estimate_rate`)."""
         xp = get_array_module(theta)
         k, lr, eps = state["step"], group["lr"], group["eps"]
         beta1, beta2 = group["betas"]
         m, a = state["exp_avg"], state["exp_avg_sq"]
-        if mask is not None:  # the SGD phase's moments stay as they were at its switch
-            kept_m = _copy(m, self.scratch(m, 1))
-            kept_a = _copy(a, self.scratch(a, 2))
-        ema_(m, g, beta1)                                        # m_k
-        ema_of_square_(a, g, beta2)                              # a_k
+        if both is None:
+            ema_(m, g, beta1)                                    # m_k
+            ema_of_square_(a, g, beta2)                          # a_k
+        else:  # the same lines, with per-element factors
+            m *= both.m_decay
+            m += xp.multiply(both.m_weight, g, out=self.scratch(m, 1))     # m_k
+            step = xp.multiply(g, g, out=self.scratch(a, 1))
+            step -= a
+            step *= both.a_weight
+            a += step                                            # a_k
         bias2 = 1.0 - beta2**k
         denom = xp.sqrt(a, out=self.scratch(a, 0))
         denom += eps                                             # sqrt(a_k) + eps
         p_k = xp.divide(m, denom, out=denom)
         p_k *= -lr * math.sqrt(bias2) / (1.0 - beta1**k)         # p_k
+        if both is not None:
+            p_k *= both.adam
+        theta += p_k                                             # x_k = x_{k-1} + p_k
         p_dot_g, p_dot_p = self._dots(p_k, g, segments)
-        if mask is None:
-            theta += p_k                                         # x_k = x_{k-1} + p_k
-        else:
-            xp.copyto(theta, xp.add(theta, p_k, out=p_k), where=mask)
-            xp.copyto(m, kept_m, where=others)
-            xp.copyto(a, kept_a, where=others)
-        self._estimate_rate(p_dot_g, p_dot_p, bias2, state, group, numbers, segments)
+        in_adam = None if both is None else both.in_adam
+        self._estimate_rate(p_dot_g, p_dot_p, bias2, state, group, numbers, in_adam, segments)
 
     def _dots(self, p_k: Array, g: Array, segments: Segments | None) -> tuple[Array, Array]:
         """``p_k . g_k`` and ``p_k . p_k`` of each tensor, as float64 host vectors."""
         xp = get_array_module(p_k)
         if segments is None:
             p_flat = p_k.ravel()
-            return np.array([float(xp.dot(p_flat, g.ravel()))]), np.array([float(xp.dot(
-                p_flat, p_flat))])
-        products = self.scratch(p_k, 5)
+            return (np.array([float(xp.dot(p_flat, g.ravel()))]),
+                    np.array([float(xp.dot(p_flat, p_flat))]))
+        products = self.scratch(p_k, 1)
         p_dot_g = segments.sums(xp.multiply(p_k, g, out=products))
         p_dot_p = segments.sums(xp.multiply(p_k, p_k, out=products))
         host = to_device(xp.stack((p_dot_g, p_dot_p)), CPU).astype(np.float64)
@@ -209,11 +213,15 @@ class SWATS(Optimizer):
 
     @staticmethod
     def _estimate_rate(p_dot_g: np.ndarray, p_dot_p: np.ndarray, bias2: float, state: dict,
-                       group: dict, numbers: dict, segments: Segments | None) -> None:
+                       group: dict, numbers: dict, in_adam: np.ndarray | None,
+                       segments: Segments | None) -> None:
         """Algorithm 1's projected SGD rate, for each tensor in the Adam phase (host vectors,
-        one entry per tensor), and the switch of each one whose estimate has settled."""
+        one entry per tensor; ``in_adam``: which ones, None for all), and the switch of each
+        one whose estimate has settled."""
         k, beta2, eps = state["step"], group["betas"][1], group["eps"]
-        moving = (np.array(numbers["phase"]) == "adam") & (p_dot_g != 0.0)
+        moving = p_dot_g != 0.0
+        if in_adam is not None:
+            moving &= in_adam
         if not moving.any():
             return                                               # lambda_k = lambda_{k-1}
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -227,7 +235,7 @@ class SWATS(Optimizer):
         if k == 1 or not switch.any():
             return
         for key in ("phase", "sgd_lr", "switch_step", "switch_lr"):
-            numbers[key] = list(numbers[key])
+            numbers[key] = list(numbers[key])  # new lists: a flat group hands them back
         v = state["momentum_buffer"]
         for i in np.flatnonzero(switch).tolist():
             numbers["phase"][i] = "sgd"
@@ -241,7 +249,35 @@ class SWATS(Optimizer):
                 v[start:start + segments.sizes[i]] = 0           # v_k = 0
 
 
-def _copy(source: Array, out: Array) -> Array:
-    """``out`` holding a copy of ``source``."""
-    get_array_module(out).copyto(out, source)
-    return out
+def _sgd_rates(numbers: dict, lr: float, beta1: float) -> list[float]:
+    """``(1 - beta_1) Lambda lr_t / lr_switch`` of each tensor in the SGD phase (the rate of
+    torch's ``SGD(momentum=beta_1)``, following the group's schedule), 0 in the Adam phase."""
+    rates = []
+    for rate, lr_switch in zip(numbers["sgd_lr"], numbers["switch_lr"]):
+        if rate is None:  # a tensor in the Adam phase
+            rates.append(0.0)
+            continue
+        if lr_switch:
+            rate *= lr / lr_switch                               # follow the group's schedule
+        rates.append((1.0 - beta1) * rate)
+    return rates
+
+
+class _BothPhases:
+    """The per-element factors of a flat group whose tensors are in both phases: each
+    phase's lines run over the whole buffer, and leave the other phase's elements as they
+    are (a decay of 1, a weight of 0). Two more multiplications per phase instead of a
+    step per tensor (kept until a tensor switches: ``Segments.memo``). Exact on the
+    elements that a phase updates; those it leaves keep their values as long as ``g`` is
+    finite (``0 * inf`` is NaN)."""
+
+    def __init__(self, segments: Segments, phases: list[str], beta1: float, beta2: float):
+        self.in_adam = np.array([phase == "adam" for phase in phases])  # per tensor, host
+
+        def spread(in_adam_value: float, in_sgd_value: float) -> Array:
+            return segments.spread(np.where(self.in_adam, in_adam_value, in_sgd_value))
+
+        self.adam = spread(1.0, 0.0)                    # p_k on the Adam phase's elements
+        self.m_decay, self.m_weight = spread(beta1, 1.0), spread(1.0 - beta1, 0.0)
+        self.a_weight = spread(1.0 - beta2, 0.0)
+        self.v_decay, self.sgd = spread(1.0, beta1), spread(0.0, 1.0)
