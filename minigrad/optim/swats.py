@@ -224,14 +224,13 @@ class SWATS(Optimizer):
             moving &= in_adam
         if not moving.any():
             return                                               # lambda_k = lambda_{k-1}
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gamma = p_dot_p / -p_dot_g                           # gamma_k
         lam = np.array(numbers["lambda"], dtype=np.float64)
-        lam = np.where(moving, beta2 * lam + (1.0 - beta2) * gamma, lam)    # lambda_k
-        numbers["lambda"] = lam.tolist()
-        rate = lam / bias2                                       # Lambda = lambda_k / (1 - b2^k)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # (where nothing moves, or NaN)
+            gamma = p_dot_p / -p_dot_g                           # gamma_k
+            lam = np.where(moving, beta2 * lam + (1.0 - beta2) * gamma, lam)    # lambda_k
+            rate = lam / bias2                                   # Lambda = lambda_k / (1 - b2^k)
             switch = moving & (rate > 0.0) & (np.abs(rate - gamma) < eps)
+        numbers["lambda"] = lam.tolist()
         if k == 1 or not switch.any():
             return
         for key in ("phase", "sgd_lr", "switch_step", "switch_lr"):
