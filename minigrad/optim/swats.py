@@ -187,7 +187,7 @@ class SWATS(Optimizer):
             step *= both.a_weight
             a += step                                            # a_k
         bias2 = 1.0 - beta2**k
-        denom = xp.sqrt(a, out=self.scratch(a, 0))
+        denom = xp.sqrt(a)  # (a new array: on 1 M numbers, faster than a kept scratch)
         denom += eps                                             # sqrt(a_k) + eps
         p_k = xp.divide(m, denom, out=denom)
         p_k *= -lr * math.sqrt(bias2) / (1.0 - beta1**k)         # p_k
