@@ -157,10 +157,10 @@ def _switching_problem(seed):
     return x0, grads
 
 
-def _pair(x0, dtype=np.float32, **hp):
+def _pair(x0, dtype=np.float32, device="cpu", **hp):
     """The same parameters twice: one flat group, and one group per parameter."""
-    flat_params = [minigrad.Parameter(x.astype(dtype)) for x in x0]
-    ref_params = [minigrad.Parameter(x.astype(dtype)) for x in x0]
+    flat_params = [minigrad.Parameter(x.astype(dtype), device=device) for x in x0]
+    ref_params = [minigrad.Parameter(x.astype(dtype), device=device) for x in x0]
     hp = {**HP, **hp}
     return (flat_params, SWATS(flat_params, **hp), ref_params,
             SWATS([{"params": [p]} for p in ref_params], **hp))
@@ -168,7 +168,7 @@ def _pair(x0, dtype=np.float32, **hp):
 
 def _step(opt, params, grads, skip=()):
     for i, (p, g) in enumerate(zip(params, grads)):
-        p.grad = None if i in skip else minigrad.Tensor(g.astype(p.dtype))
+        p.grad = None if i in skip else minigrad.Tensor(g.astype(p.dtype), device=p.device)
     opt.step()
 
 
@@ -201,9 +201,9 @@ def _is_flat(opt, params):
 
 
 @pytest.mark.parametrize("seed,weight_decay", [(0, 0.0), (4, 0.0), (4, 0.01)])
-def test_flat_group_matches_per_tensor_through_staggered_switches(seed, weight_decay):
+def test_flat_group_matches_per_tensor_through_staggered_switches(seed, weight_decay, device):
     x0, grads = _switching_problem(seed)
-    flat_params, flat, ref_params, ref = _pair(x0, weight_decay=weight_decay)
+    flat_params, flat, ref_params, ref = _pair(x0, device=device, weight_decay=weight_decay)
     for k, g in enumerate(grads, 1):
         _step(flat, flat_params, g)
         _step(ref, ref_params, g)
