@@ -126,14 +126,14 @@ class SWATS(Optimizer):
         theta = p.array
         g = l2_penalty(grad, theta, group["weight_decay"])      # g <- g + wd * x
         phases = numbers["phase"]
-        in_adam = phases.count("adam")  # tensors in the Adam phase when the step begins
+        n_adam = phases.count("adam")  # tensors in the Adam phase when the step begins
         both = None  # a flat group whose tensors are in both phases: per-element factors
-        if 0 < in_adam < len(phases):
+        if 0 < n_adam < len(phases):
             both = segments.memo("phases", (phases, beta1, beta2),
                                  lambda: _BothPhases(segments, phases, beta1, beta2))
-        rates = None if in_adam == len(phases) else self._sgd_rates(numbers, group["lr"],
-                                                                    beta1, segments)
-        if in_adam:
+        rates = None if n_adam == len(phases) else self._sgd_rates(numbers, group["lr"],
+                                                                   beta1, segments)
+        if n_adam:
             self._adam_phase(theta, g, state, group, numbers, segments, both)
         if rates is not None:
             self._sgd_phase(theta, g, state, beta1, rates, both)
