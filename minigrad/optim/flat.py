@@ -256,8 +256,8 @@ class FlatGroup:
             self._share(key, changed.pop(key))
         for key in [k for k in changed if k in self.per_tensor]:  # a list: one value each
             values = handed[key] = changed.pop(key)
-            for _ in map(dict.__setitem__, self.states, repeat(key), values):
-                pass
+            for st, value in zip(self.states, values):
+                st[key] = value
         if len(changed) == 1:  # ``step`` alone, most often: one store per parameter
             (key, value), = changed.items()
             for st in self.states:
