@@ -303,3 +303,22 @@ def test_per_tensor_state_loads_into_a_flat_group_and_back():
         _step(flat, flat_params, g)
         _step(ref, ref_params, g)
         _assert_close(flat_params, flat, ref_params, ref, k)
+
+
+def test_flat_group_under_a_scheduler_matches_per_tensor():
+    """A scheduler's new ``lr`` (every 15 steps) rescales the rates of the tensors already in
+    the SGD phase, flat as per tensor."""
+    from minigrad.optim.lr_scheduler import StepLR
+
+    x0, grads = _switching_problem(4)
+    flat_params, flat, ref_params, ref = _pair(x0)
+    schedulers = [StepLR(flat, step_size=15, gamma=0.5), StepLR(ref, step_size=15, gamma=0.5)]
+    for k, g in enumerate(grads, 1):
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+        for scheduler in schedulers:
+            scheduler.step()
+    switches = [flat.state[p]["switch_step"] for p in flat_params]
+    assert sum(k is not None and k < 15 for k in switches) >= 2, switches
+    assert flat.param_groups[0]["lr"] == HP["lr"] * 0.5**4
