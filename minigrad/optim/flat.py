@@ -254,8 +254,8 @@ class FlatGroup:
                    if v is not buffers.get(k, _NONE) and v is not handed.get(k, _NONE)}
         for key in [k for k, v in changed.items() if _is_array(v)]:
             self._share(key, changed.pop(key))
-        for key in [k for k in changed if k in self.per_tensor]:  # a list: one value each
-            values = handed[key] = changed.pop(key)
+        for key in [k for k in changed if k in self.per_tensor] if self.per_tensor else ():
+            values = handed[key] = changed.pop(key)  # a list: one value per parameter
             for st, value in zip(self.states, values):
                 st[key] = value
         if len(changed) == 1:  # ``step`` alone, most often: one store per parameter
