@@ -1223,9 +1223,13 @@ def _initial_grad(t: Tensor, grad, create_graph: bool):
                 f"backward() of a non-scalar tensor of shape {tuple(t.array.shape)} needs a "
                 "`grad` of that shape (grad can be implicitly created only for scalar outputs)"
             )
-        with backend.on_device_of(t.array):  # CuPy allocates on the current device
-            g = t.array.copy()  # copy + fill: two C calls (0.2 us); NumPy's ones_like is
-            g.fill(1)  # a Python function (0.9 us), paid on every loss.backward()
+        a = t.array  # copy + fill: two C calls (0.2 us); NumPy's ones_like is a Python
+        if type(a) is np.ndarray:  # function (0.9 us), paid on every loss.backward()
+            g = a.copy()
+        else:
+            with backend.on_device_of(a):  # CuPy allocates on the current device
+                g = a.copy()
+        g.fill(1)
         return Tensor._wrap(g) if create_graph else g
     g_t = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=t.array.dtype, device=t.device)
     if tuple(g_t.shape) != tuple(t.array.shape):
