@@ -23,6 +23,9 @@ from ..tensor import Tensor
 from ..write_clock import writes
 from .function import Function, unbroadcast
 
+ndarray = np.ndarray
+_new_tensor = object.__new__
+
 # Callbacks queued during the running backward passes (innermost last), run when it ends.
 _queued_callbacks: list[list] = []
 
@@ -115,7 +118,7 @@ def run_backward(
     if rec is not None and rec.records_this_thread():  # minigrad.jit is capturing a step
         return rec.run_backward(roots, root_grads, retain_graph, create_graph, inputs)
     if (inputs is None and not create_graph and not _post_hooks and len(roots) == 1
-            and roots[0]._ctx is not None and type(root_grads[0]) is np.ndarray):
+            and roots[0]._ctx is not None and type(root_grads[0]) is ndarray):
         _plain_pass(roots[0], root_grads[0], retain_graph)  # loss.backward()
         return []
     grads, heap, leaves = _order_roots(roots, root_grads)
@@ -206,15 +209,24 @@ def _plain_pass(root: Tensor, root_grad, retain_graph: bool) -> None:
                             heappush(heap, (-p._ctx.sequence, p))
             if not retain_graph:
                 fn.inputs = None
-        claim = ownership.claim
+        claimed = ownership.claimed
         for k, t in leaves.items():  # every consumer is done: the leaves' sums are complete
             g = grads[k]
             if t._hooks:
                 g = _run_hooks(t, g, False)
-            if t._grad is None:
-                t._grad = Tensor._wrap(claim(g, t.array))
-            else:
+            if t._grad is not None:
                 _accumulate(t, g, ownership)
+                continue
+            if (type(g) is ndarray and g.base is None and id(g) not in claimed
+                    and g.flags.c_contiguous and g.flags.writeable):
+                claimed.add(id(g))  # GradOwnership.claim's first case (a fresh array), inline
+            else:
+                g = ownership.claim(g, t.array)
+            t._grad = grad = _new_tensor(Tensor)  # Tensor._wrap(g), inline
+            grad.array = g if type(g) is ndarray else _as_array(g)
+            grad._grad = grad._ctx = grad._hooks = None
+            grad.requires_grad = grad._retains_grad = False
+            grad._vc = [0]
     finally:
         thread_state.enabled = previous_mode
         _queued_callbacks.pop()
@@ -332,6 +344,12 @@ class _Sink:
             t._grad = g if t._grad is None else t._grad + g
         else:
             _accumulate(t, g, self.ownership)
+
+
+def _as_array(g):
+    """A gradient as ``Tensor._wrap`` keeps it (a NumPy scalar, from arithmetic on 0-d
+    arrays, as a 0-d array)."""
+    return Tensor._wrap(g).array
 
 
 def _accumulate(t: Tensor, g, ownership: GradOwnership) -> None:
