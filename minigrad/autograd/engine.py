@@ -226,7 +226,7 @@ def _plain_pass(root: Tensor, root_grad, retain_graph: bool) -> None:
             grad.array = g if type(g) is ndarray else _as_array(g)
             grad._grad = grad._ctx = grad._hooks = None
             grad.requires_grad = grad._retains_grad = False
-            grad._vc = [0]
+            grad._vc = [0, 0]
     finally:
         thread_state.enabled = previous_mode
         _queued_callbacks.pop()
