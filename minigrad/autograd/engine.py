@@ -382,7 +382,7 @@ class GradOwnership:
     def __init__(self, root_grads):
         self.claimed = set()
         for g in root_grads:  # a loop, not a set comprehension: a call less (CPython 3.11)
-            self.claimed.add(id(_memory_owner(g)))
+            self.claimed.add(id(g if getattr(g, "base", None) is None else _memory_owner(g)))
 
     def claim(self, g, like):
         """``g`` itself when it may be kept, else a copy (C-contiguous like ``like``)."""
