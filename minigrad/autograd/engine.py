@@ -173,7 +173,8 @@ def _plain_pass(root: Tensor, root_grad, retain_graph: bool) -> None:
     (h16w3)").
     """
     grads = {id(root): root_grad}
-    heap = [(-root._ctx.sequence, root)]
+    heap: list = []
+    after = root  # the one node left to visit, kept off the heap while it is the only one
     leaves: dict[int, Tensor] = {}
     ownership = GradOwnership((root_grad,))
     previous_mode = thread_state.enabled
@@ -181,8 +182,13 @@ def _plain_pass(root: Tensor, root_grad, retain_graph: bool) -> None:
     callbacks: list = []
     _queued_callbacks.append(callbacks)
     try:
-        while heap:
-            t = heappop(heap)[1]
+        while True:
+            if after is not None:  # (then the heap is empty)
+                t, after = after, None
+            elif heap:
+                t = heappop(heap)[1]
+            else:
+                break
             g = grads.pop(id(t))
             fn = t._ctx
             if fn.inputs is None:
@@ -205,7 +211,12 @@ def _plain_pass(root: Tensor, root_grad, retain_graph: bool) -> None:
                         grads[k] = ig
                         if p._ctx is None:
                             leaves[k] = p
+                        elif after is None and not heap:  # a chain: no heap push and pop
+                            after = p
                         else:
+                            if after is not None:
+                                heappush(heap, (-after._ctx.sequence, after))
+                                after = None
                             heappush(heap, (-p._ctx.sequence, p))
             if not retain_graph:
                 fn.inputs = None
