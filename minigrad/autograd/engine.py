@@ -237,7 +237,7 @@ def _plain_pass(root: Tensor, root_grad, retain_graph: bool) -> None:
             else:
                 g = ownership.claim(g, t.array)
             t._grad = grad = _new_tensor(Tensor)  # Tensor._wrap(g), inline
-            grad.array = g if type(g) is ndarray else _as_array(g)
+            grad.array = g if type(g) is ndarray else _wrapped_array(g)
             grad._grad = grad._ctx = grad._hooks = None
             grad.requires_grad = grad._retains_grad = False
             grad._vc = [0, 0]
@@ -360,7 +360,7 @@ class _Sink:
             _accumulate(t, g, self.ownership)
 
 
-def _as_array(g):
+def _wrapped_array(g):
     """A gradient as ``Tensor._wrap`` keeps it (a NumPy scalar, from arithmetic on 0-d
     arrays, as a 0-d array)."""
     return Tensor._wrap(g).array

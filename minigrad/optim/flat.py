@@ -174,7 +174,7 @@ class FlatGroup:
             return self.grad_views  # (which :meth:`gather` knows at a glance)
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
-                or list(map(_SHAPE, arrays)) != self.shapes  # the array type and dtype at once:
+                or list(map(_SHAPE, arrays)) != self.shapes  # then array type and dtype at once
                 or not all(map(operator.eq, map(_KIND, arrays), repeat(_KIND(param))))):
             return None
         if type(param) is not np.ndarray and not all(a.device == param.device for a in arrays):
