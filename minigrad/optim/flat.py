@@ -179,9 +179,8 @@ class FlatGroup:
             return self.grad_views  # (which :meth:`gather` knows at a glance)
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
-                or not all(map(operator.is_, map(type, arrays), repeat(type(param))))
-                or list(map(_SHAPE, arrays)) != self.shapes
-                or not all(map(operator.is_, map(_DTYPE, arrays), repeat(param.dtype)))):
+                or list(map(_SHAPE, arrays)) != self.shapes  # then array type and dtype at once
+                or not all(map(operator.eq, map(_KIND, arrays), repeat(_KIND(param))))):
             return None
         if type(param) is not np.ndarray and not all(a.device == param.device for a in arrays):
             return None
@@ -252,6 +251,12 @@ class FlatGroup:
         buffers, handed = self.buffers, self.handed
         changed = {k: v for k, v in self.state.items()
                    if v is not buffers.get(k, _NONE) and v is not handed.get(k, _NONE)}
+        if len(changed) == 1 and type(changed.get("step")) is int:  # the common case, at once
+            step = changed["step"]
+            for st in self.states:
+                st["step"] = step
+            handed["step"] = step
+            return
         for key in [k for k, v in changed.items() if _is_array(v)]:
             self._share(key, changed.pop(key))
         for key in [k for k in changed if k in self.per_tensor] if self.per_tensor else ():
@@ -279,7 +284,7 @@ _NONE = object()  # no buffer (a state value of None is not one)
 _ARRAY = operator.attrgetter("array")
 _GRAD = operator.attrgetter("_grad")
 _SHAPE = operator.attrgetter("shape")
-_DTYPE = operator.attrgetter("dtype")
+_KIND = operator.attrgetter("__class__", "dtype")
 
 
 def _references(arrays: list[Array]) -> list[int]:
