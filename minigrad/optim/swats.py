@@ -207,7 +207,7 @@ class SWATS(Optimizer):
             p_flat = p_k.ravel()
             return (np.array([float(xp.dot(p_flat, g.ravel()))]),
                     np.array([float(xp.dot(p_flat, p_flat))]))
-        products = self.scratch(p_k, 1)
+        products = self.scratch(g, 1)  # (g: the same array at every steady step)
         p_dot_g = segments.sums(xp.multiply(p_k, g, out=products))
         p_dot_p = segments.sums(xp.multiply(p_k, p_k, out=products))
         host = to_device(xp.stack((p_dot_g, p_dot_p)), CPU).astype(np.float64)
