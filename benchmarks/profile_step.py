@@ -1,6 +1,6 @@
 """Where one training step's time goes: minigrad's public API on W1 or W3, split into phases.
 
-    python benchmarks/profile_step.py --workload W1 [--steps 300] [--cprofile]
+    python benchmarks/profile_step.py --workload W1 [--steps 300] [--cprofile] [--no-step]
 
 Phases, each timed around the same calls a user writes (medians over steps, microseconds):
 forward (``model(x)`` and the loss: graph building and the NumPy kernels), backward
@@ -8,6 +8,8 @@ forward (``model(x)`` and the loss: graph building and the NumPy kernels), backw
 Also reported: minor page faults per step (``resource.getrusage``), which count the fresh pages
 that the step's large temporaries touch. ``--cprofile`` prints the 25 most expensive functions
 by own time (tottime), to split graph building and bookkeeping from the kernels.
+``--no-step`` leaves ``opt.step()`` out (the parameters stay as they are): what the rest of the
+step costs when the optimizer's sweep over its buffers has not just evicted it from the caches.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--dump", help="with --cprofile: also write the pstats file here")
+    parser.add_argument("--no-step", action="store_true", help="leave opt.step() out")
     args = parser.parse_args()
 
     import minigrad as mg
@@ -54,7 +57,8 @@ def main() -> None:
         t1 = clock()
         loss.backward()
         t2 = clock()
-        opt.step()
+        if not args.no_step:
+            opt.step()
         t3 = clock()
         opt.zero_grad()
         t4 = clock()

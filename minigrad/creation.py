@@ -59,6 +59,11 @@ def tensor(data, dtype=None, device: DeviceLike = None, requires_grad: bool = Fa
     ``dtype=minigrad.float64`` to keep it), while float16 stays float16 (never an upcast).
     Integers keep theirs (Python ints become int64) and bools stay bool.
     """
+    if (type(data) is np.ndarray and dtype is None and device is None and not requires_grad
+            and (data.dtype.kind in "biu" or data.dtype == backend.get_default_dtype())):
+        # a batch as a training loop passes it, kept as it is: the copy alone (0.6 us
+        # instead of 1.4 for _as_array's general rules, twice a step)
+        return Tensor._wrap(np.array(data))
     return _made(_as_array(data, dtype, device), requires_grad)
 
 

@@ -125,9 +125,12 @@ class Size(tuple):
 
 def bump_versions(tensors: list) -> None:
     """``t._bump_version()`` for every tensor, in one loop (an optimizer's flat step)."""
-    for t in tensors:
-        t._vc[0] += 1
     writes[0] += len(tensors)
+    clock = writes[0]
+    for t in tensors:
+        vc = t._vc
+        vc[0] += 1
+        vc[1] = clock
     if recorder[0] is not None:  # minigrad.jit: as in _bump_version
         for t in tensors:
             inplace_write(t)
@@ -157,7 +160,7 @@ class Tensor:
         self.array = _constructor_array(data, sizes, dtype, device)
         self._grad: Tensor | None = None
         self._ctx = None
-        self._vc = [0]
+        self._vc = [0, 0]  # (version, write clock of the last in-place write)
         self._hooks = None
         self._retains_grad = False
         self.requires_grad = False
@@ -175,7 +178,7 @@ class Tensor:
         t._grad = None
         t.requires_grad = requires_grad
         t._ctx = None
-        t._vc = [0]
+        t._vc = [0, 0]
         t._hooks = None
         t._retains_grad = False
         return t
@@ -294,8 +297,10 @@ class Tensor:
 
     def _bump_version(self) -> None:
         """Mark the data as changed in place (backward checks this)."""
-        self._vc[0] += 1
+        vc = self._vc
+        vc[0] += 1
         writes[0] += 1
+        vc[1] = writes[0]  # the clock of this write: later than every node recorded before it
         if recorder[0] is not None:  # minigrad.jit: refused inside a captured step
             inplace_write(self)
 
@@ -1107,7 +1112,7 @@ class Parameter(Tensor):
         self.array = _as_array(data, dtype, device)
         self._grad = None
         self._ctx = None
-        self._vc = [0]
+        self._vc = [0, 0]
         self._hooks = None
         self._retains_grad = False
         self.requires_grad = False
@@ -1226,9 +1231,13 @@ def _initial_grad(t: Tensor, grad, create_graph: bool):
                 f"backward() of a non-scalar tensor of shape {tuple(t.array.shape)} needs a "
                 "`grad` of that shape (grad can be implicitly created only for scalar outputs)"
             )
-        with backend.on_device_of(t.array):  # CuPy allocates on the current device
-            g = t.array.copy()  # copy + fill: two C calls (0.2 us); NumPy's ones_like is
-            g.fill(1)  # a Python function (0.9 us), paid on every loss.backward()
+        a = t.array  # copy + fill: two C calls (0.2 us); NumPy's ones_like is a Python
+        if type(a) is np.ndarray:  # function (0.9 us), paid on every loss.backward()
+            g = a.copy()
+        else:
+            with backend.on_device_of(a):  # CuPy allocates on the current device
+                g = a.copy()
+        g.fill(1)
         return Tensor._wrap(g) if create_graph else g
     g_t = grad if isinstance(grad, Tensor) else Tensor(grad, dtype=t.array.dtype, device=t.device)
     if tuple(g_t.shape) != tuple(t.array.shape):

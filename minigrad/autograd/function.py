@@ -54,9 +54,8 @@ class Function:
     """Base of every op: subclasses define ``forward`` and ``backward`` (see the module doc).
 
     Filled in by ``apply`` when the node is recorded: ``inputs`` (the input Tensors),
-    ``needs_input_grad``, ``versions`` (the inputs' version counters when recorded, kept when
-    something was saved), ``sequence`` (creation order) and ``writes`` (the write clock when
-    recorded).
+    ``needs_input_grad``, ``sequence`` (creation order) and ``writes`` (the write clock when
+    forward ran: a saved tensor written in place since has a later clock in ``_vc[1]``).
     """
 
     is_view = False
@@ -80,13 +79,13 @@ class Function:
     def apply(cls, *inputs: Tensor, **params) -> Tensor:
         """Run forward on the inputs' arrays and, when needed, record this node for backward."""
         fn = cls.__new__(cls)
-        arrays, needs, versions = [], [], []
+        clock = writes[0]  # before forward: a write from then on is after this node's reads
+        arrays, needs = [], []
         on_host = True
         for t in inputs:  # one pass: no comprehensions (each costs a call in CPython 3.11)
             a = t.array
             arrays.append(a)
             needs.append(t.requires_grad)
-            versions.append(t._vc[0])
             if type(a) is not ndarray:
                 on_host = False
         if not on_host:
@@ -109,16 +108,14 @@ class Function:
         out._grad = None
         out._hooks = None
         out._retains_grad = False
-        out._vc = inputs[0]._vc if cls.is_view else [0]
+        out._vc = inputs[0]._vc if cls.is_view else [0, 0]
         if True in needs and thread_state.enabled:
             out.requires_grad = True
             out._ctx = fn
             fn.inputs = inputs
             fn.needs_input_grad = tuple(needs)
-            if fn.saved:  # only what backward reads is checked for in-place changes
-                fn.versions = tuple(versions)
             fn.sequence = next(_sequence)
-            fn.writes = writes[0]
+            fn.writes = clock
         else:
             out.requires_grad = False
             out._ctx = None
@@ -144,23 +141,23 @@ class Function:
         The engine calls this only when some in-place write happened since then (``writes``
         differs from the write clock)."""
         for v in self.saved:
-            t, expected, what = self._source(v, out)
-            if t is not None and t._vc[0] != expected:
+            t, what = self._source(v, out)
+            if t is not None and t._vc[1] > self.writes:  # written after forward read it
                 raise RuntimeError(
                     f"{type(self).__name__}.backward needs {what} (shape {tuple(t.shape)}), "
-                    f"which was modified in place after it was used (version {t._vc[0]}, "
-                    f"expected {expected}); use an out-of-place op instead"
+                    f"which was modified in place after it was used (now at version "
+                    f"{t._vc[0]}); use an out-of-place op instead"
                 )
 
     def _source(self, value, out: Tensor) -> tuple:
-        """(the Tensor whose array ``value`` is, its version when this node was recorded, a
-        name for messages); Nones for an array that is neither an input's nor the output's."""
-        if value is out.array:  # a fresh output starts at 0; a view shares its base's counter
-            return out, (self.versions[0] if self.is_view else 0), "its output"
+        """(the Tensor whose array ``value`` is, a name for messages); Nones for an array
+        that is neither an input's nor the output's."""
+        if value is out.array:  # (a view shares its base's counter and clock)
+            return out, "its output"
         for i, t in enumerate(self.inputs):
             if value is t.array:
-                return t, self.versions[i], f"input {i}"
-        return None, None, None
+                return t, f"input {i}"
+        return None, None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"

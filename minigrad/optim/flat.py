@@ -51,6 +51,7 @@ from __future__ import annotations
 import operator
 import sys
 import weakref
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
@@ -84,11 +85,14 @@ class FlatGroup:
             (:meth:`in_memory_order`).
         stale: True until the state is laid out, and again after a per-tensor step: the next
             flat step adopts the parameters' state again.
+        per_tensor: the state keys whose numbers each parameter keeps its own value of
+            (``Optimizer.per_tensor_state``): see :class:`Segments`.
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
                  "buffers", "handed", "spans", "shapes", "state_lens", "stale", "group_params",
-                 "members", "others", "lent", "wait", "transposed", "transpose_all")
+                 "members", "others", "lent", "wait", "transposed", "transpose_all",
+                 "per_tensor")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -112,6 +116,7 @@ class FlatGroup:
         self.buffers: dict[str, Array] = {}
         self.handed: dict[str, Any] = {}  # the numbers every parameter's state holds
         self.stale = True  # no state laid out yet
+        self.per_tensor: tuple[str, ...] = ()
 
     @classmethod
     def detached(cls) -> FlatGroup:
@@ -127,6 +132,7 @@ class FlatGroup:
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.handed, empty.stale = {}, {}, {}, True
+        empty.per_tensor = ()
         return empty
 
     def __deepcopy__(self, memo: dict) -> FlatGroup:
@@ -189,9 +195,8 @@ class FlatGroup:
             return self.grad_views  # (which :meth:`gather` knows at a glance)
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
-                or not all(map(operator.is_, map(type, arrays), repeat(type(param))))
-                or list(map(_SHAPE, arrays)) != self.shapes
-                or not all(map(operator.is_, map(_DTYPE, arrays), repeat(param.dtype)))):
+                or list(map(_SHAPE, arrays)) != self.shapes  # then array type and dtype at once
+                or not all(map(operator.eq, map(_KIND, arrays), repeat(_KIND(param))))):
             return None
         if type(param) is not np.ndarray and not all(a.device == param.device for a in arrays):
             return None
@@ -272,12 +277,24 @@ class FlatGroup:
         changed (``step``, NAdam's ``mu_product``, ...; a number that is the very object
         handed back before is not stored again: one store per parameter and step instead of
         one per key, 9 -> 2.5 us over 100 tensors), and any array that ``update`` created or
-        replaced (SGD's momentum buffer at its first step) as views."""
+        replaced (SGD's momentum buffer at its first step) as views. A per-tensor key
+        (:attr:`per_tensor`) holds a list, one value per parameter: each gets its own, when
+        ``update`` put a new list there."""
         buffers, handed = self.buffers, self.handed
         changed = {k: v for k, v in self.state.items()
                    if v is not buffers.get(k, _NONE) and v is not handed.get(k, _NONE)}
+        if len(changed) == 1 and type(changed.get("step")) is int:  # the common case, at once
+            step = changed["step"]
+            for st in self.states:
+                st["step"] = step
+            handed["step"] = step
+            return
         for key in [k for k, v in changed.items() if _is_array(v)]:
             self._share(key, changed.pop(key))
+        for key in [k for k in changed if k in self.per_tensor] if self.per_tensor else ():
+            values = handed[key] = changed.pop(key)  # a list: one value per parameter
+            for st, value in zip(self.states, values):
+                st[key] = value
         if len(changed) == 1:  # ``step`` alone, most often: one store per parameter
             (key, value), = changed.items()
             for st in self.states:
@@ -300,7 +317,7 @@ _ARRAY = operator.attrgetter("array")
 _TRANSPOSE = operator.attrgetter("T")
 _GRAD = operator.attrgetter("_grad")
 _SHAPE = operator.attrgetter("shape")
-_DTYPE = operator.attrgetter("dtype")
+_KIND = operator.attrgetter("__class__", "dtype")
 
 
 def _references(arrays: list[Array]) -> list[int]:
@@ -423,7 +440,8 @@ def relocate(group_params: list[Tensor], whole: bool = False) -> FlatGroup | Non
     return flat
 
 
-def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool:
+def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict,
+                per_tensor: tuple[str, ...] = ()) -> bool:
     """Lay the parameters' state out flat; False (nothing changed) if it can't be.
 
     Args:
@@ -431,14 +449,18 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
         states: each parameter's current state dict, or None before its first step.
         fresh: ``init_state`` of the flat parameter with ``step = 0`` (the state of a group
             whose parameters have not stepped yet).
+        per_tensor: the keys whose numbers each parameter keeps its own value of
+            (``Optimizer.per_tensor_state``): the flat state holds a list of them, one per
+            parameter, and :data:`SEGMENTS` (see :class:`Segments`).
 
     Returns:
         True when every parameter's state is now a view of ``flat.state``; the states must all
-        be None (then ``fresh`` is used) or all hold the same keys and numbers, with arrays of
-        the parameter's shape and dtype.
+        be None (then ``fresh`` is used) or all hold the same keys and numbers (per-tensor
+        keys aside), with arrays of the parameter's shape and dtype.
     """
     flat.stale = True
     flat.buffers, flat.handed = {}, {}
+    flat.per_tensor = per_tensor
     if all(st is None for st in states):
         flat.stale = False
         flat.state = fresh
@@ -446,6 +468,9 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
         for key, value in fresh.items():
             if _is_array(value):
                 flat._share(key, value)
+        for key in per_tensor:
+            fresh[key] = [fresh[key]] * len(states)
+        _hand_segments(flat)
         flat.scatter_state()
         flat.state_lens = list(map(len, flat.states))
         return True
@@ -454,7 +479,10 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
     first = states[0]
     flat.states = list(states)
     flat.state = {k: v for k, v in first.items() if not _is_array(v)}
+    for key in per_tensor:
+        flat.state[key] = [st[key] for st in states]
     flat.handed = dict(flat.state)
+    _hand_segments(flat)
     xp = get_array_module(flat.param)
     with on_device_of(flat.param):
         for key in [k for k, v in first.items() if _is_array(v)]:
@@ -468,7 +496,8 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
 
 
 def _same_layout(flat: FlatGroup, states: list[dict]) -> bool:
-    """Every state has the first one's keys and numbers, and arrays shaped as its parameter."""
+    """Every state has the first one's keys and numbers (each its own for a per-tensor key),
+    and arrays shaped as its parameter."""
     first = states[0]
     dtype = flat.param.dtype
     for st, view in zip(states, flat.views):
@@ -482,6 +511,78 @@ def _same_layout(flat: FlatGroup, states: list[dict]) -> bool:
                 if (value.shape != view.shape or value.dtype != dtype
                         or type(value) is not type(view)):
                     return False
-            elif type(value) is not type(ref) or value != ref:
+            elif key not in flat.per_tensor and (type(value) is not type(ref) or value != ref):
                 return False
     return True
+
+
+# ------------------------------------------------ per-tensor numbers in a flat group (SWATS)
+# An additive hook for an update that is elementwise but for a few numbers per tensor, taken
+# from reductions over each tensor (SWATS's dot products p.g and p.p, its phase and rate).
+# Only optimizers that name such keys (``Optimizer.per_tensor_state``) see any of it.
+
+SEGMENTS = "segments"  # the flat state's key of the group's :class:`Segments`
+
+
+class Segments:
+    """Where each parameter of a flat group lies in the group's flat buffers, for an update
+    with per-tensor numbers: per-tensor sums over the buffer, per-tensor values spread to
+    every element.
+
+    Each parameter holds the span ``[a, b)`` of the buffers, whatever the order of its
+    elements inside (a span's memory is the tensor's memory, C- or F-ordered alike), so a
+    reduction over a span is that tensor's reduction. ``update`` finds it as
+    ``state[SEGMENTS]`` in the flat state; it is never a parameter's state.
+
+    Attributes:
+        count: the number of parameters; ``sizes``: each one's number of elements.
+    """
+
+    __slots__ = ("count", "sizes", "_starts", "_filled", "_memo", "_buffer")
+
+    def __init__(self, spans: list[tuple], buffer: Array):
+        xp = get_array_module(buffer)
+        self.count = len(spans)
+        self.sizes = [span[1] - span[0] for span in spans]
+        filled = [i for i, n in enumerate(self.sizes) if n]  # reduceat can't sum an empty span
+        with on_device_of(buffer):
+            self._filled = None if len(filled) == self.count else xp.asarray(filled)
+            self._starts = xp.asarray([spans[i][0] for i in filled], dtype=np.intp)
+        self._buffer = buffer  # (its device and dtype)
+        self._memo: dict[str, tuple[Any, Any]] = {}
+
+    def sums(self, x: Array) -> Array:
+        """The sum over each parameter's span of the flat array ``x`` (in ``x``'s dtype, each
+        span summed in order: ``add.reduceat``), a vector of :attr:`count` on its device."""
+        xp = get_array_module(x)
+        if self._filled is None:
+            return xp.add.reduceat(x, self._starts)
+        sums = xp.zeros(self.count, x.dtype)
+        if len(self._starts):
+            sums[self._filled] = xp.add.reduceat(x, self._starts)
+        return sums
+
+    def spread(self, values: list, dtype: Any = None) -> Array:
+        """The flat array (of ``dtype``, by default the buffer's, on the buffer's device)
+        whose elements in each parameter's span are that parameter's value in ``values``:
+        ``repeat(values, sizes)``."""
+        xp = get_array_module(self._buffer)
+        with on_device_of(self._buffer):
+            return xp.repeat(xp.asarray(values, dtype=dtype or self._buffer.dtype), self.sizes)
+
+    def memo(self, name: str, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, kept under ``name`` and given again while ``key`` stays equal: for
+        values made from per-tensor numbers that seldom change (SWATS's per-element rates
+        change at a switch or with the group's ``lr``). The caller must not write it."""
+        kept = self._memo.get(name)
+        if kept is None or kept[0] != key:
+            kept = self._memo[name] = (key, make())
+        return kept[1]
+
+
+def _hand_segments(flat: FlatGroup) -> None:
+    """Put the group's :class:`Segments` into its flat state when the optimizer keeps
+    per-tensor numbers (handed: never stored into the parameters' states)."""
+    if flat.per_tensor:
+        segments = Segments(flat.spans, flat.param)
+        flat.state[SEGMENTS] = flat.handed[SEGMENTS] = segments
