@@ -84,8 +84,8 @@ class Linear(Module):
 # batch 128: 581 vs 506 us). With torch's row-major (out, in) weight the forward x W^T is NT
 # and dx = g W is NN; with the weight stored column-major it is the other way round, so a
 # layer whose dx is computed gains nothing; the first layer of a network, whose input needs
-# no gradient, gains the forward's 13% (W1: 75 us of a 1.85 ms step, ~4%; W1 and W2 epochs
-# 3-4% faster, minigrad.jit's W1 step 1.05-1.07 -> 1.03-1.05x the hand-written NumPy step:
+# no gradient, gains the forward's 13% (W1: 75 us of a 1.85 ms step; W1 epochs 2.5-4% faster,
+# minigrad.jit's W1 step 1.04-1.07 -> 1.01-1.05x the hand-written NumPy step:
 # BENCHMARKS.md, "Issue 14/15: Linear weights stored (in, out)"). For small weights the
 # products take a few microseconds either way and the column-major layout costs more than it
 # saves (W3's 64x64 layers: the step 2-3% slower in eager and under minigrad.jit: the NT dx
