@@ -97,17 +97,21 @@ def test_linear_weight_is_column_major_with_torchs_shape_and_seeded_values(colum
     assert list(lin.state_dict()) == ["weight", "bias"]
 
 
-def test_linear_weight_gradient_has_the_weights_layout_and_value(rng, column_major_linear):
+def test_linear_weight_gradient_has_the_weights_layout_and_value(rng, column_major_linear,
+                                                                 device):
     """dW = g^T x, computed as (x^T g)^T: F-contiguous like the weight (kept by the engine
     with no copy), the same numbers as the closed form; dx = g W."""
-    lin = nn.Linear(6, 3)
-    x = mg.tensor(rng.normal(size=(5, 6)).astype(np.float32), requires_grad=True)
+    lin = nn.Linear(6, 3, device=device)
+    assert lin.weight.array.flags.f_contiguous and not lin.weight.array.flags.c_contiguous
+    x_np = rng.normal(size=(5, 6)).astype(np.float32)
+    x = mg.tensor(x_np, device=device, requires_grad=True)
     g = rng.normal(size=(5, 3)).astype(np.float32)
-    (lin(x) * mg.tensor(g)).sum().backward()
+    (lin(x) * mg.tensor(g, device=device)).sum().backward()
     gw = lin.weight.grad.array
     assert gw.flags.f_contiguous and not gw.flags.c_contiguous
-    np.testing.assert_allclose(gw, g.T @ x.array, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(to_numpy(x.grad), g @ lin.weight.array, rtol=1e-6, atol=1e-6)
+    w = to_numpy(lin.weight)
+    np.testing.assert_allclose(to_numpy(gw), g.T @ x_np, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(x.grad), g @ w, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(to_numpy(lin.bias.grad), g.sum(0), rtol=1e-6, atol=1e-6)
 
 

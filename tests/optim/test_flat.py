@@ -471,26 +471,26 @@ def test_zero_grad_to_zeros_and_backward_accumulate_in_the_buffer(rng):
 MIXED = ((3, 4), (4,), (6, 5), (2, 3, 2), (5, 1), (4, 7))  # (6, 5), (4, 7): F-contiguous
 
 
-def _mixed_twins(rng):
+def _mixed_twins(rng, device="cpu"):
     """Two lists of parameters with the same values, the 2-D ones of MIXED with both dims > 1
     but the first stored column-major (F-contiguous), as an ``nn.Linear`` weight is."""
     def layout(v, i):
         return np.asfortranarray(v) if i in (2, 5) else v
 
     values = [rng.normal(size=s).astype(np.float32) for s in MIXED]
-    twins = ([minigrad.Parameter(layout(v.copy(), i)) for i, v in enumerate(values)],
-             [minigrad.Parameter(layout(v.copy(), i)) for i, v in enumerate(values)])
+    twins = tuple([minigrad.Parameter(layout(v.copy(), i), device=device)
+                   for i, v in enumerate(values)] for _ in range(2))
     assert [p.array.flags.c_contiguous for p in twins[0]] == [1, 1, 0, 1, 1, 0]
     return twins
 
 
 @pytest.mark.parametrize("name", sorted(FULL_STATE))
-def test_flat_step_over_column_major_parameters_equals_per_tensor_step(name, rng):
+def test_flat_step_over_column_major_parameters_equals_per_tensor_step(name, rng, device):
     """A group mixing C- and F-contiguous parameters goes flat with each parameter in its own
     layout (views of the buffer, state views alike) and gives the per-tensor numbers bit for
     bit, whether the gradients come in the parameter's layout or in the other one (copied),
     in the checked steps and the steady ones."""
-    flat_params, ref_params = _mixed_twins(rng)
+    flat_params, ref_params = _mixed_twins(rng, device)
     flat = FULL_STATE[name](flat_params)
     ref = _per_tensor(FULL_STATE[name], ref_params)
     for step in range(6):
@@ -500,7 +500,7 @@ def test_flat_step_over_column_major_parameters_equals_per_tensor_step(name, rng
                      for g, p in zip(grads, flat_params)]
         for params, opt in ((flat_params, flat), (ref_params, ref)):
             for p, g in zip(params, grads):
-                p.grad = minigrad.Tensor._wrap(g.copy(order="K"))
+                p.grad = minigrad.Tensor(g.copy(order="K"), device=device)
             opt.step()
         _assert_same(flat_params, flat, ref_params, ref)
     assert [p.array.flags.c_contiguous for p in flat_params] == [1, 1, 0, 1, 1, 0]
