@@ -555,3 +555,29 @@ def test_linear_weights_gradients_are_lent_their_column_major_views(rng, column_
     for weight in (model[0].weight, model[2].weight):
         assert weight.grad.array.base is buffer and weight.grad.array.flags.f_contiguous
         assert weight.grad.array.strides == weight.array.strides
+
+
+def test_column_major_parameter_without_gradient_then_a_new_group(rng):
+    """A column-major parameter without a gradient for a step sends the group per tensor and
+    rejoins it; a group added later (add_param_group) with a column-major parameter goes flat
+    in its layout; the per-tensor numbers throughout."""
+    flat_params, ref_params = _mixed_twins(rng)
+    flat, ref = Adam(flat_params[:4], lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1),
+                                                            ref_params[:4])
+    for step in range(5):
+        grads = [rng.normal(size=s).astype(np.float32) for s in MIXED[:4]]
+        skip = (2,) if step == 2 else ()
+        _step(flat, flat_params[:4], grads, skip)
+        _step(ref, ref_params[:4], grads, skip)
+        _assert_same(flat_params[:4], flat, ref_params[:4], ref)
+        if step == 3:
+            flat.add_param_group({"params": flat_params[4:]})
+            for p in ref_params[4:]:
+                ref.add_param_group({"params": [p]})
+    for _ in range(3):
+        grads = [rng.normal(size=s).astype(np.float32) for s in MIXED]
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+        _assert_same(flat_params, flat, ref_params, ref)
+    assert len(flat._flat) == 2 and flat_params[5].array.flags.f_contiguous
+    assert flat_params[5].array.base is flat._flat[1].param
