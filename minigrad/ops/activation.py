@@ -14,29 +14,13 @@ from .reduce import normalize_axis
 from .special import erf
 from .special import sigmoid as sigmoid_array
 
-# From this many elements, with a last axis at least _ZERO_ROW_MIN_LAST long, ReLU compares
-# against a zero row rather than the scalar 0 (see _zero_for_maximum).
-_ZERO_ROW_MIN_SIZE, _ZERO_ROW_MIN_LAST = 4096, 64
-
-
-def _zero_for_maximum(x):
-    """The zero that ``maximum(x, zero)`` should take: a zero row of x's last axis on large
-    arrays, else the scalar 0. Same result bit for bit (same ufunc, same operands after
-    broadcasting), but NumPy's maximum has a SIMD loop only where both operands advance along
-    the inner axis, not for a scalar: 11.5 against 25.0 us at (128, 512) float32, 6.9 against
-    12.9 at (128, 256), 15.7 against 25.2 at (512, 128) (medians, BENCHMARKS.md, h16w2). Below
-    the thresholds the scalar is as fast or faster ((16, 64), (1000, 5))."""
-    if x.size < _ZERO_ROW_MIN_SIZE or x.ndim == 0 or x.shape[-1] < _ZERO_ROW_MIN_LAST:
-        return 0
-    return get_array_module(x).zeros(x.shape[-1], x.dtype)
-
 
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0."""
 
     def forward(self, x):
         self.save_for_backward(x)
-        return get_array_module(x).maximum(x, _zero_for_maximum(x))
+        return get_array_module(x).maximum(x, 0)
 
     def backward(self, grad, x):
         return (grad * (x > 0),)

@@ -183,31 +183,3 @@ def test_inplace_overwrites_the_input_outside_the_graph(name, fn, module):
         assert fn(w, True) is w
     with pytest.raises(RuntimeError, match=f"{name}\\(inplace=True\\) on a tensor that requires"):
         fn(mg.tensor(a, requires_grad=True) * 1, True)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
-@pytest.mark.parametrize("shape", [(128, 512), (512, 128), (16, 64), (1000, 5), (8, 4, 256)])
-def test_relu_zero_row_path_matches_scalar_maximum_bit_for_bit(shape, dtype, device, rng):
-    """Large inputs compare against a zero row instead of the scalar 0 (a faster NumPy loop):
-    the values, signs of zero, NaNs and infinities must be maximum(x, 0)'s exactly, on both
-    sides of the size thresholds, and on a transposed (non-contiguous) input."""
-    a = rng.standard_normal(shape).astype(dtype)
-    a.flat[:8] = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-30, -1e-30, np.finfo(dtype).min]
-    x = mg.tensor(a, dtype=getattr(mg, dtype), device=device)
-    x_t = mg.tensor(np.ascontiguousarray(a.T), dtype=getattr(mg, dtype), device=device).T
-    for t in (x, x_t):  # the second a transposed view
-        y = to_numpy(F.relu(t))
-        expected = np.maximum(a, 0)
-        assert y.dtype == expected.dtype
-        assert y.tobytes() == np.ascontiguousarray(expected).tobytes()
-
-
-def test_relu_zero_row_path_gradcheck(device, rng):
-    """Gradient of the large-input path against finite differences (away from the kink)."""
-    a = rng.standard_normal((64, 80))
-    a[np.abs(a) < 0.05] = 0.5
-    x = mg.tensor(a, dtype=mg.float64, device=device, requires_grad=True)
-    assert gradcheck(F.relu, [x])
-    y = F.relu(x)
-    y.backward(mg.tensor(np.ones_like(a) * 3.0, dtype=mg.float64, device=device))
-    np.testing.assert_array_equal(to_numpy(x.grad), np.where(a > 0, 3.0, 0.0))
