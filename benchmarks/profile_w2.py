@@ -1,6 +1,6 @@
 """W2's op bodies, one by one: minigrad's forward and backward against the floor's lines.
 
-    PYTHONPATH=$PWD python3 benchmarks/profile_w2.py            # this checkout
+    PYTHONPATH=$PWD python3 benchmarks/profile_w2.py [--cold]   # this checkout
     PYTHONPATH=/tmp/base python3 benchmarks/profile_w2.py       # another checkout
 
 W2 = 784-512-BatchNorm1d-ReLU-Dropout(0.2)-256-BatchNorm1d-ReLU-Dropout(0.2)-10, batch 128.
@@ -9,12 +9,13 @@ For each of batch norm (statistics + normalisation), ReLU and dropout at W2's (1
 ``backward`` on raw arrays, as ``apply`` and the engine call it: fresh results, no framework
 bookkeeping) and of the same operation as ``../shared/floor/frameworks/numpy_hand.py`` writes
 it (buffers reused with ``out=``, results written over the input), on the same arrays in the
-same process, alternating. Medians of 31 repeats of 200 calls, microseconds per call, 1 BLAS
-thread. glibc is told to serve these arrays from the heap and not to trim it (``mallopt``), as
-it does in a W2 training step after the first (0 minor page faults per step, BENCHMARKS.md
-h14ops); a bare loop of fresh 256 KiB results would otherwise fault on every call, which a
-step does not. The floor overwrites its input, so its lines run on a copy refreshed before each call
-(the copy is timed separately and subtracted).
+same process. Medians of 300 single calls, microseconds, 1 BLAS thread; ``--cold`` evicts the
+caches before each call (as in a training step, where each op's input was written by a GEMM
+or another op long enough before), else the arrays are warm from the previous call. glibc is
+told to serve these arrays from the heap and not to trim it (``mallopt``), as it does in a W2
+training step after the first (0 minor page faults per step, BENCHMARKS.md h14ops); a bare
+loop of fresh 256 KiB results would otherwise fault on every call, which a step does not. The
+floor overwrites its input, so its lines run on a copy refreshed, untimed, before each call.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import argparse  # noqa: E402
 import ctypes  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import timeit  # noqa: E402
+import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -89,7 +91,8 @@ def minigrad_ops(x, g):
 
 
 def floor_ops(x, g, work):
-    """name -> callable running the floor's lines; ``work`` is the input they overwrite."""
+    """name -> callable running the floor's lines; ``work`` is the input they overwrite (the
+    caller refreshes it from x or g before each call, untimed)."""
     n, c = x.shape
     gamma, beta = np.ones(c, F32), np.zeros(c, F32)
     ggamma, gbeta = np.empty(c, F32), np.empty(c, F32)
@@ -100,7 +103,6 @@ def floor_ops(x, g, work):
     state = {}
 
     def bn_forward():
-        work[...] = x
         mean = work.mean(axis=0)
         np.subtract(work, mean, out=xhat)
         np.multiply(xhat, xhat, out=tmp)
@@ -115,7 +117,6 @@ def floor_ops(x, g, work):
         work.__iadd__(beta)
 
     def bn_backward():
-        work[...] = g
         np.sum(work, axis=0, out=gbeta)
         np.multiply(work, xhat, out=tmp)
         np.sum(tmp, axis=0, out=ggamma)
@@ -126,43 +127,59 @@ def floor_ops(x, g, work):
         work.__imul__(state["inv"])
 
     def relu_forward():
-        work[...] = x
         np.greater(work, 0, out=mask)
         np.multiply(work, mask, out=work)
 
     def relu_backward():
-        work[...] = g
         np.multiply(work, mask, out=work)
 
     def dropout_forward():
-        work[...] = x
         rng.random(out=u, dtype=F32)
         np.greater_equal(u, P, out=keep)
         np.multiply(work, keep, out=work)
         work.__imul__(scale)
 
     def dropout_backward():
-        work[...] = g
         np.multiply(work, keep, out=work)
         work.__imul__(scale)
 
+    work[...] = x
     bn_forward()
+    work[...] = x
     relu_forward()
+    work[...] = x
     dropout_forward()
     return {"batch_norm forward": bn_forward, "batch_norm backward": bn_backward,
             "relu forward": relu_forward, "relu backward": relu_backward,
             "dropout forward": dropout_forward, "dropout backward": dropout_backward}
 
 
-def median_us(f, number: int = 200, repeat: int = 31) -> float:
-    return statistics.median(timeit.repeat(f, number=number, repeat=repeat)) / number * 1e6
+def median_us(call, prep=None, evict=None, calls: int = 300) -> float:
+    """Median over ``calls`` single calls, microseconds; ``prep`` and ``evict`` run untimed
+    before each."""
+    times, clock = [], time.perf_counter
+    for _ in range(calls):
+        if prep is not None:
+            prep()
+        if evict is not None:
+            evict()
+        t = clock()
+        call()
+        times.append(clock() - t)
+    return statistics.median(times) * 1e6
 
 
 def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cold", action="store_true",
+                   help="evict the caches (write a 32 MiB buffer) before each call")
+    args = p.parse_args()
     _heap_like_a_step()
     backend.default_generator.manual_seed(0)
     rng = np.random.default_rng(1)
-    print("median us per call (1 BLAS thread); floor's lines net of refreshing their input")
+    big = np.zeros(8 << 20, F32)
+    evict = (lambda: big.__iadd__(1.0)) if args.cold else None
+    print(f"median us per call, 1 BLAS thread, caches {'cold' if args.cold else 'warm'}")
     print(f"{'shape':>10}  {'op':<20} {'minigrad':>9} {'floor':>9} {'ratio':>6}")
     total_m = total_f = 0.0
     for shape in ((128, 512), (128, 256)):
@@ -170,14 +187,13 @@ def main() -> None:
         g = rng.standard_normal(shape, dtype=F32)
         work = np.empty_like(x)
         mine, floor = minigrad_ops(x, g), floor_ops(x, g, work)
-        copy = median_us(lambda w=work, a=x: w.__setitem__(Ellipsis, a))
         for name in mine:
-            t_m = median_us(mine[name])
-            t_f = median_us(floor[name]) - copy
+            src = g if "backward" in name else x
+            t_m = median_us(mine[name], None, evict)
+            t_f = median_us(floor[name], lambda w=work, a=src: w.__setitem__(Ellipsis, a), evict)
             total_m, total_f = total_m + t_m, total_f + t_f
             print(f"{str(shape):>10}  {name:<20} {t_m:9.1f} {t_f:9.1f} {t_m / t_f:6.2f}")
     print(f"{'':>10}  {'sum':<20} {total_m:9.1f} {total_f:9.1f} {total_m / total_f:6.2f}")
-
 
 if __name__ == "__main__":
     main()
