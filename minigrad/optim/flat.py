@@ -69,14 +69,16 @@ class FlatGroup:
             once one has; ``wait``: steps to let pass before lending views again.
         state: the flat state handed to ``update``: a buffer per array key, and the numbers.
         buffers: the state buffers that the parameters' states are views of, by key.
-        spans: ``(start, stop, shape)`` of each parameter in the buffers.
+        spans: ``(start, stop, shape)`` of each parameter in the buffers; ``shapes``: the
+            shapes; ``fits``: ``(array type, shape, dtype)`` that each gradient's array must
+            have (:meth:`steady_gradients` compares them in one pass).
         stale: True until the state is laid out, and again after a per-tensor step: the next
             flat step adopts the parameters' state again.
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
-                 "buffers", "handed", "spans", "shapes", "state_lens", "stale", "group_params",
-                 "members", "others", "lent", "wait")
+                 "buffers", "handed", "spans", "shapes", "fits", "state_lens", "stale",
+                 "group_params", "members", "others", "lent", "wait")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -89,6 +91,7 @@ class FlatGroup:
         self.tensor = Tensor._wrap(param)
         self.spans = spans
         self.shapes = [shape for _, _, shape in spans]
+        self.fits = [(type(param), shape, param.dtype) for shape in self.shapes]
         self.views = [param[a:b].reshape(shape) for a, b, shape in spans]
         self.wait = 0
         self._new_grad_buffer()
@@ -108,6 +111,7 @@ class FlatGroup:
         """
         empty = cls.__new__(cls)
         empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
+        empty.fits = []
         empty.grad_views, empty.state_lens, empty.lent, empty.wait = [], [], False, 0
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
@@ -174,8 +178,7 @@ class FlatGroup:
             return self.grad_views  # (which :meth:`gather` knows at a glance)
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
-                or list(map(_SHAPE, arrays)) != self.shapes  # then array type and dtype at once
-                or not all(map(operator.eq, map(_KIND, arrays), repeat(_KIND(param))))):
+                or list(map(_FIT, arrays)) != self.fits):  # array type, shape, dtype at once
             return None
         if type(param) is not np.ndarray and not all(a.device == param.device for a in arrays):
             return None
@@ -274,8 +277,7 @@ class FlatGroup:
 _NONE = object()  # no buffer (a state value of None is not one)
 _ARRAY = operator.attrgetter("array")
 _GRAD = operator.attrgetter("_grad")
-_SHAPE = operator.attrgetter("shape")
-_KIND = operator.attrgetter("__class__", "dtype")
+_FIT = operator.attrgetter("__class__", "shape", "dtype")  # FlatGroup.fits of a gradient
 
 
 def _copy_each(views: list[Array], arrays: list[Array]) -> None:
