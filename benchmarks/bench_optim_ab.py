@@ -10,6 +10,7 @@ of each side and their ratio (after / before), single-threaded BLAS.
     git archive 1892764 | tar -x -C /tmp/base
     python benchmarks/bench_optim_ab.py /tmp/base                  # every optimizer
     python benchmarks/bench_optim_ab.py /tmp/base --only SGD Adam --rounds 100
+    python benchmarks/bench_optim_ab.py /tmp/base --only SWATS --kw eps=1e-30
 """
 
 from __future__ import annotations
@@ -49,11 +50,20 @@ def load_baseline(root: str):
     return module
 
 
-def make(package, name: str, init: list, grads: list):
+def make(package, name: str, init: list, grads: list, kwargs: dict | None = None):
     params = [minigrad.Parameter(a.copy()) for a in init]
     for p, g in zip(params, grads):
         p.grad = minigrad.Tensor(g)
-    return getattr(package, name)(params)
+    return getattr(package, name)(params, **(kwargs or {}))
+
+
+def keyword(text: str) -> tuple[str, float]:
+    """``--kw name=number``: a keyword argument of the optimizers built."""
+    name, _, value = text.partition("=")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected name=number, got {text!r}") from None
 
 
 def compare(before, after, rounds: int) -> tuple[float, float]:
@@ -76,7 +86,11 @@ def main(argv=None) -> int:
     ap.add_argument("baseline", help="root of the baseline checkout (holds minigrad/optim)")
     ap.add_argument("--only", nargs="*", help="optimizer class names (default: all)")
     ap.add_argument("--rounds", type=int, default=60, help="timed steps per side")
+    ap.add_argument("--kw", type=keyword, action="append", default=[],
+                    help="name=number, passed to every optimizer (e.g. SWATS's eps=1e-30 "
+                         "keeps it in its Adam phase: with the defaults it switches at step 2)")
     args = ap.parse_args(argv)
+    kwargs = dict(args.kw)
     baseline = load_baseline(args.baseline)
     r = np.random.default_rng(0)
     init = [r.normal(size=s).astype(np.float32) * 0.05 for s in SHAPES]
@@ -88,8 +102,9 @@ def main(argv=None) -> int:
         if not hasattr(baseline, name):
             print(f"{name:12s} (not in the baseline)")
             continue
-        ms_before, ms_after = compare(make(baseline, name, init, grads),
-                                      make(minigrad.optim, name, init, grads), args.rounds)
+        ms_before, ms_after = compare(make(baseline, name, init, grads, kwargs),
+                                      make(minigrad.optim, name, init, grads, kwargs),
+                                      args.rounds)
         print(f"{name:12s} {ms_before:10.3f} {ms_after:9.3f} {ms_after / ms_before:13.3f}")
     return 0
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import operator
 import sys
 import weakref
+from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
@@ -74,11 +75,13 @@ class FlatGroup:
             have (:meth:`steady_gradients` compares them in one pass).
         stale: True until the state is laid out, and again after a per-tensor step: the next
             flat step adopts the parameters' state again.
+        per_tensor: the state keys whose numbers each parameter keeps its own value of
+            (``Optimizer.per_tensor_state``): see :class:`Segments`.
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
                  "buffers", "handed", "spans", "shapes", "fits", "state_lens", "stale",
-                 "group_params", "members", "others", "lent", "wait")
+                 "group_params", "members", "others", "lent", "wait", "per_tensor")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -101,6 +104,7 @@ class FlatGroup:
         self.buffers: dict[str, Array] = {}
         self.handed: dict[str, Any] = {}  # the numbers every parameter's state holds
         self.stale = True  # no state laid out yet
+        self.per_tensor: tuple[str, ...] = ()
 
     @classmethod
     def detached(cls) -> FlatGroup:
@@ -116,6 +120,7 @@ class FlatGroup:
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.handed, empty.stale = {}, {}, {}, True
+        empty.per_tensor = ()
         return empty
 
     def __deepcopy__(self, memo: dict) -> FlatGroup:
@@ -245,7 +250,9 @@ class FlatGroup:
         changed (``step``, NAdam's ``mu_product``, ...; a number that is the very object
         handed back before is not stored again: one store per parameter and step instead of
         one per key, 9 -> 2.5 us over 100 tensors), and any array that ``update`` created or
-        replaced (SGD's momentum buffer at its first step) as views."""
+        replaced (SGD's momentum buffer at its first step) as views. A per-tensor key
+        (:attr:`per_tensor`) holds a list, one value per parameter: each gets its own, when
+        ``update`` put a new list there."""
         buffers, handed = self.buffers, self.handed
         changed = {k: v for k, v in self.state.items()
                    if v is not buffers.get(k, _NONE) and v is not handed.get(k, _NONE)}
@@ -257,6 +264,10 @@ class FlatGroup:
             return
         for key in [k for k, v in changed.items() if _is_array(v)]:
             self._share(key, changed.pop(key))
+        for key in [k for k in changed if k in self.per_tensor] if self.per_tensor else ():
+            values = handed[key] = changed.pop(key)  # a list: one value per parameter
+            for st, value in zip(self.states, values):
+                st[key] = value
         if len(changed) == 1:  # ``step`` alone, most often: one store per parameter
             (key, value), = changed.items()
             for st in self.states:
@@ -382,7 +393,8 @@ def relocate(group_params: list[Tensor], whole: bool = False) -> FlatGroup | Non
     return flat
 
 
-def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool:
+def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict,
+                per_tensor: tuple[str, ...] = ()) -> bool:
     """Lay the parameters' state out flat; False (nothing changed) if it can't be.
 
     Args:
@@ -390,14 +402,18 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
         states: each parameter's current state dict, or None before its first step.
         fresh: ``init_state`` of the flat parameter with ``step = 0`` (the state of a group
             whose parameters have not stepped yet).
+        per_tensor: the keys whose numbers each parameter keeps its own value of
+            (``Optimizer.per_tensor_state``): the flat state holds a list of them, one per
+            parameter, and :data:`SEGMENTS` (see :class:`Segments`).
 
     Returns:
         True when every parameter's state is now a view of ``flat.state``; the states must all
-        be None (then ``fresh`` is used) or all hold the same keys and numbers, with arrays of
-        the parameter's shape and dtype.
+        be None (then ``fresh`` is used) or all hold the same keys and numbers (per-tensor
+        keys aside), with arrays of the parameter's shape and dtype.
     """
     flat.stale = True
     flat.buffers, flat.handed = {}, {}
+    flat.per_tensor = per_tensor
     if all(st is None for st in states):
         flat.stale = False
         flat.state = fresh
@@ -405,6 +421,9 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
         for key, value in fresh.items():
             if _is_array(value):
                 flat._share(key, value)
+        for key in per_tensor:
+            fresh[key] = [fresh[key]] * len(states)
+        _hand_segments(flat)
         flat.scatter_state()
         flat.state_lens = list(map(len, flat.states))
         return True
@@ -413,7 +432,10 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
     first = states[0]
     flat.states = list(states)
     flat.state = {k: v for k, v in first.items() if not _is_array(v)}
+    for key in per_tensor:
+        flat.state[key] = [st[key] for st in states]
     flat.handed = dict(flat.state)
+    _hand_segments(flat)
     xp = get_array_module(flat.param)
     with on_device_of(flat.param):
         for key in [k for k, v in first.items() if _is_array(v)]:
@@ -426,7 +448,8 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict) -> bool
 
 
 def _same_layout(flat: FlatGroup, states: list[dict]) -> bool:
-    """Every state has the first one's keys and numbers, and arrays shaped as its parameter."""
+    """Every state has the first one's keys and numbers (each its own for a per-tensor key),
+    and arrays shaped as its parameter."""
     first = states[0]
     dtype = flat.param.dtype
     for st, view in zip(states, flat.views):
@@ -440,6 +463,78 @@ def _same_layout(flat: FlatGroup, states: list[dict]) -> bool:
                 if (value.shape != view.shape or value.dtype != dtype
                         or type(value) is not type(view)):
                     return False
-            elif type(value) is not type(ref) or value != ref:
+            elif key not in flat.per_tensor and (type(value) is not type(ref) or value != ref):
                 return False
     return True
+
+
+# ------------------------------------------------ per-tensor numbers in a flat group (SWATS)
+# An additive hook for an update that is elementwise but for a few numbers per tensor, taken
+# from reductions over each tensor (SWATS's dot products p.g and p.p, its phase and rate).
+# Only optimizers that name such keys (``Optimizer.per_tensor_state``) see any of it.
+
+SEGMENTS = "segments"  # the flat state's key of the group's :class:`Segments`
+
+
+class Segments:
+    """Where each parameter of a flat group lies in the group's flat buffers, for an update
+    with per-tensor numbers: per-tensor sums over the buffer, per-tensor values spread to
+    every element.
+
+    Each parameter holds the span ``[a, b)`` of the buffers, whatever the order of its
+    elements inside (a span's memory is the tensor's memory, C- or F-ordered alike), so a
+    reduction over a span is that tensor's reduction. ``update`` finds it as
+    ``state[SEGMENTS]`` in the flat state; it is never a parameter's state.
+
+    Attributes:
+        count: the number of parameters; ``sizes``: each one's number of elements.
+    """
+
+    __slots__ = ("count", "sizes", "_starts", "_filled", "_memo", "_buffer")
+
+    def __init__(self, spans: list[tuple], buffer: Array):
+        xp = get_array_module(buffer)
+        self.count = len(spans)
+        self.sizes = [b - a for a, b, _ in spans]
+        filled = [i for i, n in enumerate(self.sizes) if n]  # reduceat can't sum an empty span
+        with on_device_of(buffer):
+            self._filled = None if len(filled) == self.count else xp.asarray(filled)
+            self._starts = xp.asarray([spans[i][0] for i in filled], dtype=np.intp)
+        self._buffer = buffer  # (its device and dtype)
+        self._memo: dict[str, tuple[Any, Any]] = {}
+
+    def sums(self, x: Array) -> Array:
+        """The sum over each parameter's span of the flat array ``x`` (in ``x``'s dtype, each
+        span summed in order: ``add.reduceat``), a vector of :attr:`count` on its device."""
+        xp = get_array_module(x)
+        if self._filled is None:
+            return xp.add.reduceat(x, self._starts)
+        sums = xp.zeros(self.count, x.dtype)
+        if len(self._starts):
+            sums[self._filled] = xp.add.reduceat(x, self._starts)
+        return sums
+
+    def spread(self, values: list, dtype: Any = None) -> Array:
+        """The flat array (of ``dtype``, by default the buffer's, on the buffer's device)
+        whose elements in each parameter's span are that parameter's value in ``values``:
+        ``repeat(values, sizes)``."""
+        xp = get_array_module(self._buffer)
+        with on_device_of(self._buffer):
+            return xp.repeat(xp.asarray(values, dtype=dtype or self._buffer.dtype), self.sizes)
+
+    def memo(self, name: str, key: Any, make: Callable[[], Any]) -> Any:
+        """``make()``, kept under ``name`` and given again while ``key`` stays equal: for
+        values made from per-tensor numbers that seldom change (SWATS's per-element rates
+        change at a switch or with the group's ``lr``). The caller must not write it."""
+        kept = self._memo.get(name)
+        if kept is None or kept[0] != key:
+            kept = self._memo[name] = (key, make())
+        return kept[1]
+
+
+def _hand_segments(flat: FlatGroup) -> None:
+    """Put the group's :class:`Segments` into its flat state when the optimizer keeps
+    per-tensor numbers (handed: never stored into the parameters' states)."""
+    if flat.per_tensor:
+        segments = Segments(flat.spans, flat.param)
+        flat.state[SEGMENTS] = flat.handed[SEGMENTS] = segments

@@ -292,10 +292,16 @@ class Optimizer:
         flat_update: True when ``update`` is elementwise (no reduction over a parameter, no
             use of its shape), so that the base may call it once over a whole group laid out
             flat (:mod:`minigrad.optim.flat`); an algorithm with per-tensor reductions
-            (SWATS's dot products) sets it False.
+            sets it False, or names its per-tensor numbers in ``per_tensor_state``.
+        per_tensor_state: state keys whose numbers each parameter keeps its own value of
+            (SWATS's rate estimate and phase). When a group steps flat, ``update`` finds each
+            as a list (one value per parameter, in the group's order) and the layout as
+            ``state['segments']`` (:class:`.flat.Segments`: per-tensor sums, per-tensor
+            values spread to the elements); stepped per tensor, the numbers themselves.
     """
 
     flat_update = True
+    per_tensor_state: tuple[str, ...] = ()  # (issue 14: SWATS's flat step)
 
     def __init_subclass__(cls, **kwargs):
         # minigrad.jit replays a subclass's own step / zero_grad whole (see recording.py)
@@ -648,7 +654,7 @@ class Optimizer:
                 continue
             self._flat[index] = flat
             moved = True
-            if adopt_state(flat, states, None):
+            if adopt_state(flat, states, None, self.per_tensor_state):
                 for p, state in zip(flat.params, flat.states):
                     self.state[p] = state
         return moved
@@ -743,7 +749,7 @@ class Optimizer:
         if all(st is None for st in states):
             fresh = self.init_state(flat.tensor, group)
             fresh["step"] = 0
-        if not adopt_state(flat, states, fresh):
+        if not adopt_state(flat, states, fresh, self.per_tensor_state):
             return None
         for p, state in zip(flat.params, flat.states):
             self.state[p] = state

@@ -84,7 +84,7 @@ def test_step_with_fused_kernels_is_the_plain_step(name, kw, monkeypatch):
     plain_run = _train(make, monkeypatch, None, **kw)
     _assert_same(fused_run, plain_run)
     launches = fused_run[2]
-    if fused.plan(type(fused_run[1])) is None:  # SWATS: not elementwise, never flat
+    if fused.plan(type(fused_run[1])) is None:  # SWATS: per-tensor numbers, no kernel
         assert launches == 0
     else:
         first_momentum = name.startswith("SGD")  # b_1 = g_1 is made by update

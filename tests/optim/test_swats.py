@@ -129,3 +129,196 @@ def test_swats_sgd_rate_follows_the_group_lr_schedule():
     # v = 0.5 * 0 + g = g; step = (1 - beta1) * Lambda * 0.1 * g
     np.testing.assert_allclose(before - to_numpy(x), 0.5 * lam * 0.1 * np.ones(2), rtol=1e-5)
 
+
+
+# ----------------------------------------------------------------------------- the flat step
+# A group of small tensors steps flat (one update over the group's buffers, optim/flat.py)
+# while each tensor keeps its own gamma, lambda, phase and Lambda. The reference is the
+# per-tensor path (each parameter a group of its own). Parameters and moments agree to float
+# round-off (the per-tensor dot products are summed in another order), and every switch
+# happens at the same step.
+
+SHAPES = [(8, 5), (5,), (3, 2, 2), (1,), (6,), (4, 4)]
+HP = dict(lr=1e-3, betas=(0.9, 0.9), eps=1e-6)
+
+
+def _switching_problem(seed):
+    """Initial values, and gradients ``c_i + d_i^k N(0, 1)`` per tensor: constant directions
+    whose noise dies out at a rate of each tensor's own, so that the tensors switch at
+    different steps (one never: d = 1)."""
+    rng = np.random.default_rng(seed)
+    c = [rng.uniform(0.5, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in SHAPES]
+    decay = rng.uniform(0.5, 0.9, len(SHAPES))
+    decay[rng.integers(len(SHAPES))] = 1.0
+    x0 = [rng.normal(size=s) for s in SHAPES]
+    noise = np.random.default_rng(seed + 1)
+    grads = [[ci + d**k * noise.normal(size=ci.shape) for ci, d in zip(c, decay)]
+             for k in range(1, 61)]
+    return x0, grads
+
+
+def _pair(x0, dtype=np.float32, device="cpu", **hp):
+    """The same parameters twice: one flat group, and one group per parameter."""
+    flat_params = [minigrad.Parameter(x.astype(dtype), device=device) for x in x0]
+    ref_params = [minigrad.Parameter(x.astype(dtype), device=device) for x in x0]
+    hp = {**HP, **hp}
+    return (flat_params, SWATS(flat_params, **hp), ref_params,
+            SWATS([{"params": [p]} for p in ref_params], **hp))
+
+
+def _step(opt, params, grads, skip=()):
+    for i, (p, g) in enumerate(zip(params, grads)):
+        p.grad = None if i in skip else minigrad.Tensor(g.astype(p.dtype), device=p.device)
+    opt.step()
+
+
+def _assert_close(flat_params, flat, ref_params, ref, step):
+    for i, (p, q) in enumerate(zip(flat_params, ref_params)):
+        msg = f"step {step}, parameter {i}"
+        np.testing.assert_allclose(to_numpy(p), to_numpy(q), rtol=1e-6, atol=1e-7, err_msg=msg)
+        st, rt = flat.state[p], ref.state[q]
+        assert st.keys() == rt.keys(), msg
+        for key in ("phase", "switch_step", "switch_lr", "step"):
+            assert st[key] == rt[key], (msg, key)
+        for key in ("lambda", "sgd_lr"):
+            if rt[key] is None:
+                assert st[key] is None, (msg, key)
+            else:
+                assert isinstance(st[key], float), (msg, key)
+                assert st[key] == pytest.approx(rt[key], rel=1e-5, abs=0.0), (msg, key)
+        for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
+            assert st[key].shape == p.shape, (msg, key)
+            np.testing.assert_allclose(to_numpy(st[key]), to_numpy(rt[key]), rtol=1e-5,
+                                       atol=1e-7, err_msg=f"{msg}, {key}")
+
+
+def _is_flat(opt, params):
+    """The parameters, and each state array, are views of one buffer each: the flat step."""
+    arrays = [[p.array for p in params]] + [[opt.state[p][key] for p in params]
+                                            for key in ("exp_avg", "exp_avg_sq",
+                                                        "momentum_buffer")]
+    return all(a[0].base is not None and all(x.base is a[0].base for x in a) for a in arrays)
+
+
+@pytest.mark.parametrize("seed,weight_decay", [(0, 0.0), (4, 0.0), (4, 0.01)])
+def test_flat_group_matches_per_tensor_through_staggered_switches(seed, weight_decay, device):
+    x0, grads = _switching_problem(seed)
+    flat_params, flat, ref_params, ref = _pair(x0, device=device, weight_decay=weight_decay)
+    for k, g in enumerate(grads, 1):
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+        assert _is_flat(flat, flat_params), k
+    switches = [ref.state[p]["switch_step"] for p in ref_params]
+    assert None in switches and len(set(switches) - {None}) >= 3, switches  # mixed phases
+
+
+def test_flat_group_in_float64_matches_per_tensor():
+    x0, grads = _switching_problem(1)
+    flat_params, flat, ref_params, ref = _pair(x0, np.float64)
+    for k, g in enumerate(grads, 1):
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+    assert len({ref.state[p]["switch_step"] for p in ref_params} - {None}) >= 3
+
+
+def test_flat_group_follows_a_changed_lr_after_switches():
+    x0, grads = _switching_problem(0)
+    flat_params, flat, ref_params, ref = _pair(x0)
+    for k, g in enumerate(grads, 1):
+        if k in (10, 30):  # as a scheduler would: the SGD rates follow, the Adam steps too
+            for opt in (flat, ref):
+                for group in opt.param_groups:
+                    group["lr"] *= 0.5
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+    switches = [flat.state[p]["switch_step"] for p in flat_params]
+    assert None in switches and any(k is not None and k < 10 for k in switches), switches
+
+
+def test_parameter_without_gradient_in_a_flat_group():
+    x0, grads = _switching_problem(4)
+    flat_params, flat, ref_params, ref = _pair(x0)
+    for k, g in enumerate(grads, 1):
+        skip = (1,) if k in (5, 30) else ()
+        _step(flat, flat_params, g, skip)
+        _step(ref, ref_params, g, skip)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+    assert flat.state[flat_params[1]]["step"] == len(grads) - 2
+
+
+def test_state_dict_round_trip_mid_run_of_a_flat_group(tmp_path):
+    x0, grads = _switching_problem(0)
+    params = [minigrad.Parameter(x.astype(np.float32)) for x in x0]
+    opt = SWATS(params, **HP)
+    for g in grads[:25]:
+        _step(opt, params, g)
+    phases = {opt.state[p]["phase"] for p in params}
+    assert phases == {"adam", "sgd"}  # saved with tensors in both phases
+    saved = opt.state_dict()
+    path = tmp_path / "swats.npz"
+    np.savez(path, **{f"{i}/{k}": v for i, st in saved["state"].items() for k, v in st.items()
+                      if v is not None})
+    resumed_params = [minigrad.Parameter(to_numpy(p).copy()) for p in params]
+    resumed = SWATS(resumed_params, **HP)
+    with np.load(path) as data:
+        state = {i: {k: (data[f"{i}/{k}"] if f"{i}/{k}" in data else None) for k in st}
+                 for i, st in saved["state"].items()}
+    resumed.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+    for g in grads[25:]:
+        _step(opt, params, g)
+        _step(resumed, resumed_params, g)
+    assert _is_flat(resumed, resumed_params)
+    for p, q in zip(params, resumed_params):  # the same flat steps: the same numbers
+        np.testing.assert_array_equal(to_numpy(p), to_numpy(q))
+        for key, value in opt.state[p].items():
+            if hasattr(value, "shape"):
+                np.testing.assert_array_equal(to_numpy(value), to_numpy(resumed.state[q][key]))
+            else:
+                assert resumed.state[q][key] == value, key
+
+
+def test_per_tensor_state_loads_into_a_flat_group_and_back():
+    x0, grads = _switching_problem(4)
+    flat_params, flat, ref_params, ref = _pair(x0)
+    for g in grads[:15]:
+        _step(ref, ref_params, g)
+    assert {ref.state[p]["phase"] for p in ref_params} == {"adam", "sgd"}
+    into_flat = flat.state_dict()
+    into_flat["state"] = ref.state_dict()["state"]  # each tensor's own lambda, phase, ...
+    flat.load_state_dict(into_flat)
+    for p, q in zip(flat_params, ref_params):
+        p.array[...] = q.array
+    for k, g in enumerate(grads[15:40], 16):
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+    assert _is_flat(flat, flat_params)
+    back = ref.state_dict()
+    back["state"] = flat.state_dict()["state"]
+    ref.load_state_dict(back)
+    for k, g in enumerate(grads[40:], 41):
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+
+
+def test_flat_group_under_a_scheduler_matches_per_tensor():
+    """A scheduler's new ``lr`` (every 15 steps) rescales the rates of the tensors already in
+    the SGD phase, flat as per tensor."""
+    from minigrad.optim.lr_scheduler import StepLR
+
+    x0, grads = _switching_problem(4)
+    flat_params, flat, ref_params, ref = _pair(x0)
+    schedulers = [StepLR(flat, step_size=15, gamma=0.5), StepLR(ref, step_size=15, gamma=0.5)]
+    for k, g in enumerate(grads, 1):
+        _step(flat, flat_params, g)
+        _step(ref, ref_params, g)
+        _assert_close(flat_params, flat, ref_params, ref, k)
+        for scheduler in schedulers:
+            scheduler.step()
+    switches = [flat.state[p]["switch_step"] for p in flat_params]
+    assert sum(k is not None and k < 15 for k in switches) >= 2, switches
+    assert flat.param_groups[0]["lr"] == HP["lr"] * 0.5**4
