@@ -18,7 +18,8 @@ per-parameter ``clipnorm``), the base class
 * keeps each state array of each parameter as a view of one buffer per state key, so
   ``optimizer.state[p]`` still holds that parameter's own state and ``state_dict``,
   ``load_state_dict``, checkpoints and schedulers see exactly what they saw before;
-* gathers the gradients into one buffer with one ``concatenate(out=)`` call, and lends the
+* gathers the gradients into one buffer (a copy into each parameter's view of it on NumPy,
+  one ``concatenate(out=)`` kernel on CuPy), and lends the
   buffer's views to gradients that nobody else holds (:meth:`FlatGroup.gather`), so that
   gradients which stay between steps are found in place and not copied again;
 * calls the algorithm's ``update`` once, on the flat views, and hands the numbers it changed
