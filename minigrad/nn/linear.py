@@ -56,7 +56,8 @@ class Linear(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         """``F.linear``'s op called directly once its checks pass: F.linear checks the shape
-        and dtype again and calls ``ops.linear``, two calls a layer (0.25 us each on W3)."""
+        and dtype again and calls ``ops.linear``, two calls more (W3's Linear(64, 64) layer
+        6.16 -> 6.00 us, ``timeit``; BENCHMARKS.md "Issue 14: W3, second pass (h16w3b)")."""
         try:
             x = input.array
         except AttributeError:
