@@ -540,8 +540,9 @@ class _Recorder:
                 program.lowering_off = f"lowering raised {type(err).__name__}: {err}"
                 return program
             program.names = {lowering.key(t): self.labels[s] for s, t in self.traced.items()}
-            program.names.update({k: f"{self.labels[v[0]]} in {v[1]}" if type(v) is tuple
-                                  else v for k, v in program.flat_names.items()})
+            program.names.update({k: f"{self.labels[v[0]]}{''.join(v[2:])} in {v[1]}"
+                                  if type(v) is tuple else v
+                                  for k, v in program.flat_names.items()})
             program.labels = self.labels
         return program
 
@@ -915,8 +916,7 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
         flats, others, params, zero, at = found
         grads = [np.empty_like(flat.param) for flat in flats]  # (others: C order)
         other_grads = [[np.empty(p.shape, p.dtype) for p in ps] for ps in others]
-        views = [grad[a:b].reshape(shape) for flat, grad in zip(flats, grads)
-                 for a, b, shape in flat.spans]
+        views = [v for flat, grad in zip(flats, grads) for v in flat.views_of(grad)]
         views += [g for gs in other_grads for g in gs]
         slots = [kernels[a[0]][1][0] for a in at]
         name = type(opt).__name__
@@ -924,6 +924,8 @@ def _lean_steps(kernels: list, code: list, env: list, lowered: set, kept: list,
         for (j,), s, v in zip(at, slots, views):
             if s in lowered and lowering.into_view(code, env, s, v, kept):
                 names[lowering.key(v)] = (s, f"grad({name})")
+                if v.ndim == 2 and not v.flags.c_contiguous:  # written through v.T
+                    names[lowering.key(v.T)] = (s, f"grad({name})", ".T")
                 lean[j] = []
             else:  # an op-level kernel's result (or a buffer read again): copied into place
                 lean[j] = [(functools.partial(np.copyto, v), (s,), {}, (), None)]

@@ -518,15 +518,18 @@ def writes_of(ins) -> list:
     return []
 
 
-def sole_writer(code: list, env: list, s: int, kept: list) -> int | None:
+def sole_writer(code: list, env: list, s: int, kept: list, transposed: bool = False
+                ) -> int | None:
     """The index of the one instruction of ``code`` that writes slot ``s``'s buffer, when
     that instruction writes all of it through a single ``out=`` and no later instruction
     reads it, and no array of ``kept`` (the other slots' arrays) views it; else None. Such
     an instruction may be given another output (a new array, a view of another buffer) with
-    nothing else in the code to change."""
+    nothing else in the code to change. ``transposed``: the slot is the transpose of the
+    buffer (a column-major gradient, ``(x^T g)^T``), not the buffer itself."""
     value = env[s]
     buffer = _root(value)
-    if not aliases(value, buffer) or any(v is not value and mentions(v, buffer) for v in kept):
+    if (not aliases(value.T if transposed else value, buffer)
+            or any(v is not value and mentions(v, buffer) for v in kept)):
         return None
     writers = [n for n, ins in enumerate(code) if any(reaches(w, buffer) for w in writes_of(ins))]
     if len(writers) != 1:
@@ -562,16 +565,25 @@ def into_view(code: list, env: list, s: int, view, kept: list) -> bool:
     ``view`` instead of its buffer (a view of the optimizer's flat gradient buffer, see
     docs/jit.md), and ``env[s]`` that view; False, with nothing changed, if it cannot be
     (no sole writer, or a buffer of another shape, dtype or memory layout than ``view``:
-    with the same layout the call computes the same numbers)."""
+    with the same layout the call computes the same numbers).
+
+    A column-major slot (an ``nn.Linear`` weight's gradient, ``matmul(x.T, g, out=buf)``
+    then ``buf.T``) is the transpose of its buffer: the instruction then writes into
+    ``view.T``, C-contiguous like the buffer, so that BLAS still writes the result (NumPy's
+    matmul serves an F-ordered ``out=`` without BLAS)."""
     value = env[s]
     if (value.shape != view.shape or value.dtype != view.dtype
-            or value.strides != view.strides or not value.flags.c_contiguous):
+            or value.strides != view.strides):
         return False
-    n = sole_writer(code, env, s, kept)
+    transposed = not value.flags.c_contiguous
+    if transposed and not (value.ndim == 2 and value.flags.f_contiguous):
+        return False
+    n = sole_writer(code, env, s, kept, transposed)
     if n is None:
         return False
+    out = view.T if transposed else view
     kwargs = code[n][2]
-    kwargs["out"] = (view,) if isinstance(kwargs["out"], tuple) else view
+    kwargs["out"] = (out,) if isinstance(kwargs["out"], tuple) else out
     env[s] = view
     return True
 

@@ -925,10 +925,13 @@ class Tensor:
         return _fn.isclose(self, other, rtol, atol, equal_nan)
 
     def contiguous(self, memory_format=None):
-        """This tensor (arrays here are made contiguous where it matters, by the ops)."""
-        return self
+        """This tensor if its array is C-contiguous, else a C-contiguous copy in the graph
+        (torch's rule). The ops need neither: each takes any layout."""
+        return self if self.array.flags.c_contiguous else self.clone()
 
     def is_contiguous(self, memory_format=None) -> bool:
+        """Whether the array is C-contiguous (row-major). An ``nn.Linear`` weight is not: it is
+        stored column-major, where torch's is contiguous (docs/from_pytorch.md says why)."""
         return bool(self.array.flags.c_contiguous)
 
     def is_floating_point(self) -> bool:

@@ -38,3 +38,12 @@ def to_numpy(x):
     if isinstance(x, minigrad.Tensor):
         x = x.detach().array
     return x.get() if hasattr(x, "get") else np.asarray(x)
+
+
+@pytest.fixture
+def column_major_linear(monkeypatch):
+    """Every nn.Linear made in the test stores its weight column-major, small ones too (by
+    default only weights of at least ``nn.linear.COLUMN_MAJOR_MIN_NUMEL`` numbers are)."""
+    import minigrad.nn.linear  # noqa: PLC0415
+
+    monkeypatch.setattr(minigrad.nn.linear, "COLUMN_MAJOR_MIN_NUMEL", 0)

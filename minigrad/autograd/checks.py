@@ -84,15 +84,15 @@ def _central_differences(objective: Callable[[], float], t: Tensor, eps: float) 
     """(f(x + eps e_i) - f(x - eps e_i)) / (2 eps) for every element i of ``t``, perturbing
     ``t`` in place and restoring it."""
     num = np.zeros(t.shape)
-    flat = t.array.reshape(-1)  # a view: perturb in place
-    for i in range(flat.size):
-        orig = float(flat[i])
-        flat[i] = orig + eps
+    array = t.array  # perturbed by index: reshape(-1) would copy a strided (F-order) array
+    for i in np.ndindex(*t.shape):
+        orig = float(array[i])
+        array[i] = orig + eps
         up = objective()
-        flat[i] = orig - eps
+        array[i] = orig - eps
         down = objective()
-        flat[i] = orig
-        num.reshape(-1)[i] = (up - down) / (2 * eps)
+        array[i] = orig
+        num[i] = (up - down) / (2 * eps)
     return num
 
 

@@ -116,9 +116,17 @@ def _array_of(tensor: Tensor, name: str):
     return tensor.array
 
 
-def _in_place(tensor: Tensor, name: str, fn) -> None:
-    """Run ``fn(array)`` on the tensor's array, through a contiguous copy when it is strided."""
-    arr = _array_of(tensor, name)
+def in_logical_order(arr, fn) -> None:
+    """Run ``fn`` (a collective acting in place on contiguous memory) on ``arr``'s values in
+    their logical (C) order: on ``arr`` itself when it is C-contiguous, else through a
+    C-contiguous copy written back.
+
+    Why not on the memory of an F-contiguous array (an ``nn.Linear`` weight) directly: the
+    ranks' layouts of the same tensor may differ (one rank loaded a checkpoint into a new
+    array, another kept its column-major one), and a collective pairs elements by memory
+    position; the logical order pairs them by index whatever the layouts. It costs one copy
+    of a weight at a broadcast (``DistributedDataParallel`` gradients travel in C-contiguous
+    buckets, so not at every step)."""
     if arr.flags.c_contiguous:
         fn(arr)
     else:
@@ -127,6 +135,12 @@ def _in_place(tensor: Tensor, name: str, fn) -> None:
         tmp = get_array_module(arr).ascontiguousarray(arr)
         fn(tmp)
         arr[...] = tmp
+
+
+def _in_place(tensor: Tensor, name: str, fn) -> None:
+    """Run ``fn(array)`` on the tensor's array, in its logical order (:func:`in_logical_order`:
+    through a contiguous copy when it is strided)."""
+    in_logical_order(_array_of(tensor, name), fn)
     tensor._bump_version()
 
 

@@ -28,6 +28,14 @@ class Identity(Module):
 class Linear(Module):
     """y = x W^T + b, with ``weight`` (out_features, in_features) and ``bias`` (out_features,).
 
+    A weight of at least :data:`COLUMN_MAJOR_MIN_NUMEL` numbers has torch's shape but is
+    stored column-major (F-contiguous: ``weight.array`` is ``empty((in, out)).T``), so that
+    ``weight.array.T`` is a C-contiguous (in, out) matrix and the products are those of a
+    hand-written NumPy MLP: ``x @ W.T`` without a transpose for BLAS (NN), the weight's
+    gradient as ``(x^T g)^T`` in the weight's own layout (TN) and ``dx = g @ W`` (NT). Shape,
+    indexing, values, the seeded initial values and ``state_dict`` are torch's; only the
+    strides differ. Why, and why not for smaller weights: :data:`COLUMN_MAJOR_MIN_NUMEL`.
+
     Default initialisation is torch's: ``kaiming_uniform_(weight, a=sqrt(5))``, which is
     U(-1/sqrt(in_features), 1/sqrt(in_features)), and bias U(-1/sqrt(in_features),
     1/sqrt(in_features)).
@@ -47,7 +55,8 @@ class Linear(Module):
                 raise ValueError(f"Linear: {name} must be a non-negative int, got {v!r}")
         self.in_features = in_features
         self.out_features = out_features
-        _add_weight_and_bias(self, (out_features, in_features), bias, dtype, device)
+        _add_weight_and_bias(self, (out_features, in_features), bias, dtype, device,
+                             column_major=_column_major(in_features, out_features))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -79,6 +88,25 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+# OpenBLAS multiplies by a transposed operand (NT) about 13% slower than NN (784x256 weight,
+# batch 128: 581 vs 506 us). With torch's row-major (out, in) weight the forward x W^T is NT
+# and dx = g W is NN; with the weight stored column-major it is the other way round, so a
+# layer whose dx is computed gains nothing; the first layer of a network, whose input needs
+# no gradient, gains the forward's 13% (W1: 75 us of a 1.85 ms step; W1 epochs 2.5-4% faster,
+# minigrad.jit's W1 step 1.04-1.07 -> 1.01-1.05x the hand-written NumPy step:
+# BENCHMARKS.md, "Issue 14/15: Linear weights stored (in, out)"). For small weights the
+# products take a few microseconds either way and the column-major layout costs more than it
+# saves (W3's 64x64 layers: the step 2-3% slower in eager and under minigrad.jit: the NT dx
+# of a 10x64 weight, and the bookkeeping of transposed gradients), so they keep torch's.
+COLUMN_MAJOR_MIN_NUMEL = 1 << 14  # (128 x 128)
+
+
+def _column_major(in_features: int, out_features: int) -> bool:
+    """Whether a Linear weight of this size is stored column-major
+    (:data:`COLUMN_MAJOR_MIN_NUMEL`)."""
+    return in_features * out_features >= COLUMN_MAJOR_MIN_NUMEL
 
 
 class Flatten(Module):
@@ -118,19 +146,23 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-def _empty(shape, dtype):
+def _empty(shape, dtype, column_major: bool = False):
+    """A zero Tensor of ``shape`` to make a Parameter of; ``column_major``: a 2-D shape stored
+    F-contiguous (a Linear weight: see :class:`Linear`)."""
     dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
     if dt.kind != "f":
         raise TypeError(f"parameters must have a floating dtype, got {dt}")
+    if column_major and len(shape) == 2:
+        return Tensor._wrap(np.zeros(shape[::-1], dtype=dt).T)
     return Tensor._wrap(np.zeros(shape, dtype=dt))  # a Tensor: Parameter keeps its dtype
 
 
 def _add_weight_and_bias(module: Module, weight_shape: tuple, bias: bool, dtype,
-                         device: DeviceLike) -> None:
+                         device: DeviceLike, column_major: bool = False) -> None:
     """Register ``module.weight`` of ``weight_shape`` and ``module.bias`` of shape
     ``(weight_shape[0],)`` (or a None bias), uninitialised until ``reset_parameters``: the
-    parameters of Linear and of the convolutions."""
-    module.weight = Parameter(_empty(weight_shape, dtype), device=device)
+    parameters of Linear and of the convolutions (``column_major``: see :func:`_empty`)."""
+    module.weight = Parameter(_empty(weight_shape, dtype, column_major), device=device)
     if bias:
         module.bias = Parameter(_empty(weight_shape[:1], dtype), device=device)
     else:
@@ -185,7 +217,8 @@ class LazyLinear(Linear):
         shape = {"weight": (self.out_features, self.in_features), "bias": (self.out_features,)}
         for name, p in self._parameters.items():
             if p is not None:
-                fresh = Parameter(_empty(shape[name], self._factory["dtype"]),
+                fresh = Parameter(_empty(shape[name], self._factory["dtype"],
+                                         _column_major(self.in_features, self.out_features)),
                                   device=self._factory["device"])
                 p.array = fresh.array  # the same Parameter object: optimizers keep it
         self.__dict__.pop("_factory")

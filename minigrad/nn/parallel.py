@@ -145,11 +145,7 @@ class DistributedDataParallel(Module):
         if self._group.size == 1:
             return
         for t in tensors:
-            arr = t.array
-            if not arr.flags.c_contiguous:
-                raise ValueError(f"DistributedDataParallel: a parameter or buffer of shape "
-                                 f"{tuple(arr.shape)} is not contiguous")
-            self._group.broadcast(arr, 0)
+            dist.in_logical_order(t.array, lambda a: self._group.broadcast(a, 0))
             t._bump_version()
 
     def forward(self, *args, **kwargs):

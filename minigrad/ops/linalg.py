@@ -55,6 +55,8 @@ class Linear(Function):
     """y = x W^T + b with W of shape (out, in), as torch's linear layer: one node, not three.
 
     dx = g W;  dW = g^T x (leading dims of x flattened);  db = sum of g over leading dims.
+    A W stored column-major (``nn.Linear``'s) gets dW in its own layout, (x^T g)^T, as
+    :class:`MatMul` does for a transposed operand: the engine keeps it with no copy.
     """
 
     def forward(self, x, w, b=None):
@@ -75,7 +77,11 @@ class Linear(Function):
         if need[0]:
             gx = grad @ w
         if need[1]:
-            gw = g2.T @ x2
+            flags = getattr(w, "flags", None)  # (Tensors under create_graph have none)
+            if flags is None or flags.c_contiguous:
+                gw = g2.T @ x2
+            else:  # column-major (nn.Linear's large weights): dW in the same layout
+                gw = (x2.T @ g2).T
         if len(need) > 2 and need[2]:
             gb = g2.sum(axis=0)
         return gx, gw, gb

@@ -9,9 +9,10 @@ so that the same rule runs once over the whole buffer: a handful of whole-buffer
 whatever the number of tensors.
 
 How: when every parameter of a group has a gradient and the group qualifies (floating
-parameters of one dtype and device, each C-contiguous and owning its memory or already a view of
-this optimizer's buffer; an algorithm whose update is elementwise, ``Optimizer.flat_update``; no
-per-parameter ``clipnorm``), the base class
+parameters of one dtype and device, each C-contiguous (or a 2-D F-contiguous one, as
+``nn.Linear``'s weight) and owning its memory or already a view of this optimizer's
+buffer; an algorithm whose update is elementwise, ``Optimizer.flat_update``; no per-parameter
+``clipnorm``), the base class
 
 * relocates the parameters into one buffer: ``p.array`` becomes a view of it (same values, same
   Parameter objects, so modules and references to the Tensors see nothing change);
@@ -32,7 +33,14 @@ takes the *steady* step: a few C-level ``map`` passes over the group
 step (``Optimizer._steady_step``).
 
 The update rules themselves are unchanged: they are elementwise, so the flat call computes the
-same numbers, element for element, as the per-tensor calls. Whatever breaks the layout (a
+same numbers, element for element, as the per-tensor calls. A parameter keeps its memory
+layout in the buffer: the span of a 2-D column-major parameter (``nn.Linear``'s weight) holds
+it in its memory order, and its view is ``flat[a:b].reshape(shape[::-1]).T``
+(:func:`span_view`); its gradient and state views have the same layout, gradients are
+gathered and states adopted in memory order (the transpose of a transposed span's array is
+passed to ``concatenate``), so the flat update still meets each parameter element with its
+own gradient and state elements. A gradient or state array in the other layout is still
+right, only copied element by element instead of as one block. Whatever breaks the layout (a
 parameter without a gradient in a step, ``p.array`` or ``p.data`` replaced, ``load_state_dict``)
 sends the group through the per-tensor path for that step, and the next flat step adopts the
 parameters and their state again (a copy). Measured gains: BENCHMARKS.md, "Flat optimizer
@@ -71,9 +79,13 @@ class FlatGroup:
             once one has; ``wait``: steps to let pass before lending views again.
         state: the flat state handed to ``update``: a buffer per array key, and the numbers.
         buffers: the state buffers that the parameters' states are views of, by key.
-        spans: ``(start, stop, shape)`` of each parameter in the buffers; ``shapes``: the
-            shapes; ``fits``: ``(array type, shape, dtype)`` that each gradient's array must
-            have (:meth:`steady_gradients` compares them in one pass).
+        spans: ``(start, stop, shape, column_major)`` of each parameter in the buffers
+            (:func:`span_view`); ``shapes``: the shapes; ``fits``: ``(array type, shape,
+            dtype)`` that each gradient's array must have (:meth:`steady_gradients` compares
+            them in one pass); ``transposed``: whether any span is column-major;
+            ``transpose_all``: whether every span is column-major or at most 1-D (an MLP's
+            weights and biases), so that every array may be transposed
+            (:meth:`in_memory_order`).
         stale: True until the state is laid out, and again after a per-tensor step: the next
             flat step adopts the parameters' state again.
         per_tensor: the state keys whose numbers each parameter keeps its own value of
@@ -82,7 +94,8 @@ class FlatGroup:
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
                  "buffers", "handed", "spans", "shapes", "fits", "state_lens", "stale",
-                 "group_params", "members", "others", "lent", "wait", "per_tensor")
+                 "group_params", "members", "others", "lent", "wait", "transposed",
+                 "transpose_all", "per_tensor")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -94,9 +107,11 @@ class FlatGroup:
         self.param = param
         self.tensor = Tensor._wrap(param)
         self.spans = spans
-        self.shapes = [shape for _, _, shape in spans]
+        self.shapes = [span[2] for span in spans]
         self.fits = [(type(param), shape, param.dtype) for shape in self.shapes]
-        self.views = [param[a:b].reshape(shape) for a, b, shape in spans]
+        self.transposed = any(span[3] for span in spans)
+        self.transpose_all = all(span[3] or len(span[2]) <= 1 for span in spans)
+        self.views = self.views_of(param)
         self.wait = 0
         self._new_grad_buffer()
         self.states: list[dict] = []
@@ -118,6 +133,7 @@ class FlatGroup:
         empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
         empty.fits = []
         empty.grad_views, empty.state_lens, empty.lent, empty.wait = [], [], False, 0
+        empty.transposed = empty.transpose_all = False
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.handed, empty.stale = {}, {}, {}, True
@@ -207,15 +223,32 @@ class FlatGroup:
             if _references(self.grad_views) != [_UNHELD] * len(self.grad_views):
                 self._new_grad_buffer()
             self.lent = False
-        if type(self.grad) is np.ndarray:
+        if type(self.grad) is np.ndarray:  # each copied into its view, in its layout
             _copy_each(self.grad_views, grads)
-        else:  # CuPy: one kernel for the group, not one per array (axis=None ravels each)
-            get_array_module(self.grad).concatenate(grads, axis=None, out=self.grad)
+        else:  # CuPy: one kernel for the group, not one per array (axis=None: each array
+            # ravelled inside the call, in the memory order of its span)
+            get_array_module(self.grad).concatenate(
+                self.in_memory_order(grads) if self.transposed else grads, axis=None,
+                out=self.grad)
         if self.wait:
             self.wait -= 1
         elif lend:
             self._lend(grads)
         return self.grad
+
+    def views_of(self, buffer: Array) -> list[Array]:
+        """Each parameter's view of a flat ``buffer`` laid out as :attr:`param` (its shape, in
+        its memory layout: :func:`span_view`)."""
+        return [span_view(buffer, span) for span in self.spans]
+
+    def in_memory_order(self, arrays: list[Array]) -> list[Array]:
+        """``arrays`` (one per span, shaped as its parameter), each as an array whose C-order
+        ravel is its span's memory order: the transpose of those on column-major spans."""
+        if not self.transposed:
+            return arrays
+        if self.transpose_all:  # each array column-major or 1-D (its own transpose): a C map
+            return list(map(_TRANSPOSE, arrays))
+        return [a.T if span[3] else a for a, span in zip(arrays, self.spans)]
 
     def _lend(self, grads: list[Array]) -> None:
         """Give each gradient Tensor whose array nobody else can see (it owns its memory, and
@@ -235,7 +268,7 @@ class FlatGroup:
         held = _UNHELD + 1  # grads' reference and the gradient Tensor's, no other
         for t, array, view, count in zip(list(map(_GRAD, self.params)), grads, self.grad_views,
                                          _references(grads)):
-            if count == held and array.base is None and not t.requires_grad:
+            if count == held and _owns_memory(array) and not t.requires_grad:
                 t.array = view
                 self.lent = True
 
@@ -243,7 +276,7 @@ class FlatGroup:
         xp = get_array_module(self.param)
         with on_device_of(self.param):
             self.grad = xp.empty_like(self.param)
-        self.grad_views = [self.grad[a:b].reshape(shape) for a, b, shape in self.spans]
+        self.grad_views = self.views_of(self.grad)
         self.lent = False
 
     def scatter_state(self) -> None:
@@ -282,12 +315,13 @@ class FlatGroup:
         xp = get_array_module(buffer)
         buffer = xp.ascontiguousarray(buffer.reshape(-1))
         self.state[key] = self.buffers[key] = buffer
-        for st, (a, b, shape) in zip(self.states, self.spans):
-            st[key] = buffer[a:b].reshape(shape)
+        for st, span in zip(self.states, self.spans):
+            st[key] = span_view(buffer, span)
 
 
 _NONE = object()  # no buffer (a state value of None is not one)
 _ARRAY = operator.attrgetter("array")
+_TRANSPOSE = operator.attrgetter("T")
 _GRAD = operator.attrgetter("_grad")
 _FIT = operator.attrgetter("__class__", "shape", "dtype")  # FlatGroup.fits of a gradient
 
@@ -315,14 +349,42 @@ def _is_array(v: Any) -> bool:
     return isinstance(v, np.ndarray) or type(v).__module__.startswith("cupy")
 
 
+def _owns_memory(array: Array) -> bool:
+    """``array`` owns its memory, or is the transpose of an array that owns it and that
+    nothing else holds (a column-major gradient, ``(x^T g)^T``, as ``ops.linalg.Linear``
+    makes it): then no one else can see it change."""
+    base = array.base
+    if base is None:
+        return True
+    # an unheld base's references: ``array``'s, the name ``base`` and getrefcount's argument
+    return array.ndim == 2 and base.base is None and sys.getrefcount(base) == _UNHELD + 1 \
+        and base.shape == array.shape[::-1]
+
+
+def _column_major(a: Array) -> bool:
+    """A 2-D array stored F-contiguous and not C-contiguous (``nn.Linear``'s weight)."""
+    return a.ndim == 2 and not a.flags.c_contiguous
+
+
+def span_view(buffer: Array, span: tuple) -> Array:
+    """The view of flat ``buffer`` that ``span`` (``(start, stop, shape, column_major)``)
+    describes: the parameter's shape, in its memory layout."""
+    a, b, shape, column_major = span
+    if column_major:
+        return buffer[a:b].reshape(shape[::-1]).T
+    return buffer[a:b].reshape(shape)
+
+
 def _same_place(arrays: list[Array]) -> bool:
-    """Floating arrays of one dtype, one array type and one device, each C-contiguous."""
+    """Floating arrays of one dtype, one array type and one device, each C-contiguous or 2-D
+    F-contiguous (kept in that layout: :func:`span_view`)."""
     first = arrays[0]
     kind, dtype = type(first), first.dtype
     if dtype.kind != "f":
         return False
     device = None if kind is np.ndarray else first.device
-    return all(type(a) is kind and a.dtype == dtype and a.flags.c_contiguous
+    return all(type(a) is kind and a.dtype == dtype
+               and (a.flags.c_contiguous or a.ndim == 2 and a.flags.f_contiguous)
                and (device is None or a.device == device) for a in arrays)
 
 
@@ -379,11 +441,12 @@ def relocate(group_params: list[Tensor], whole: bool = False) -> FlatGroup | Non
     xp = get_array_module(arrays[0])
     spans, start = [], 0
     for a in arrays:
-        spans.append((start, start + a.size, a.shape))
+        spans.append((start, start + a.size, a.shape, _column_major(a)))
         start += a.size
     with on_device_of(arrays[0]):  # CuPy allocates on the current device: the parameters'
         param = xp.empty(start, arrays[0].dtype)
-        xp.concatenate(arrays, axis=None, out=param)
+        xp.concatenate([a.T if span[3] else a for a, span in zip(arrays, spans)], axis=None,
+                       out=param)
         flat = FlatGroup(params, param, spans, list(group_params), members)
     try:
         _BUFFERS[id(param)] = param
@@ -441,7 +504,8 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict,
     with on_device_of(flat.param):
         for key in [k for k, v in first.items() if _is_array(v)]:
             buffer = xp.empty_like(flat.param)
-            xp.concatenate([st[key] for st in states], axis=None, out=buffer)
+            xp.concatenate(flat.in_memory_order([st[key] for st in states]), axis=None,
+                           out=buffer)
             flat._share(key, buffer)
     flat.state_lens = list(map(len, flat.states))
     flat.stale = False
@@ -496,7 +560,7 @@ class Segments:
     def __init__(self, spans: list[tuple], buffer: Array):
         xp = get_array_module(buffer)
         self.count = len(spans)
-        self.sizes = [b - a for a, b, _ in spans]
+        self.sizes = [span[1] - span[0] for span in spans]
         filled = [i for i, n in enumerate(self.sizes) if n]  # reduceat can't sum an empty span
         with on_device_of(buffer):
             self._filled = None if len(filled) == self.count else xp.asarray(filled)

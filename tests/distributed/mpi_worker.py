@@ -136,6 +136,18 @@ def task_collectives(rank: int, world: int) -> dict:
     t = minigrad.tensor(np.full((2, 3), rank, dtype=np.float32))
     dist.broadcast(t, src=world - 1)
     out["broadcast"] = t.array
+    # layouts that differ between ranks (a column-major nn.Linear weight here, a C-ordered
+    # array there): the collectives pair the values by index
+    a = np.arange(12, dtype=np.float32).reshape(3, 4) * (rank + 1)
+    t = minigrad.tensor(np.asfortranarray(a) if rank % 2 == 0 else a)
+    dist.all_reduce(t)
+    out["SUM_layouts"], out["SUM_layouts_f"] = t.array, t.array.flags.f_contiguous
+    minigrad.manual_seed(100 + rank)
+    lin = nn.Linear(4, 3)
+    if rank != 1:  # column-major (a large nn.Linear weight's layout); C-ordered on rank 1
+        lin.weight.array = np.asfortranarray(lin.weight.array)
+    DistributedDataParallel(lin)  # rank 0's parameters on every rank
+    out["ddp_weight"], out["ddp_bias"] = lin.weight.array, lin.bias.array
     dist.barrier()
     return out
 

@@ -114,6 +114,13 @@ def test_collectives(mpi_runs, world):
         np.testing.assert_array_equal(res["MAX"], np.max(values, axis=0))
         np.testing.assert_array_equal(res["MIN"], np.min(values, axis=0))
         np.testing.assert_array_equal(res["broadcast"], np.full((2, 3), world - 1))
+        a = np.arange(12, dtype=np.float32).reshape(3, 4)
+        np.testing.assert_array_equal(res["SUM_layouts"], a * sum(range(1, world + 1)))
+        assert bool(res["SUM_layouts_f"]) == (r % 2 == 0)  # the layout is kept
+        minigrad.manual_seed(100)
+        rank0 = nn.Linear(4, 3)
+        np.testing.assert_array_equal(res["ddp_weight"], rank0.weight.array)
+        np.testing.assert_array_equal(res["ddp_bias"], rank0.bias.array)
 
 
 @pytest.mark.parametrize("world", [2, 3])

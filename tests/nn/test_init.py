@@ -141,3 +141,24 @@ def test_bad_inputs():
         init.trunc_normal_(mg.zeros(3), a=2.0, b=1.0)
     with pytest.raises(ValueError, match="2 or more dimensions"):
         init.orthogonal_(mg.zeros(4))
+
+
+@pytest.mark.parametrize("name", ["uniform_", "normal_", "constant_", "ones_", "zeros_", "eye_",
+                                  "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+                                  "kaiming_normal_", "lecun_normal_", "trunc_normal_",
+                                  "orthogonal_"])
+def test_init_of_a_column_major_weight_writes_the_same_values_by_index(name):
+    """nn.Linear's weight is stored F-contiguous: every initialiser writes by logical index,
+    so from one seed it holds exactly what a C-ordered weight gets, and keeps its array."""
+    fn = getattr(init, name)
+    extra = (0.5,) if name == "constant_" else ()
+    results = []
+    for order in (np.ascontiguousarray, np.asfortranarray):
+        mg.manual_seed(1)
+        p = mg.Parameter(order(np.zeros((6, 9), np.float32)))
+        array = p.array
+        fn(p, *extra)
+        assert p.array is array
+        results.append(p.array)
+    assert results[1].flags.f_contiguous
+    np.testing.assert_array_equal(results[0], results[1])

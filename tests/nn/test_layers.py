@@ -81,6 +81,147 @@ def test_linear_seeded_init_repeatable():
     np.testing.assert_array_equal(to_numpy(a.weight), to_numpy(b.weight))
 
 
+# ------------------------------------------------ Linear's weight stored column-major (issue 14)
+
+def test_large_linear_weights_are_column_major_small_ones_row_major():
+    """nn.linear.COLUMN_MAJOR_MIN_NUMEL (measured there): W1's first two layers column-major,
+    its last and W3's row-major, as torch's; LazyLinear decides at its first call."""
+    for (n_in, n_out), column_major in {(784, 256): True, (256, 128): True, (128, 128): True,
+                                        (127, 128): False, (128, 10): False,
+                                        (64, 64): False}.items():
+        w = nn.Linear(n_in, n_out).weight.array
+        assert w.shape == (n_out, n_in)
+        assert (w.flags.f_contiguous, w.flags.c_contiguous) == (column_major, not column_major)
+    for n_in, column_major in ((256, True), (8, False)):
+        lazy = nn.LazyLinear(64)
+        lazy(mg.zeros(2, n_in))
+        assert lazy.weight.array.flags.f_contiguous == column_major
+
+
+def test_linear_weight_is_column_major_with_torchs_shape_and_seeded_values(column_major_linear):
+    """The weight is F-contiguous (its .T a C-contiguous (in, out) matrix) and holds exactly the
+    values a C-ordered weight initialised from the same seed holds (init writes by index)."""
+    mg.manual_seed(5)
+    lin = nn.Linear(7, 4)
+    w = lin.weight.array
+    assert w.shape == (4, 7) and w.flags.f_contiguous and not w.flags.c_contiguous
+    assert w.T.flags.c_contiguous and w.base is None  # it owns its memory
+    mg.manual_seed(5)
+    c_weight = mg.Parameter(np.zeros((4, 7), np.float32))
+    nn.init.kaiming_uniform_(c_weight, a=math.sqrt(5))
+    np.testing.assert_array_equal(w, c_weight.array)
+    assert lin.weight.is_contiguous() is False  # the honest answer: docs/from_pytorch.md
+    c = lin.weight.contiguous()  # torch's rule: a C-contiguous copy, in the graph
+    assert c.is_contiguous() and c.requires_grad and c.array.base is None
+    np.testing.assert_array_equal(c.array, w)
+    assert lin.bias.contiguous() is lin.bias
+    assert list(lin.state_dict()) == ["weight", "bias"]
+
+
+def test_linear_weight_gradient_has_the_weights_layout_and_value(rng, column_major_linear,
+                                                                 device):
+    """dW = g^T x, computed as (x^T g)^T: F-contiguous like the weight (kept by the engine
+    with no copy), the same numbers as the closed form; dx = g W."""
+    lin = nn.Linear(6, 3, device=device)
+    assert lin.weight.array.flags.f_contiguous and not lin.weight.array.flags.c_contiguous
+    x_np = rng.normal(size=(5, 6)).astype(np.float32)
+    x = mg.tensor(x_np, device=device, requires_grad=True)
+    g = rng.normal(size=(5, 3)).astype(np.float32)
+    (lin(x) * mg.tensor(g, device=device)).sum().backward()
+    gw = lin.weight.grad.array
+    assert gw.flags.f_contiguous and not gw.flags.c_contiguous
+    w = to_numpy(lin.weight)
+    np.testing.assert_allclose(to_numpy(gw), g.T @ x_np, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(x.grad), g @ w, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(lin.bias.grad), g.sum(0), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["F", "C"])
+@pytest.mark.parametrize("x_shape", [(4, 5), (2, 3, 5)])
+def test_linear_gradcheck_with_column_major_and_row_major_weights(layout, x_shape, rng):
+    order = {"F": np.asfortranarray, "C": np.ascontiguousarray}[layout]
+    w = mg.Parameter(order(rng.normal(size=(3, 5))), dtype=mg.float64)
+    assert w.array.flags.f_contiguous == (layout == "F")
+    b = mg.Parameter(rng.normal(size=3), dtype=mg.float64)
+    x = mg.tensor(rng.normal(size=x_shape), dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda x_, w_, b_: nn.functional.linear(x_, w_, b_), [x, w, b])
+    if layout == "C":  # a C weight keeps getting a C gradient
+        nn.functional.linear(x, w, b).sum().backward()
+        assert w.grad.array.flags.c_contiguous
+
+
+def test_lazy_linear_weight_is_column_major_after_its_first_call(column_major_linear):
+    lazy = nn.LazyLinear(3)
+    lazy(mg.zeros(2, 5))
+    assert lazy.weight.shape == (3, 5) and lazy.weight.array.flags.f_contiguous
+    assert not lazy.weight.array.flags.c_contiguous
+
+
+def test_a_row_major_state_dict_loads_into_the_column_major_weight(rng, column_major_linear):
+    """A state dict saved before weights were stored column-major (C-ordered arrays) loads
+    with every value in place: the weight keeps its array and its layout."""
+    lin = nn.Linear(5, 4)
+    array = lin.weight.array
+    old = {"weight": np.ascontiguousarray(rng.normal(size=(4, 5)).astype(np.float32)),
+           "bias": rng.normal(size=4).astype(np.float32)}
+    lin.load_state_dict(old)
+    assert lin.weight.array is array and array.flags.f_contiguous
+    np.testing.assert_array_equal(lin.weight.array, old["weight"])
+    np.testing.assert_array_equal(lin.bias.array, old["bias"])
+    with mg.no_grad():
+        lin.weight.copy_(mg.tensor(old["weight"][::-1].copy()))
+    assert lin.weight.array is array
+    np.testing.assert_array_equal(array, old["weight"][::-1])
+
+
+def test_casts_and_checkpoints_keep_the_weights_values_and_layout(tmp_path, column_major_linear):
+    model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    values = {k: v.array.copy() for k, v in model.state_dict().items()}
+    model.double()
+    assert model[0].weight.array.dtype == np.float64 and model[0].weight.array.flags.f_contiguous
+    model.float()
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v.array, values[k])
+    assert model[0].weight.array.flags.f_contiguous
+    mg.save(model.state_dict(), tmp_path / "sd.npz")
+    fresh = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    fresh.load_state_dict(mg.load(tmp_path / "sd.npz"))
+    for k, v in fresh.state_dict().items():
+        np.testing.assert_array_equal(v.array, values[k])
+    assert fresh[2].weight.array.flags.f_contiguous
+
+
+def test_a_training_checkpoint_resumes_bit_identically(tmp_path, rng, column_major_linear):
+    """Adam over column-major weights (laid out flat with their layout), saved midway with
+    save_checkpoint and resumed in a fresh model: the same parameters as the run that went on."""
+    from minigrad.train import load_checkpoint, save_checkpoint
+
+    def make():
+        mg.manual_seed(11)
+        model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+        return model, mg.optim.Adam(model.parameters(), lr=1e-2)
+
+    data = [(mg.tensor(rng.normal(size=(4, 6)).astype(np.float32)),
+             mg.tensor(rng.integers(0, 3, size=4))) for _ in range(5)]
+
+    def train(model, opt, batches):
+        for x, y in batches:
+            opt.zero_grad()
+            nn.CrossEntropyLoss()(model(x), y).backward()
+            opt.step()
+
+    model, opt = make()
+    train(model, opt, data[:3])
+    save_checkpoint(tmp_path / "ck.npz", model=model, optimizer=opt)
+    train(model, opt, data[3:])
+    resumed, opt2 = make()
+    load_checkpoint(tmp_path / "ck.npz", model=resumed, optimizer=opt2)
+    train(resumed, opt2, data[3:])
+    for p, q in zip(model.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(p.array, q.array)
+    assert resumed[0].weight.array.flags.f_contiguous
+
+
 def test_identity_flatten_unflatten(rng):
     x = f64(rng.standard_normal((2, 3, 4)))
     assert nn.Identity(5, k=1)(x) is x

@@ -65,15 +65,25 @@ def _compile(source: str, cxx: bool) -> ctypes.CDLL:
     return library
 
 
-def _run(library: ctypes.CDLL, arrays: list, scalars: list, dtype: np.dtype) -> None:
+def _run(library: ctypes.CDLL, arrays: list, scalars: list, dtype: np.dtype,
+         n_outputs: int) -> None:
+    """Run the compiled loop over ``arrays`` (inputs, then the last ``n_outputs`` outputs)
+    element by element in their logical (C) order, as a ``cupy.ElementwiseKernel`` indexes
+    its arguments: an array in another layout (a column-major ``nn.Linear`` weight, its
+    state, a gradient in the other order) goes through a C-ordered copy, and an output's
+    copy is written back."""
     first = arrays[0]
     for a in arrays:
-        if a.dtype != dtype or a.shape != first.shape or not a.flags.c_contiguous:
-            raise ValueError(f"expected C-contiguous {dtype} arrays of shape {first.shape}, got "
+        if a.dtype != dtype or a.shape != first.shape:
+            raise ValueError(f"expected {dtype} arrays of shape {first.shape}, got "
                              f"{a.dtype} {a.shape}")
-    pointers = (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+    flat = [np.ascontiguousarray(a) for a in arrays]
+    pointers = (ctypes.c_void_p * len(flat))(*[a.ctypes.data for a in flat])
     values = np.array(list(scalars) or [0.0], dtype=dtype)
     library.mg_run(first.size, pointers, values.ctypes.data)
+    for a, c in zip(arrays[len(arrays) - n_outputs:], flat[len(flat) - n_outputs:]):
+        if c is not a:
+            a[...] = c
 
 
 # ----------------------------------------------------------------------------- C99 runner
@@ -99,7 +109,7 @@ def run_c(kernel: FusedKernel, arrays: dict, scalars: dict) -> None:
     names = kernel.inputs + kernel.outputs
     dtype = arrays[names[0]].dtype
     _run(_compile(c_source(kernel, dtype), cxx=False), [arrays[n] for n in names],
-         [scalars[n] for n in kernel.scalars], dtype)
+         [scalars[n] for n in kernel.scalars], dtype, len(kernel.outputs))
 
 
 def run_numpy(kernel: FusedKernel, arrays: dict, scalars: dict) -> None:
@@ -159,7 +169,7 @@ class StandInElementwiseKernel:
         scalar_inputs = [n for n, a in zip(self.inputs, ins) if not isinstance(a, np.ndarray)]
         scalars = [a for a in ins if not isinstance(a, np.ndarray)]
         library = _compile(self.source(dtype, array_inputs, scalar_inputs), cxx=True)
-        _run(library, [np.asarray(a) for a in arrays], scalars, dtype)
+        _run(library, [np.asarray(a) for a in arrays], scalars, dtype, len(outs))
         self.launches += 1
         return None if self.no_return else outs
 

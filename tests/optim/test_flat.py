@@ -494,3 +494,119 @@ def test_gather_copies_gradients_and_lends_views_to_unheld_ones(rng):
             w -= np.float32(0.5) * g
     for p, w in zip(params, want):
         assert np.array_equal(to_numpy(p), w)
+
+
+# ------------------------------------------ parameters stored column-major (nn.Linear's weight)
+MIXED = ((3, 4), (4,), (6, 5), (2, 3, 2), (5, 1), (4, 7))  # (6, 5), (4, 7): F-contiguous
+
+
+def _mixed_twins(rng, device="cpu"):
+    """Two lists of parameters with the same values, the 2-D ones of MIXED with both dims > 1
+    but the first stored column-major (F-contiguous), as an ``nn.Linear`` weight is."""
+    def layout(v, i):
+        return np.asfortranarray(v) if i in (2, 5) else v
+
+    values = [rng.normal(size=s).astype(np.float32) for s in MIXED]
+    twins = tuple([minigrad.Parameter(layout(v.copy(), i), device=device)
+                   for i, v in enumerate(values)] for _ in range(2))
+    assert [p.array.flags.c_contiguous for p in twins[0]] == [1, 1, 0, 1, 1, 0]
+    return twins
+
+
+@pytest.mark.parametrize("name", sorted(FULL_STATE))
+def test_flat_step_over_column_major_parameters_equals_per_tensor_step(name, rng, device):
+    """A group mixing C- and F-contiguous parameters goes flat with each parameter in its own
+    layout (views of the buffer, state views alike) and gives the per-tensor numbers bit for
+    bit, whether the gradients come in the parameter's layout or in the other one (copied),
+    in the checked steps and the steady ones."""
+    flat_params, ref_params = _mixed_twins(rng, device)
+    flat = FULL_STATE[name](flat_params)
+    ref = _per_tensor(FULL_STATE[name], ref_params)
+    for step in range(6):
+        grads = [rng.normal(size=s).astype(np.float32) for s in MIXED]
+        if step % 2:  # the weights' gradients in their layout, as Linear's backward makes them
+            grads = [np.asfortranarray(g) if p.array.flags.f_contiguous and g.ndim == 2 else g
+                     for g, p in zip(grads, flat_params)]
+        for params, opt in ((flat_params, flat), (ref_params, ref)):
+            for p, g in zip(params, grads):
+                p.grad = minigrad.Tensor(g.copy(order="K"), device=device)
+            opt.step()
+        _assert_same(flat_params, flat, ref_params, ref)
+    assert [p.array.flags.c_contiguous for p in flat_params] == [1, 1, 0, 1, 1, 0]
+    if flat.flat_update:
+        buffer = flat._flat[0].param
+        assert all(p.array.base is buffer for p in flat_params)
+        for p in flat_params:
+            for value in flat.state[p].values():
+                if hasattr(value, "shape"):
+                    assert value.strides == p.array.strides
+
+
+def test_column_major_state_from_a_state_dict_is_adopted_in_memory_order(rng):
+    """load_state_dict midway (states in either layout) sends the group through the
+    per-tensor step, and the next flat step adopts the states again: the run goes on as the
+    per-tensor one."""
+    flat_params, ref_params = _mixed_twins(rng)
+    flat, ref = Adam(flat_params, lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1), ref_params)
+    for _ in range(2):
+        grads = [rng.normal(size=s).astype(np.float32) for s in MIXED]
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+    saved = flat.state_dict()
+    for st in saved["state"].values():  # C-ordered copies, as a checkpoint of old would hold
+        for k, v in st.items():
+            if hasattr(v, "shape"):
+                st[k] = np.ascontiguousarray(v)
+    flat.load_state_dict(saved)
+    for _ in range(3):
+        grads = [rng.normal(size=s).astype(np.float32) for s in MIXED]
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+        _assert_same(flat_params, flat, ref_params, ref)
+
+
+def test_linear_weights_gradients_are_lent_their_column_major_views(rng, column_major_linear):
+    """Gradients that stay between steps (zero_grad(set_to_none=False)): an nn.Linear
+    weight's gradient, (x^T g)^T, the transpose of an array nobody else holds, is lent its
+    F-contiguous view of the gradient buffer like any gradient that owns its memory."""
+    from minigrad import nn
+
+    minigrad.manual_seed(2)
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3))
+    opt = Adam(model.parameters(), lr=0.05)
+    x = minigrad.tensor(rng.normal(size=(8, 5)).astype(np.float32))
+    y = minigrad.tensor(rng.integers(0, 3, size=8))
+    for _ in range(3):  # two checked steps, then the first steady one lends
+        opt.zero_grad(set_to_none=False)
+        nn.CrossEntropyLoss()(model(x), y).backward()
+        opt.step()
+    buffer = opt._flat[0].grad
+    for weight in (model[0].weight, model[2].weight):
+        assert weight.grad.array.base is buffer and weight.grad.array.flags.f_contiguous
+        assert weight.grad.array.strides == weight.array.strides
+
+
+def test_column_major_parameter_without_gradient_then_a_new_group(rng):
+    """A column-major parameter without a gradient for a step sends the group per tensor and
+    rejoins it; a group added later (add_param_group) with a column-major parameter goes flat
+    in its layout; the per-tensor numbers throughout."""
+    flat_params, ref_params = _mixed_twins(rng)
+    flat, ref = Adam(flat_params[:4], lr=0.1), _per_tensor(lambda ps: Adam(ps, lr=0.1),
+                                                            ref_params[:4])
+    for step in range(5):
+        grads = [rng.normal(size=s).astype(np.float32) for s in MIXED[:4]]
+        skip = (2,) if step == 2 else ()
+        _step(flat, flat_params[:4], grads, skip)
+        _step(ref, ref_params[:4], grads, skip)
+        _assert_same(flat_params[:4], flat, ref_params[:4], ref)
+        if step == 3:
+            flat.add_param_group({"params": flat_params[4:]})
+            for p in ref_params[4:]:
+                ref.add_param_group({"params": [p]})
+    for _ in range(3):
+        grads = [rng.normal(size=s).astype(np.float32) for s in MIXED]
+        _step(flat, flat_params, grads)
+        _step(ref, ref_params, grads)
+        _assert_same(flat_params, flat, ref_params, ref)
+    assert len(flat._flat) == 2 and flat_params[5].array.flags.f_contiguous
+    assert flat_params[5].array.base is flat._flat[1].param

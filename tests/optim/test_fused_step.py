@@ -39,11 +39,16 @@ class _Counting:
         self.runner(kernel, arrays, scalars)
 
 
-def _train(make, monkeypatch, runner, skip_at=None, shapes=SHAPES, before=None, **kw):
+def _train(make, monkeypatch, runner, skip_at=None, shapes=SHAPES, before=None,
+           column_major=False, **kw):
     """STEPS steps over parameters of ``shapes`` with a StepLR schedule (``before(step, opt)``
-    called before each); returns parameters, the optimizer and the runner's launch count."""
+    called before each); returns parameters, the optimizer and the runner's launch count.
+    ``column_major``: the 2-D parameters stored F-contiguous (as ``nn.Linear``'s weight),
+    their gradients C-contiguous."""
     rng = np.random.default_rng(7)
-    params = [minigrad.Parameter(rng.normal(size=s).astype(np.float32)) for s in shapes]
+    order = np.asfortranarray if column_major else np.asarray
+    params = [minigrad.Parameter(order(rng.normal(size=s).astype(np.float32)))
+              for s in shapes]
     counting = _Counting(runner) if runner is not None else None
     monkeypatch.setattr(fused, "HOST_RUNNER", counting)
     monkeypatch.setattr(fused, "ENABLED", runner is not None)
@@ -149,3 +154,27 @@ def test_step_with_compiled_c_kernels(monkeypatch):
 def test_sgd_without_momentum_is_one_launch_per_step(monkeypatch):
     _, _, launches = _train(lambda ps: SGD(ps, lr=0.1), monkeypatch, run_numpy)
     assert launches == STEPS
+
+
+@pytest.mark.parametrize("runner", ["numpy", "c"])
+@pytest.mark.parametrize("name", ["Adam", "NAdam", "RMSprop", "Lion"])
+def test_column_major_parameters_with_row_major_gradients(name, runner, monkeypatch):
+    """The kernels take the arrays as they come (flat buffers, or one parameter stepped per
+    tensor): a column-major weight stepped per tensor with a C-ordered gradient and state
+    that follows the weight's layout meets each element by its index (as CuPy's
+    ElementwiseKernel does), and a small F-contiguous one laid out flat in its own layout;
+    the plain step's numbers."""
+    if runner == "c" and COMPILER is None:
+        pytest.skip("no C compiler (gcc or cc) on this machine")
+    shapes = ((200, 128), (3, 4), (4,))  # the first stepped per tensor, the others flat
+    make = FULL_STATE[name]
+    fused_run = _train(make, monkeypatch, run_numpy if runner == "numpy" else run_c,
+                       shapes=shapes, column_major=True)
+    plain_run = _train(make, monkeypatch, None, shapes=shapes, column_major=True)
+    assert fused_run[0][0].array.flags.f_contiguous and fused_run[0][1].array.flags.f_contiguous
+    assert fused_run[2] >= 2 * (STEPS - 1)  # the per-tensor one and the flat group
+    if runner == "numpy":
+        _assert_same(fused_run, plain_run)
+    else:
+        for pc, p in zip(fused_run[0], plain_run[0]):
+            np.testing.assert_allclose(pc.array, p.array, rtol=1e-6, atol=1e-6)
