@@ -480,7 +480,9 @@ def _class_loss(name, input, target, weight, ignore_index, reduction, smoothing,
         # the common case (N, C) logits and (N,) int64 targets, without the general checks
         safe, valid = kernel(_check_classes, target.array, input.array.shape[1],
                              int(ignore_index))
-        return loss_ops.class_index_loss(input, safe, valid, None, reduction, 0.0, log_input)
+        op = loss_ops.NLL if log_input else loss_ops.CrossEntropy  # class_index_loss, inline
+        return op.apply(input, safe=safe, valid=valid, weight=None, reduction=reduction,
+                        smoothing=0.0)
     _check_tensor(input, name)
     if not isinstance(target, Tensor):
         raise TypeError(f"{name}: target must be a minigrad Tensor, got {type(target).__name__}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import DeviceLike
+from ..ops.linalg import Linear as LinearOp
 from ..tensor import Parameter, Tensor
 from . import functional as F
 from . import init
@@ -63,17 +64,26 @@ class Linear(Module):
         _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        """``F.linear``'s op called directly once its checks pass: F.linear checks the shape
+        and dtype again and calls ``ops.linear``, two calls more (W3's Linear(64, 64) layer
+        6.16 -> 6.00 us, ``timeit``; BENCHMARKS.md "Issue 14: W3, second pass (h16w3b)")."""
         try:
-            shape = input.array.shape
+            x = input.array
         except AttributeError:
             raise TypeError(f"Linear: input must be a minigrad Tensor, got "
                             f"{type(input).__name__}") from None
-        if shape[-1:] != (self.in_features,):
+        if x.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"Linear(in_features={self.in_features}) got input of shape "
                 f"{tuple(input.shape)}"
             )
-        return F.linear(input, self.weight, self.bias)
+        weight, bias = self.weight, self.bias
+        w = weight.array
+        if x.shape[-1:] != w.shape[1:] or x.dtype != w.dtype:  # F.linear says what differs
+            return F.linear(input, weight, bias)
+        if bias is None:
+            return LinearOp.apply(input, weight)
+        return LinearOp.apply(input, weight, bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -86,8 +86,9 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+        # F.cross_entropy's body (its legacy arguments were mapped by __init__)
+        return F._class_loss("cross_entropy", input, target, self.weight, self.ignore_index,
+                             self.reduction, self.label_smoothing, log_input=False)
 
 
 class NLLLoss(_WeightedLoss):

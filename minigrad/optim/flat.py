@@ -19,7 +19,8 @@ buffer; an algorithm whose update is elementwise, ``Optimizer.flat_update``; no 
 * keeps each state array of each parameter as a view of one buffer per state key, so
   ``optimizer.state[p]`` still holds that parameter's own state and ``state_dict``,
   ``load_state_dict``, checkpoints and schedulers see exactly what they saw before;
-* gathers the gradients into one buffer with one ``concatenate(out=)`` call, and lends the
+* gathers the gradients into one buffer (a copy into each parameter's view of it on NumPy,
+  one ``concatenate(out=)`` kernel on CuPy), and lends the
   buffer's views to gradients that nobody else holds (:meth:`FlatGroup.gather`), so that
   gradients which stay between steps are found in place and not copied again;
 * calls the algorithm's ``update`` once, on the flat views, and hands the numbers it changed
@@ -79,7 +80,9 @@ class FlatGroup:
         state: the flat state handed to ``update``: a buffer per array key, and the numbers.
         buffers: the state buffers that the parameters' states are views of, by key.
         spans: ``(start, stop, shape, column_major)`` of each parameter in the buffers
-            (:func:`span_view`); ``transposed``: whether any span is column-major;
+            (:func:`span_view`); ``shapes``: the shapes; ``fits``: ``(array type, shape,
+            dtype)`` that each gradient's array must have (:meth:`steady_gradients` compares
+            them in one pass); ``transposed``: whether any span is column-major;
             ``transpose_all``: whether every span is column-major or at most 1-D (an MLP's
             weights and biases), so that every array may be transposed
             (:meth:`in_memory_order`).
@@ -90,9 +93,9 @@ class FlatGroup:
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
-                 "buffers", "handed", "spans", "shapes", "state_lens", "stale", "group_params",
-                 "members", "others", "lent", "wait", "transposed", "transpose_all",
-                 "per_tensor")
+                 "buffers", "handed", "spans", "shapes", "fits", "state_lens", "stale",
+                 "group_params", "members", "others", "lent", "wait", "transposed",
+                 "transpose_all", "per_tensor")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -105,6 +108,7 @@ class FlatGroup:
         self.tensor = Tensor._wrap(param)
         self.spans = spans
         self.shapes = [span[2] for span in spans]
+        self.fits = [(type(param), shape, param.dtype) for shape in self.shapes]
         self.transposed = any(span[3] for span in spans)
         self.transpose_all = all(span[3] or len(span[2]) <= 1 for span in spans)
         self.views = self.views_of(param)
@@ -127,6 +131,7 @@ class FlatGroup:
         """
         empty = cls.__new__(cls)
         empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
+        empty.fits = []
         empty.grad_views, empty.state_lens, empty.lent, empty.wait = [], [], False, 0
         empty.transposed = empty.transpose_all = False
         empty.group_params, empty.members, empty.others = [], [], []
@@ -195,8 +200,7 @@ class FlatGroup:
             return self.grad_views  # (which :meth:`gather` knows at a glance)
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
-                or list(map(_SHAPE, arrays)) != self.shapes  # then array type and dtype at once
-                or not all(map(operator.eq, map(_KIND, arrays), repeat(_KIND(param))))):
+                or list(map(_FIT, arrays)) != self.fits):  # array type, shape, dtype at once
             return None
         if type(param) is not np.ndarray and not all(a.device == param.device for a in arrays):
             return None
@@ -207,7 +211,7 @@ class FlatGroup:
         step: it may be the parameters' gradients' own memory).
 
         When every gradient already is its view of :attr:`grad`, that is all. Otherwise the
-        gradients are copied into it (one ``concatenate``; into a new buffer when an earlier
+        gradients are copied into it (:func:`_copy_each`; into a new buffer when an earlier
         step's gradient Tensors still hold views of this one, whose values must not change),
         and, with ``lend``, the buffer's views are lent to them (:meth:`_lend`), unless views
         lent before were replaced by new gradients within :data:`LEND_EVERY` steps.
@@ -219,10 +223,13 @@ class FlatGroup:
             if _references(self.grad_views) != [_UNHELD] * len(self.grad_views):
                 self._new_grad_buffer()
             self.lent = False
-        # axis=None: each array ravelled inside the call (NumPy and CuPy alike), in the
-        # memory order of its span
-        get_array_module(self.grad).concatenate(
-            self.in_memory_order(grads) if self.transposed else grads, axis=None, out=self.grad)
+        if type(self.grad) is np.ndarray:  # each copied into its view, in its layout
+            _copy_each(self.grad_views, grads)
+        else:  # CuPy: one kernel for the group, not one per array (axis=None: each array
+            # ravelled inside the call, in the memory order of its span)
+            get_array_module(self.grad).concatenate(
+                self.in_memory_order(grads) if self.transposed else grads, axis=None,
+                out=self.grad)
         if self.wait:
             self.wait -= 1
         elif lend:
@@ -316,8 +323,18 @@ _NONE = object()  # no buffer (a state value of None is not one)
 _ARRAY = operator.attrgetter("array")
 _TRANSPOSE = operator.attrgetter("T")
 _GRAD = operator.attrgetter("_grad")
-_SHAPE = operator.attrgetter("shape")
-_KIND = operator.attrgetter("__class__", "dtype")
+_FIT = operator.attrgetter("__class__", "shape", "dtype")  # FlatGroup.fits of a gradient
+
+
+def _copy_each(views: list[Array], arrays: list[Array]) -> None:
+    """``view[...] = array`` for each pair: the gather on NumPy. One copy per view costs
+    25-35% less than ``numpy.concatenate(arrays, axis=None, out=)`` (W3's six gradients
+    2.4 -> 1.8 us, 100 gradients of Linear(32, 32) layers 24.4 -> 19.6 us, W1's six 22.4 ->
+    21.3 us; ``timeit``, BENCHMARKS.md "Issue 14: W3, second pass (h16w3b)"). A function of
+    its own so that no local variable outlives the loop (:meth:`FlatGroup._lend` counts the
+    references to the arrays)."""
+    for view, array in zip(views, arrays):
+        view[...] = array
 
 
 def _references(arrays: list[Array]) -> list[int]:

@@ -50,6 +50,27 @@ def test_linear_errors():
         lin(mg.zeros(2, 784, dtype=mg.float64))
     with pytest.raises(ValueError, match="in_features"):
         nn.Linear(-1, 3)
+    lin.weight = nn.Parameter(mg.zeros(10, 5))  # a weight that no longer fits in_features
+    with pytest.raises(ValueError, match=r"input of shape \(2, 784\) does not match weight "
+                                         r"of shape \(10, 5\)"):
+        lin(mg.zeros(2, 784))
+
+
+def test_linear_layer_equals_functional_bit_for_bit():
+    # the layer calls the op directly (Linear.forward); F.linear is the checked facade
+    mg.manual_seed(0)
+    lin, x = nn.Linear(7, 5), mg.randn(4, 7, requires_grad=True)
+    for bias in (True, False):
+        if not bias:
+            lin.bias = None
+        y, want = lin(x), nn.functional.linear(x, lin.weight, lin.bias)
+        assert np.array_equal(to_numpy(y), to_numpy(want))
+        y.sum().backward()
+        g = to_numpy(x.grad)
+        x.grad = None
+        want.sum().backward()
+        assert np.array_equal(g, to_numpy(x.grad))
+        x.grad = None
 
 
 def test_linear_seeded_init_repeatable():

@@ -467,6 +467,35 @@ def test_zero_grad_to_zeros_and_backward_accumulate_in_the_buffer(rng):
     assert all(p.grad.array.base is buffer for p in flat_model.parameters())
 
 
+def test_gather_copies_gradients_and_lends_views_to_unheld_ones(rng):
+    """The gather copies each gradient into its view of the flat gradient buffer, exactly;
+    gradients that stay between steps then get those views as their arrays (nothing copied at
+    the next step), except one whose array someone else holds."""
+    shapes = [(3, 4), (4,), (2, 3)]
+    values = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    params = [minigrad.Parameter(v.copy()) for v in values]
+    grads = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    for p, g in zip(params, grads):
+        p.grad = minigrad.tensor(g.copy())
+    held = params[0].grad.array  # a reference of the user's: this one must stay as it is
+    opt = SGD(params, lr=0.5)
+    for _ in range(3):
+        opt.step()
+    flat = opt._flat[0]
+    assert np.array_equal(flat.grad, np.concatenate([g.ravel() for g in grads]))
+    assert params[0].grad.array is held and not np.shares_memory(held, flat.grad)
+    assert np.shares_memory(params[1].grad.array, flat.grad)
+    assert np.shares_memory(params[2].grad.array, flat.grad)  # the last one too
+    for p, g in zip(params, grads):
+        assert np.array_equal(to_numpy(p.grad), g)
+    want = [v.copy() for v in values]
+    for _ in range(3):
+        for w, g in zip(want, grads):
+            w -= np.float32(0.5) * g
+    for p, w in zip(params, want):
+        assert np.array_equal(to_numpy(p), w)
+
+
 # ------------------------------------------ parameters stored column-major (nn.Linear's weight)
 MIXED = ((3, 4), (4,), (6, 5), (2, 3, 2), (5, 1), (4, 7))  # (6, 5), (4, 7): F-contiguous
 
