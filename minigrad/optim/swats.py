@@ -196,17 +196,17 @@ class SWATS(Optimizer):
         if both is not None:
             p_k *= both.adam
         theta += p_k                                             # x_k = x_{k-1} + p_k
+        if segments is None:
+            _estimate_rate_of_one(p_k, g, bias2, state, group, numbers)
+            return
         p_dot_g, p_dot_p = self._dots(p_k, g, segments)
         in_adam = None if both is None else both.in_adam
         self._estimate_rate(p_dot_g, p_dot_p, bias2, state, group, numbers, in_adam, segments)
 
-    def _dots(self, p_k: Array, g: Array, segments: Segments | None) -> tuple[Array, Array]:
-        """``p_k . g_k`` and ``p_k . p_k`` of each tensor, as float64 host vectors."""
+    def _dots(self, p_k: Array, g: Array, segments: Segments) -> tuple[Array, Array]:
+        """``p_k . g_k`` and ``p_k . p_k`` of each tensor of a flat group, as float64 host
+        vectors."""
         xp = get_array_module(p_k)
-        if segments is None:
-            p_flat = p_k.ravel()
-            return (np.array([float(xp.dot(p_flat, g.ravel()))]),
-                    np.array([float(xp.dot(p_flat, p_flat))]))
         products = self.scratch(g, 1)  # (g: the same array at every steady step)
         p_dot_g = segments.sums(xp.multiply(p_k, g, out=products))
         p_dot_p = segments.sums(xp.multiply(p_k, p_k, out=products))
@@ -216,10 +216,11 @@ class SWATS(Optimizer):
     @staticmethod
     def _estimate_rate(p_dot_g: np.ndarray, p_dot_p: np.ndarray, bias2: float, state: dict,
                        group: dict, numbers: dict, in_adam: np.ndarray | None,
-                       segments: Segments | None) -> None:
-        """Algorithm 1's projected SGD rate, for each tensor in the Adam phase (host vectors,
-        one entry per tensor; ``in_adam``: which ones, None for all), and the switch of each
-        one whose estimate has settled."""
+                       segments: Segments) -> None:
+        """Algorithm 1's projected SGD rate, for each tensor of a flat group in the Adam phase
+        (host vectors, one entry per tensor; ``in_adam``: which ones, None for all), and the
+        switch of each one whose estimate has settled. A parameter stepped alone:
+        :func:`_estimate_rate_of_one`."""
         k, beta2, eps = state["step"], group["betas"][1], group["eps"]
         moving = p_dot_g != 0.0
         if in_adam is not None:
@@ -243,11 +244,31 @@ class SWATS(Optimizer):
             numbers["sgd_lr"][i] = float(rate[i])
             numbers["switch_step"][i] = k
             numbers["switch_lr"][i] = group["lr"]
-            if segments is None:
-                v.fill(0)                                        # v_k = 0
-            else:
-                start = sum(segments.sizes[:i])
-                v[start:start + segments.sizes[i]] = 0           # v_k = 0
+            start = sum(segments.sizes[:i])
+            v[start:start + segments.sizes[i]] = 0               # v_k = 0
+
+
+def _estimate_rate_of_one(p_k: Array, g: Array, bias2: float, state: dict, group: dict,
+                          numbers: dict) -> None:
+    """:meth:`SWATS._estimate_rate` for a parameter stepped alone: Algorithm 1's lines on
+    Python floats (``numbers``: that parameter's numbers as lists of one). The vector form on
+    one-element arrays costs ~11 us more a step per tensor (the 1.3 M-parameter model of
+    ``bench_optim.py`` in its Adam phase: 4.5% slower; BENCHMARKS.md, "Current figures");
+    the two forms are held equal by tests/optim/test_swats.py's flat-against-per-tensor
+    trajectories through switches."""
+    xp = get_array_module(p_k)
+    k, beta2, eps = state["step"], group["betas"][1], group["eps"]
+    p_flat = p_k.ravel()
+    p_dot_g = float(xp.dot(p_flat, g.ravel()))
+    if p_dot_g == 0.0:
+        return                                                   # lambda_k = lambda_{k-1}
+    gamma = float(xp.dot(p_flat, p_flat)) / -p_dot_g             # gamma_k
+    lam = beta2 * numbers["lambda"][0] + (1.0 - beta2) * gamma   # lambda_k
+    numbers["lambda"] = [lam]
+    rate = lam / bias2                                           # Lambda = lambda_k / (1 - b2^k)
+    if k > 1 and rate > 0.0 and abs(rate - gamma) < eps:
+        numbers.update(phase=["sgd"], sgd_lr=[rate], switch_step=[k], switch_lr=[group["lr"]])
+        state["momentum_buffer"].fill(0)                         # v_k = 0
 
 
 def _sgd_rates(numbers: dict, lr: float, beta1: float) -> list[float]:
