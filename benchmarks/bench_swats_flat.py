@@ -26,10 +26,12 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from workloads import SMALL_MODEL, small_model_arrays  # noqa: E402
+
 import minigrad  # noqa: E402
 from minigrad.optim import SWATS  # noqa: E402
 
-SHAPES = [(32, 32), (32,)] * 50
+SHAPES = SMALL_MODEL
 PHASES = {"adam": lambda i: "adam", "sgd": lambda i: "sgd",
           "both": lambda i: "sgd" if i % 2 else "adam"}
 
@@ -37,12 +39,7 @@ PHASES = {"adam": lambda i: "adam", "sgd": lambda i: "sgd",
 def build(phase_of, one_tensor: bool) -> SWATS:
     """SWATS over the model (or over one tensor of its size), its tensors in the given
     phases (by parameter index)."""
-    rng = np.random.default_rng(0)
-    values = [rng.normal(0, 0.05, s).astype(np.float32) for s in SHAPES]
-    grads = [rng.normal(0, 1e-3, s).astype(np.float32) for s in SHAPES]
-    if one_tensor:
-        values = [np.concatenate([v.ravel() for v in values])]
-        grads = [np.concatenate([g.ravel() for g in grads])]
+    values, grads = small_model_arrays(one_tensor)
     params = [minigrad.Parameter(v) for v in values]
     for p, g in zip(params, grads):
         p.grad = minigrad.Tensor(g)

@@ -31,20 +31,17 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from workloads import SMALL_MODEL, small_model_arrays  # noqa: E402
+
 import minigrad  # noqa: E402
 import minigrad.optim  # noqa: E402
 from minigrad.tensor import bump_versions  # noqa: E402
 
-SHAPES = [(32, 32), (32,)] * 50
+SHAPES = SMALL_MODEL
 
 
 def build(cls: type, one_tensor: bool):
-    rng = np.random.default_rng(0)
-    values = [rng.normal(0, 0.05, s).astype(np.float32) for s in SHAPES]
-    grads = [rng.normal(0, 1e-3, s).astype(np.float32) for s in SHAPES]
-    if one_tensor:
-        values = [np.concatenate([v.ravel() for v in values])]
-        grads = [np.concatenate([g.ravel() for g in grads])]
+    values, grads = small_model_arrays(one_tensor)
     params = [minigrad.Parameter(v) for v in values]
     for p, g in zip(params, grads):
         p.grad = minigrad.Tensor(g)

@@ -25,6 +25,22 @@ WORKLOADS = {
 }
 
 
+SMALL_MODEL = [(32, 32), (32,)] * 50  # issue 14's "100 small tensors": 50 Linear(32, 32)
+
+
+def small_model_arrays(one_tensor: bool = False) -> tuple[list, list]:
+    """Seeded float32 values and gradients of :data:`SMALL_MODEL`'s 100 tensors, or of ONE
+    tensor of the same total size (the same numbers, concatenated): the two sides of
+    ``bench_optim.py --model small``'s comparison."""
+    rng = np.random.default_rng(0)
+    values = [rng.normal(0, 0.05, s).astype(np.float32) for s in SMALL_MODEL]
+    grads = [rng.normal(0, 1e-3, s).astype(np.float32) for s in SMALL_MODEL]
+    if one_tensor:
+        values = [np.concatenate([v.ravel() for v in values])]
+        grads = [np.concatenate([g.ravel() for g in grads])]
+    return values, grads
+
+
 def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features (float32) and int64 labels for a workload."""
     rng = np.random.default_rng(0)
