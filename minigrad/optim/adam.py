@@ -78,9 +78,11 @@ class Adam(Optimizer):
             decoupled_decay(theta, lr, group["weight_decay"])  # theta -= alpha lambda theta
         else:
             grad = l2_penalty(grad, theta, group["weight_decay"])  # g_t += lambda theta
-        # One scratch array holds each temporary in turn ((1 - beta1) g, g^2, the step), a
-        # second the denominator; both kept by the optimizer between steps (Optimizer.scratch:
-        # no page faults from fresh temporaries), the same numbers.
+        # One scratch array, kept by the optimizer between steps (Optimizer.scratch: no page
+        # faults from fresh temporaries), holds each temporary in turn: (1 - beta1) g, g^2,
+        # then the denominator and the step written over it, in torch's order (the quotient,
+        # then the step size). One array, not two: W1's Adam step 305 -> 289 us (BENCHMARKS.md,
+        # "Current figures").
         xp = get_array_module(theta)
         scratch = self.scratch(theta)
         ema_(m, grad, beta1, scratch)                   # m_t = beta1 m + (1 - beta1) g_t
@@ -88,10 +90,10 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]
             xp.maximum(v_max, v, out=v_max)             # v_max_t = max(v_max, v_t)
-        denom = adam_denominator(v_max if group["amsgrad"] else v, beta2, t, eps,
-                                 out=self.scratch(theta, 1))
-        step = xp.multiply(lr / (1 - beta1**t), m, out=scratch)
-        theta -= xp.divide(step, denom, out=scratch)
+        denom = adam_denominator(v_max if group["amsgrad"] else v, beta2, t, eps, out=scratch)
+        step = xp.divide(m, denom, out=scratch)         # m_t / (sqrt(v^_t) + eps)
+        step *= lr / (1 - beta1**t)                     # times alpha / (1 - beta1^t)
+        theta -= step
 
 
 class AMSGrad(Adam):

@@ -540,7 +540,7 @@ def _adam(group: dict, state: dict) -> Launch:
     v = "v_max" if amsgrad else "v"
     body = _decay(decoupled, wd) + _gradient(0 if decoupled else wd) + _FIRST_MOMENT \
         + _SECOND_MOMENT + ("v_max = maximum(v_max, v)\n" if amsgrad else "") \
-        + f"theta -= step_size * m / (sqrt({v}) * inv_sqrt_bias2 + eps)\n"
+        + f"theta -= m / (sqrt({v}) * inv_sqrt_bias2 + eps) * step_size\n"
     arrays = dict(theta="param", grad="grad", m="exp_avg", v="exp_avg_sq")
     if amsgrad:
         arrays["v_max"] = "max_exp_avg_sq"
