@@ -13,7 +13,7 @@ the same order of operations::
     g = grad + weight_decay * theta
     m = m * beta1 + one_minus_beta1 * g
     v += (g * g - v) * one_minus_beta2
-    theta -= step_size * m / (sqrt(v) * inv_sqrt_bias2 + eps)
+    theta -= m / (sqrt(v) * inv_sqrt_bias2 + eps) * step_size
 
 Assignments (``=``, ``+=``, ``-=``, ``*=``, ``/=``) to a name, with ``+ - * /``, unary minus,
 float literals, comparisons (only as the condition of ``where``) and the functions of
