@@ -414,7 +414,8 @@ def _ours(array: Array) -> bool:
     return base is not None and _BUFFERS.get(id(base)) is base
 
 
-def relocate(group_params: list[Tensor], whole: bool = False) -> FlatGroup | None:
+def relocate(group_params: list[Tensor], whole: bool = False,
+             in_part: bool = True) -> FlatGroup | None:
     """Move the parameters into one buffer (values unchanged), or None if they don't qualify.
 
     A parameter qualifies when it owns its memory or is a view that :func:`relocate` made (a
@@ -425,11 +426,14 @@ def relocate(group_params: list[Tensor], whole: bool = False) -> FlatGroup | Non
     step then makes 2 passes of calls instead of 6 (BENCHMARKS.md, "Issue 14: W1/W2 per-step
     work"). ``whole``: lay out every parameter whatever its size, for a step whose gradients
     come already laid out flat, so that no gather costs what the single pass saves
-    (minigrad.jit's lean replay: ``Optimizer._lay_out_whole``).
+    (minigrad.jit's lean replay: ``Optimizer._lay_out_whole``). ``in_part`` False: a group
+    too large on average is not laid out at all (``Optimizer.flat_in_part``).
     """
     members = list(range(len(group_params)))
     if (not whole
             and sum(p.array.size for p in group_params) > FLAT_MEAN_NUMEL * len(group_params)):
+        if not in_part:
+            return None
         members = [i for i, p in enumerate(group_params) if p.array.size <= FLAT_MEAN_NUMEL]
     params = [group_params[i] for i in members]
     arrays = [p.array for p in params]

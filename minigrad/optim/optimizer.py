@@ -298,10 +298,15 @@ class Optimizer:
             as a list (one value per parameter, in the group's order) and the layout as
             ``state['segments']`` (:class:`.flat.Segments`: per-tensor sums, per-tensor
             values spread to the elements); stepped per tensor, the numbers themselves.
+        flat_in_part: whether a group of large tensors may lay out its small ones flat and
+            step the large ones per tensor (:func:`.flat.relocate`); False: such a group goes
+            wholly per tensor (SWATS, whose flat step pays per-tensor sums that cost more
+            than they save beside large tensors).
     """
 
     flat_update = True
     per_tensor_state: tuple[str, ...] = ()  # (issue 14: SWATS's flat step)
+    flat_in_part = True
 
     def __init_subclass__(cls, **kwargs):
         # minigrad.jit replays a subclass's own step / zero_grad whole (see recording.py)
@@ -472,7 +477,7 @@ class Optimizer:
         group["params"] = params
         self.param_groups.append(group)
         if self.flat_update and self.clipnorm is None and len(params) > 1:
-            flat = relocate(params, self._flat_whole)  # views of one buffer (see .flat)
+            flat = relocate(params, self._flat_whole, self.flat_in_part)  # views of one buffer
             if flat is not None:
                 self._flat[len(self.param_groups) - 1] = flat
 
@@ -740,7 +745,7 @@ class Optimizer:
             return previous
         flat = previous if previous is not None and previous.holds(params) else None
         if flat is None:
-            flat = relocate(params, self._flat_whole)  # p.array replaced: lay out again
+            flat = relocate(params, self._flat_whole, self.flat_in_part)  # p.array replaced
             if flat is None:
                 return None
             self._flat[index] = flat

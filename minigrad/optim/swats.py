@@ -93,6 +93,12 @@ class SWATS(Optimizer):
     """
 
     per_tensor_state = PER_TENSOR  # a flat group's update sees them as lists, one per tensor
+    # A group of large tensors steps wholly per tensor: its small ones laid out flat beside
+    # them cost more than per tensor (the per-tensor sums and the vector rate estimate are
+    # some twenty small NumPy calls, slow with the caches just swept by the large tensors:
+    # 163 us a step against 140 for five small tensors of the 1.3 M model; BENCHMARKS.md,
+    # "Current figures").
+    flat_in_part = False
 
     def __init__(self, params: Iterable, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-9,
