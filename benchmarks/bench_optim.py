@@ -52,16 +52,17 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from workloads import BETA1, BETA2, EPS, LR, SMALL_MODEL, HandAdam  # noqa: E402
+
 import minigrad  # noqa: E402
 import minigrad.optim  # noqa: E402
 from minigrad.optim.optimizer import Optimizer  # noqa: E402
 
 MODELS = {
     "mlp": [(256, 784), (256,), (128, 256), (128,), (10, 128), (10,), (1024, 1024), (1024,)],
-    "small": [(32, 32), (32,)] * 50,
+    "small": SMALL_MODEL,
 }
 SHAPES = MODELS["mlp"]
-from workloads import BETA1, BETA2, EPS, LR, HandAdam  # noqa: E402
 
 SKIP_MODULES = {"optimizer", "clip", "lr_scheduler"}
 
