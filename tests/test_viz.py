@@ -151,6 +151,24 @@ def test_group_by_module_clusters():
     assert sum_line > last_box_end
 
 
+
+def test_a_traced_sequential_draws_linear_and_relu_as_two_modules():
+    """nn.Sequential runs Linear + ReLU as one node; inside trace_modules each module runs
+    its own (traced) forward, so each gets its box, also after an untraced call planned the
+    fused node; afterwards the model runs fused again."""
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.ReLU())
+    x = mg.randn(5, 3)
+    assert type(model(x).grad_fn).__name__ == "LinearReLU"
+    with trace_modules(model) as trace:
+        out = model(x)
+        loss = out.sum()
+    assert type(out.grad_fn).__name__ == "ReLU"
+    dot = make_dot(loss, params=dict(model.named_parameters()), group_by_module=trace)
+    for box in ("1: ReLU", "3: ReLU"):
+        assert "ReLU\\n(5, " in dot.source.split(f'label="{box}"')[1].split("}")[0]
+    assert type(model(x).grad_fn).__name__ == "LinearReLU"
+
 def test_bad_arguments():
     with pytest.raises(TypeError, match="root must be a Tensor"):
         make_dot([1.0])

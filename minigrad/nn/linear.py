@@ -9,9 +9,11 @@ import numpy as np
 from .. import backend
 from ..backend import DeviceLike
 from ..ops.linalg import Linear as LinearOp
+from ..ops.linalg import LinearReLU
 from ..tensor import Parameter, Tensor
 from . import functional as F
 from . import init
+from .activation import ReLU
 from .module import Module
 
 
@@ -67,6 +69,24 @@ class Linear(Module):
         """``F.linear``'s op called directly once its checks pass: F.linear checks the shape
         and dtype again and calls ``ops.linear``, two calls more (W3's Linear(64, 64) layer
         6.16 -> 6.00 us, ``timeit``; BENCHMARKS.md "Issue 14: W3, second pass (h16w3b)")."""
+        return self._apply(LinearOp, input)
+
+    def forward_relu(self, input: Tensor) -> Tensor:
+        """``relu(self(input))`` as one node (:class:`~minigrad.ops.linalg.LinearReLU`): what
+        ``nn.Sequential`` runs for this layer and the ``nn.ReLU`` after it."""
+        return self._apply(LinearReLU, input)
+
+    def _fused_forward(self, next_module: Module):
+        """:meth:`forward_relu` when ``next_module`` is a plain ``nn.ReLU`` and this layer
+        computes ``F.linear`` (its class does not override ``forward``), else None."""
+        if (type(next_module) is ReLU and type(self).forward is Linear.forward
+                and "forward" not in self.__dict__ and "forward" not in next_module.__dict__):
+            return self.forward_relu
+        return None
+
+    def _apply(self, op: type, input: Tensor) -> Tensor:
+        """``op`` (LinearOp or LinearReLU) on the input, the weight and the bias, after the
+        checks that ``F.linear`` makes."""
         try:
             x = input.array
         except AttributeError:
@@ -80,10 +100,10 @@ class Linear(Module):
         weight, bias = self.weight, self.bias
         w = weight.array
         if x.shape[-1:] != w.shape[1:] or x.dtype != w.dtype:  # F.linear says what differs
-            return F.linear(input, weight, bias)
+            return F.linear(input, weight, bias)  # (raises)
         if bias is None:
-            return LinearOp.apply(input, weight)
-        return LinearOp.apply(input, weight, bias)
+            return op.apply(input, weight)
+        return op.apply(input, weight, bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

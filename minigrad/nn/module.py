@@ -63,6 +63,11 @@ class Module:
             f"{type(self).__name__} has no forward(): subclasses of Module must define it"
         )
 
+    def _fused_forward(self, next_module: Module) -> Callable | None:
+        """A callable that runs this module and then ``next_module`` as one autograd node,
+        or None (the default): ``nn.Sequential`` uses it (see ``Sequential._plan``)."""
+        return None
+
     def __call__(self, *args, **kwargs):
         # Sequential.forward skips this when the recorder is off: anything added here must be
         # added there too
@@ -80,13 +85,15 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
+        if name == "forward":  # a forward patched on the instance: no fused plan skips it
+            forwards_changed()
         if isinstance(value, Parameter):
             self._check_init()
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             d["_parameters"][name] = value
         elif isinstance(value, Module):
             self._check_init()
-            self._forget(name)
+            self._forget(name, keep="_modules")
             d["_modules"][name] = value
         else:  # a registered name set to None (or a buffer to another Tensor), or refused
             for registry, what, accepts, expected in _REGISTRIES:
@@ -101,13 +108,18 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
+        if name == "forward":
+            forwards_changed()
         self._forget(name)
         object.__delattr__(self, name)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: str | None = None) -> None:
+        """Unregister ``name`` everywhere but in the registry ``keep``, where it is about to
+        be set again and so keeps its place (as torch: ``model[1] = ...`` or
+        ``layer.weight = Parameter(...)`` changes no order)."""
         d = self.__dict__
         for registry in ("_parameters", "_buffers", "_modules"):
-            if registry in d:
+            if registry in d and registry != keep:
                 d[registry].pop(name, None)
         if "_non_persistent_buffers" in d:
             d["_non_persistent_buffers"].discard(name)
@@ -121,7 +133,7 @@ class Module:
                 f"got {type(param).__name__}"
             )
         self._check_name(name)
-        self._forget(name)
+        self._forget(name, keep="_parameters")
         self._parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -138,7 +150,7 @@ class Module:
         if isinstance(tensor, Parameter):
             raise TypeError(f"register_buffer('{name}'): a Parameter cannot be a buffer")
         self._check_name(name)
-        self._forget(name)
+        self._forget(name, keep="_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -150,7 +162,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"add_module('{name}'): expected a Module, got {type(module).__name__}")
         self._check_name(name)
-        self._forget(name)
+        self._forget(name, keep="_modules")
         self._modules[name] = module
         object.__setattr__(self, name, module)
 
@@ -418,6 +430,14 @@ class Module:
 
 
 _module_call = Module.__call__  # for Sequential.forward's check
+_forward_changes = [0]  # how many times a module's forward was set on an instance
+
+
+def forwards_changed() -> None:
+    """Say that some module's ``forward`` was set or removed on an instance, so that every
+    ``Sequential`` plans its modules again (``Module.__setattr__`` calls it; code that writes
+    ``module.__dict__['forward']`` directly, as ``minigrad.viz.trace_modules``, calls it too)."""
+    _forward_changes[0] += 1
 
 
 def _indent(text: str) -> str:
@@ -486,12 +506,42 @@ class Sequential(_ModuleSequence):
             for m in self._modules.values():
                 x = m(x)
             return x
-        for m in self._modules.values():
+        for m, fused in self._plan():
+            if fused is not None:  # m and the module after it as one node
+                x = fused(x)
             # Module.__call__ only reports to the recorder, which is off here: calling forward
             # directly saves a call per module (0.37 us each, ~1.5 us of a W3 step). A module
             # whose class has a __call__ of its own is still called through it.
-            x = m.forward(x) if type(m).__call__ is _module_call else m(x)
+            elif type(m).__call__ is _module_call:
+                x = m.forward(x)
+            else:
+                x = m(x)
         return x
+
+    def _plan(self) -> list[tuple[Module, Callable | None]]:
+        """``(module, fused)`` for the modules in order, where ``fused`` runs the module and
+        the one after it as one autograd node (``module._fused_forward(next)``: an
+        ``nn.Linear`` and the ``nn.ReLU`` after it), which the plan then skips; None runs the
+        module alone. Kept until the modules change, or any module's ``forward`` is set or
+        deleted on an instance (:func:`forwards_changed`). Why: the cost of a node on a small
+        network is its Python, not its arithmetic (``ops.linalg.LinearReLU``)."""
+        modules = tuple(self._modules.values())
+        plan = self.__dict__.get("_fusion_plan")
+        if plan is not None and plan[0] == modules and plan[1] == _forward_changes[0]:
+            return plan[2]
+        steps, i = [], 0
+        while i < len(modules):
+            m = modules[i]
+            fused = m._fused_forward(modules[i + 1]) if i + 1 < len(modules) else None
+            steps.append((m, fused))
+            i += 2 if fused is not None else 1
+        self.__dict__["_fusion_plan"] = (modules, _forward_changes[0], steps)
+        return steps
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_fusion_plan", None)  # bound methods of the modules: rebuilt on first use
+        return state
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):

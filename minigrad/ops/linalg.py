@@ -87,6 +87,33 @@ class Linear(Function):
         return gx, gw, gb
 
 
+class LinearReLU(Linear):
+    """y = max(x W^T + b, 0): a linear layer and the ReLU after it, as one node.
+
+    dz = g where y > 0, else 0 (ReLU's derivative: y > 0 exactly where x W^T + b > 0);
+    then dx, dW, db of :class:`Linear` with dz for g. The same arithmetic as the two nodes,
+    bit for bit; the ReLU is taken in place on the product, which no one else has seen.
+
+    ``nn.Sequential`` runs an ``nn.Linear`` followed by an ``nn.ReLU`` through this op
+    (``Linear._fused_forward``). Why: on a small network the cost of a node is its Python,
+    not its arithmetic (a Function.apply in forward, a visit and the routing of its
+    gradient in backward); W3 (64-64-64-10, batch 16) has two such pairs: its step
+    123 -> 114 us, ``benchmarks/bench_step.py`` (BENCHMARKS.md, "Issue 14: Linear + ReLU
+    as one node").
+    """
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        get_array_module(y).maximum(y, 0, out=y)
+        self.save_for_backward(x, w, y)
+        return y
+
+    def backward(self, grad, x, w, y):
+        return Linear.backward(self, grad * (y > 0), x, w)
+
+
 def _is_transposed(a) -> bool:
     """A 2-D array stored column-major (a transposed view, as W.T in x @ W.T). Its gradient
     is computed in the same layout, (B^T A^T)^T instead of A B, so that the parameter under

@@ -1,7 +1,9 @@
 """Layer modules: Linear, Identity, Flatten, BatchNorm1d/2d, LayerNorm (the kernels behind
 them, embedding and dropout are tested in tests/ops/)."""
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -220,6 +222,118 @@ def test_a_training_checkpoint_resumes_bit_identically(tmp_path, rng, column_maj
     for p, q in zip(model.parameters(), resumed.parameters()):
         np.testing.assert_array_equal(p.array, q.array)
     assert resumed[0].weight.array.flags.f_contiguous
+
+
+
+# ------------------------------------------------------------------ Linear + ReLU as one node
+
+def _mlp(device="cpu"):
+    mg.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 5, device=device), nn.ReLU(), nn.Linear(5, 4, device=device),
+                         nn.ReLU(), nn.Linear(4, 3, device=device), nn.ReLU())
+
+
+def _one_by_one(model, x):
+    """The modules called one at a time: Linear and ReLU as two nodes."""
+    for m in model:
+        x = m(x)
+    return x
+
+
+@pytest.mark.parametrize("layout", ["row-major", "column-major"])
+def test_sequential_linear_relu_node_is_bit_identical_to_two_nodes(layout, rng, device,
+                                                                    monkeypatch):
+    """nn.Sequential runs each Linear + ReLU pair as one LinearReLU node: the same output
+    and the same gradients, bit for bit, as the two modules called one by one."""
+    if layout == "column-major":
+        monkeypatch.setattr(nn.linear, "COLUMN_MAJOR_MIN_NUMEL", 0)
+    model = _mlp(device)
+    x_np = rng.normal(size=(7, 6)).astype(np.float32)
+    x_np[0, :] = 0.0  # rows of exact zeros before a ReLU too
+    g = mg.tensor(rng.normal(size=(7, 3)).astype(np.float32), device=device)
+    results = []
+    for run in (model, lambda x_: _one_by_one(model, x_)):
+        x = mg.tensor(x_np, device=device, requires_grad=True)
+        out = run(x)
+        (out * g).sum().backward()
+        results.append([to_numpy(out), to_numpy(x.grad)]
+                       + [to_numpy(p.grad) for p in model.parameters()])
+        model.zero_grad()
+    assert type(model(x).grad_fn).__name__ == "LinearReLU"
+    for fused, plain in zip(*results):
+        np.testing.assert_array_equal(fused, plain)
+    assert (results[0][0] == 0).any() and (results[0][0] > 0).any()  # the mask matters
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_relu_op_gradcheck_and_double_backward(bias, rng):
+    lin = nn.Linear(5, 3, bias=bias, dtype=mg.float64)
+    x = f64(rng.normal(size=(4, 5)))
+    params = [x, lin.weight] + ([lin.bias] if bias else [])
+    assert gradcheck(lambda *_: lin.forward_relu(x), params)
+    # second order through the fused node: d/dx of sum((dL/dx)^2) equals the two nodes'
+    gx_pairs = []
+    for f in (lin.forward_relu, lambda x_: nn.functional.relu(lin(x_))):
+        (gx,) = mg.autograd.grad((f(x) ** 2).sum(), [x], create_graph=True)
+        (ggx,) = mg.autograd.grad((gx ** 2).sum(), [x])
+        gx_pairs.append((to_numpy(gx), to_numpy(ggx)))
+    for fused, plain in zip(*gx_pairs):
+        np.testing.assert_array_equal(fused, plain)
+
+
+class _Shifted(nn.Linear):
+    def forward(self, input):
+        return super().forward(input) + 1.0
+
+
+def test_sequential_plans_again_when_its_modules_or_forwards_change(rng):
+    x = mg.tensor(rng.normal(size=(3, 6)).astype(np.float32))
+    model = _mlp()
+    assert type(model(x).grad_fn).__name__ == "LinearReLU"
+    model[5] = nn.Tanh()  # the last pair is no longer Linear + ReLU
+    out = model(x)
+    assert type(out.grad_fn).__name__ == "Tanh"
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(_one_by_one(model, x)))
+    doubled = nn.ReLU()
+    model[5] = doubled
+    model(x)
+    doubled.forward = lambda t: 2 * nn.functional.relu(t)  # patched on the instance: honoured
+    out = model(x)
+    np.testing.assert_array_equal(to_numpy(out), 2 * np.maximum(to_numpy(model[:5](x)), 0))
+    del doubled.forward
+    assert type(model(x).grad_fn).__name__ == "LinearReLU"
+    model[4] = _Shifted(4, 3)  # a Linear with a forward of its own is never fused
+    np.testing.assert_array_equal(to_numpy(model(x)), to_numpy(_one_by_one(model, x)))
+    assert type(model(x).grad_fn).__name__ == "ReLU"
+
+
+
+def test_an_inplace_relu_after_a_linear_trains_in_a_sequential(rng):
+    """torch's ``nn.ReLU(inplace=True)`` after a Linear overwrites the Linear's output, which
+    nothing else sees: in a Sequential it is the fused node (alone, on a tensor that
+    requires grad, minigrad refuses it: it records out-of-place ops only)."""
+    mg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(inplace=True))
+    x = mg.tensor(rng.normal(size=(5, 4)).astype(np.float32))
+    out = model(x)
+    out.sum().backward()
+    with mg.no_grad():
+        expected = np.maximum(to_numpy(model[0](x)), 0)
+    np.testing.assert_array_equal(to_numpy(out), expected)
+    np.testing.assert_array_equal(to_numpy(model[0].bias.grad), (expected > 0).sum(0))
+    with pytest.raises(RuntimeError, match="inplace=True"):
+        model[1](model[0](x))
+
+def test_a_pickled_or_copied_sequential_runs_its_own_modules(rng):
+    x = mg.tensor(rng.normal(size=(3, 6)).astype(np.float32))
+    model = _mlp()
+    model(x)  # planned
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        with mg.no_grad():
+            for p in clone.parameters():
+                p.mul_(2.0)
+        np.testing.assert_array_equal(to_numpy(clone(x)), to_numpy(_one_by_one(clone, x)))
+        assert not np.array_equal(to_numpy(clone(x)), to_numpy(model(x)))
 
 
 def test_identity_flatten_unflatten(rng):

@@ -74,6 +74,26 @@ def test_reassign_and_delete_keep_registry_in_sync():
     assert to_numpy(dict(net.named_buffers())["steps"])[0] == 1
 
 
+
+def test_reassigning_a_registered_name_keeps_its_place():
+    """As torch: replacing a module, a parameter or a buffer by name changes no order (the
+    order of parameters() is the optimizer's and the state_dict's)."""
+    seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    seq[1] = nn.Tanh()
+    assert [type(m).__name__ for m in seq] == ["Linear", "Tanh", "Linear"]
+    x = mg.tensor([[1.0, -2.0]])
+    np.testing.assert_array_equal(seq(x).array, seq[2](seq[1](seq[0](x))).array)
+    seq.add_module("0", nn.Linear(2, 3))
+    assert list(seq._modules) == ["0", "1", "2"]
+    lin = nn.Linear(2, 3)
+    lin.weight = nn.Parameter(mg.zeros(3, 2))
+    lin.register_parameter("weight", nn.Parameter(mg.ones(3, 2)))
+    assert [n for n, _ in lin.named_parameters()] == ["weight", "bias"]
+    bn = nn.BatchNorm1d(3)
+    bn.register_buffer("running_mean", mg.ones(3))
+    assert [n for n, _ in bn.named_buffers()][:2] == ["running_mean", "running_var"]
+
+
 def test_assign_before_init_is_a_clear_error():
     class Bad(nn.Module):
         def __init__(self):
