@@ -20,7 +20,7 @@ class MatMul(Function):
 
     def forward(self, x, y):
         self.save_for_backward(x, y)
-        return x @ y
+        return _mm(x, y)
 
     def backward(self, grad, x, y):
         gx = gy = None
@@ -42,14 +42,14 @@ class MatMul(Function):
             return gx, gy
         if self.needs_input_grad[0]:
             if _is_transposed(x):
-                gx = (y @ grad.swapaxes(-1, -2)).swapaxes(-1, -2)
+                gx = _mm(y, grad.swapaxes(-1, -2)).swapaxes(-1, -2)
             else:
-                gx = grad @ y.swapaxes(-1, -2)
+                gx = _mm(grad, y.swapaxes(-1, -2))
         if self.needs_input_grad[1]:
             if _is_transposed(y):
-                gy = (grad.swapaxes(-1, -2) @ x).swapaxes(-1, -2)
+                gy = _mm(grad.swapaxes(-1, -2), x).swapaxes(-1, -2)
             else:
-                gy = x.swapaxes(-1, -2) @ grad
+                gy = _mm(x.swapaxes(-1, -2), grad)
         return gx, gy
 
 
@@ -125,6 +125,13 @@ class LinearReLU(Linear):
 # step. ``@`` stays for batched inputs (``dot`` of an N-d array is another product),
 # Tensors (create_graph) and CuPy.
 ndarray = np.ndarray
+
+
+def _mm(a, b):
+    """``a @ b``; by ``ndarray.dot`` for two 2-D NumPy arrays (_DOT)."""
+    if type(a) is ndarray and a.ndim == 2 and b.ndim == 2:
+        return a.dot(b)
+    return a @ b
 
 
 def _is_transposed(a) -> bool:
