@@ -69,12 +69,12 @@ class Linear(Module):
         """``F.linear``'s op called directly once its checks pass: F.linear checks the shape
         and dtype again and calls ``ops.linear``, two calls more (W3's Linear(64, 64) layer
         6.16 -> 6.00 us, ``timeit``; BENCHMARKS.md "Issue 14: W3, second pass (h16w3b)")."""
-        return self._apply(LinearOp, input)
+        return self._linear(LinearOp, input)
 
     def forward_relu(self, input: Tensor) -> Tensor:
         """``relu(self(input))`` as one node (:class:`~minigrad.ops.linalg.LinearReLU`): what
         ``nn.Sequential`` runs for this layer and the ``nn.ReLU`` after it."""
-        return self._apply(LinearReLU, input)
+        return self._linear(LinearReLU, input)
 
     def _fused_forward(self, next_module: Module):
         """:meth:`forward_relu` when ``next_module`` is a plain ``nn.ReLU`` and this layer
@@ -84,7 +84,7 @@ class Linear(Module):
             return self.forward_relu
         return None
 
-    def _apply(self, op: type, input: Tensor) -> Tensor:
+    def _linear(self, op: type, input: Tensor) -> Tensor:
         """``op`` (LinearOp or LinearReLU) on the input, the weight and the bias, after the
         checks that ``F.linear`` makes."""
         try:
