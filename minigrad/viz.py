@@ -140,8 +140,6 @@ def trace_modules(model) -> Iterator[ModuleTrace]:
     """
     if not callable(getattr(model, "named_modules", None)):
         raise TypeError(f"trace_modules needs a minigrad.nn.Module, got {type(model).__name__}")
-    from .nn.module import forwards_changed  # (nn imports nothing of viz)
-
     trace = ModuleTrace()
     wrapped = []
     for name, mod in model.named_modules():
@@ -150,13 +148,11 @@ def trace_modules(model) -> Iterator[ModuleTrace]:
         wrapped.append(mod)
         mod.__dict__["forward"] = _traced_forward(mod, name, trace)
         trace.kinds[name] = type(mod).__name__
-    forwards_changed()  # a Sequential's Linear + ReLU then run as two traced modules
     try:
         yield trace
     finally:
         for mod in wrapped:
             mod.__dict__.pop("forward", None)
-        forwards_changed()
 
 
 def _traced_forward(mod, name: str, trace: ModuleTrace):

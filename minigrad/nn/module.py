@@ -64,8 +64,9 @@ class Module:
         )
 
     def _fused_forward(self, next_module: Module) -> Callable | None:
-        """A callable that runs this module and then ``next_module`` as one autograd node,
-        or None (the default): ``nn.Sequential`` uses it (see ``Sequential._plan``)."""
+        """A callable that runs this module and then ``next_module`` (as one autograd node,
+        when it can), or None (the default): ``nn.Sequential`` uses it (``Sequential._plan``).
+        """
         return None
 
     def __call__(self, *args, **kwargs):
@@ -85,8 +86,6 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
-        if name == "forward":  # a forward patched on the instance: no fused plan skips it
-            forwards_changed()
         if isinstance(value, Parameter):
             self._check_init()
             self._forget(name, keep="_parameters")
@@ -108,8 +107,6 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        if name == "forward":
-            forwards_changed()
         self._forget(name)
         object.__delattr__(self, name)
 
@@ -430,14 +427,6 @@ class Module:
 
 
 _module_call = Module.__call__  # for Sequential.forward's check
-_forward_changes = [0]  # how many times a module's forward was set on an instance
-
-
-def forwards_changed() -> None:
-    """Say that some module's ``forward`` was set or removed on an instance, so that every
-    ``Sequential`` plans its modules again (``Module.__setattr__`` calls it; code that writes
-    ``module.__dict__['forward']`` directly, as ``minigrad.viz.trace_modules``, calls it too)."""
-    _forward_changes[0] += 1
 
 
 def _indent(text: str) -> str:
@@ -520,22 +509,21 @@ class Sequential(_ModuleSequence):
 
     def _plan(self) -> list[tuple[Module, Callable | None]]:
         """``(module, fused)`` for the modules in order, where ``fused`` runs the module and
-        the one after it as one autograd node (``module._fused_forward(next)``: an
-        ``nn.Linear`` and the ``nn.ReLU`` after it), which the plan then skips; None runs the
-        module alone. Kept until the modules change, or any module's ``forward`` is set or
-        deleted on an instance (:func:`forwards_changed`). Why: the cost of a node on a small
+        the one after it (``module._fused_forward(next)``: an ``nn.Linear`` and the
+        ``nn.ReLU`` after it, as one autograd node), which the plan then skips; None runs the
+        module alone. Kept until the modules change. Why: the cost of a node on a small
         network is its Python, not its arithmetic (``ops.linalg.LinearReLU``)."""
         modules = tuple(self._modules.values())
         plan = self.__dict__.get("_fusion_plan")
-        if plan is not None and plan[0] == modules and plan[1] == _forward_changes[0]:
-            return plan[2]
+        if plan is not None and plan[0] == modules:
+            return plan[1]
         steps, i = [], 0
         while i < len(modules):
             m = modules[i]
             fused = m._fused_forward(modules[i + 1]) if i + 1 < len(modules) else None
             steps.append((m, fused))
             i += 2 if fused is not None else 1
-        self.__dict__["_fusion_plan"] = (modules, _forward_changes[0], steps)
+        self.__dict__["_fusion_plan"] = (modules, steps)
         return steps
 
     def __getstate__(self):

@@ -302,6 +302,16 @@ def test_sequential_plans_again_when_its_modules_or_forwards_change(rng):
     np.testing.assert_array_equal(to_numpy(out), 2 * np.maximum(to_numpy(model[:5](x)), 0))
     del doubled.forward
     assert type(model(x).grad_fn).__name__ == "LinearReLU"
+    doubled.__dict__["forward"] = lambda t: 3 * nn.functional.relu(t)  # written directly
+    np.testing.assert_array_equal(to_numpy(model(x)), 3 * np.maximum(to_numpy(model[:5](x)), 0))
+    del doubled.__dict__["forward"]
+    original = nn.ReLU.forward  # the class's forward replaced: honoured too
+    try:
+        nn.ReLU.forward = lambda self, t: nn.functional.relu(t) + 1.0
+        assert type(model(x).grad_fn).__name__ == "Add"
+    finally:
+        nn.ReLU.forward = original
+    assert type(model(x).grad_fn).__name__ == "LinearReLU"
     model[4] = _Shifted(4, 3)  # a Linear with a forward of its own is never fused
     np.testing.assert_array_equal(to_numpy(model(x)), to_numpy(_one_by_one(model, x)))
     assert type(model(x).grad_fn).__name__ == "ReLU"

@@ -128,6 +128,21 @@ def test_every_k_steps_and_history_per_epoch():
                    diag.records["diag/0.weight/update_ratio"][2]]
 
 
+
+def test_activations_measured_at_every_measured_step_of_a_fused_pair():
+    """nn.Sequential runs Linear + ReLU as one node; a measured step still sees each module's
+    own output (the wrapped forwards make it plan the two modules apart), and the steps in
+    between run fused again."""
+    x, y = _data(n=32)
+    model = _one_layer(nn.ReLU())
+    assert type(model(minigrad.tensor(x.astype(np.float32))).grad_fn).__name__ == "LinearReLU"
+    diag, _ = _fit(model, SGD(model.parameters(), lr=0.1), x, y, epochs=2, batch=8, every=3)
+    assert diag.records["step"] == [0, 3, 6]
+    for key in ("diag/0/act_mean", "diag/1/act_mean", "diag/1/dead_frac"):
+        assert len(diag.records[key]) == 3 and all(math.isfinite(v) for v in diag.records[key])
+    assert diag.records["diag/1/dead_frac"][0] == pytest.approx(1 / 3)
+    assert type(model(minigrad.tensor(x.astype(np.float32))).grad_fn).__name__ == "LinearReLU"
+
 def test_plots(tmp_path):
     pytest.importorskip("matplotlib")
     x, y = _data(n=32)
