@@ -101,8 +101,8 @@ class LinearReLU(Linear):
     (``Linear._fused_forward``). Why: on a small network the cost of a node is its Python,
     not its arithmetic (a Function.apply in forward, a visit and the routing of its
     gradient in backward); W3 (64-64-64-10, batch 16) has two such pairs: its step
-    123 -> 114 us, ``benchmarks/bench_step.py`` (BENCHMARKS.md, "Issue 14: Linear + ReLU
-    as one node").
+    116.0 -> 111.0 us, ``benchmarks/bench_step.py --compare`` (BENCHMARKS.md, "Issue 14:
+    Linear + ReLU as one node").
     """
 
     def forward(self, x, w, b=None):
