@@ -90,12 +90,14 @@ class FlatGroup:
             flat step adopts the parameters' state again.
         per_tensor: the state keys whose numbers each parameter keeps its own value of
             (``Optimizer.per_tensor_state``): see :class:`Segments`.
+        versions: the version counter that the parameters share while the group steps
+            flat (``tensor._vc``; None before: :meth:`bump_versions`).
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
                  "buffers", "handed", "spans", "shapes", "fits", "state_lens", "stale",
                  "group_params", "members", "others", "lent", "wait", "transposed",
-                 "transpose_all", "per_tensor")
+                 "transpose_all", "per_tensor", "versions")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -121,6 +123,7 @@ class FlatGroup:
         self.handed: dict[str, Any] = {}  # the numbers every parameter's state holds
         self.stale = True  # no state laid out yet
         self.per_tensor: tuple[str, ...] = ()
+        self.versions: list | None = None  # the version counter the params share, once shared
 
     @classmethod
     def detached(cls) -> FlatGroup:
@@ -138,6 +141,7 @@ class FlatGroup:
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.handed, empty.stale = {}, {}, {}, True
         empty.per_tensor = ()
+        empty.versions = None
         return empty
 
     def __deepcopy__(self, memo: dict) -> FlatGroup:
@@ -271,6 +275,40 @@ class FlatGroup:
             if count == held and _owns_memory(array) and not t.requires_grad:
                 t.array = view
                 self.lent = True
+
+    def bump_versions(self) -> None:
+        """Mark every laid-out parameter as written in place (the flat step's write): ONE
+        bump of the version counter they share (:attr:`versions`, the flat tensor's; shared
+        here at the group's first flat step).
+
+        Why: the parameters are views of one buffer, and views of one buffer share their
+        base's version counter (``Tensor._vc``), as in torch, so the group's write is one
+        bump instead of one per parameter: 4.3 -> 0.2 us a step over 100 tensors
+        (BENCHMARKS.md, "Issue 14: small tensors (h17small)"). What it changes: an in-place
+        write to one laid-out parameter (``p.mul_(2)`` under ``no_grad``, ``nn.init``) also
+        marks the others written, so a graph that saved one of them refuses its backward,
+        and ``p._version`` counts the writes to any of them. Each parameter gets a counter
+        of its own back when the group stops stepping it flat (:meth:`unshare_versions`).
+        """
+        if self.versions is None:
+            counters = [p._vc for p in self.params]
+            # the latest version and write stamp of any: every check stays on the safe side
+            self.versions = self.tensor._vc = [max(vc[0] for vc in counters),
+                                               max(vc[1] for vc in counters)]
+            for p in self.params:
+                p._vc = self.versions
+        self.tensor._bump_version()
+
+    def unshare_versions(self) -> None:
+        """Give each parameter a version counter of its own again (a copy of the shared one)
+        when the group is no longer stepped flat: a per-tensor step writes one parameter, or
+        the group is laid out anew (a parameter's array replaced)."""
+        shared, self.versions = self.versions, None
+        if shared is not None:
+            for p in self.params:
+                if p._vc is shared:
+                    p._vc = list(shared)
+            self.tensor._vc = [0, 0]
 
     def _new_grad_buffer(self) -> None:
         xp = get_array_module(self.param)
