@@ -613,8 +613,7 @@ class Segments:
         count: the number of parameters; ``sizes``: each one's number of elements.
     """
 
-    __slots__ = ("count", "sizes", "_starts", "_filled", "_memo", "_buffer", "_runs",
-                 "_products")
+    __slots__ = ("count", "sizes", "_starts", "_filled", "_memo", "_buffer", "_runs")
 
     def __init__(self, spans: list[tuple], buffer: Array):
         xp = get_array_module(buffer)
@@ -626,8 +625,7 @@ class Segments:
             self._starts = xp.asarray([spans[i][0] for i in filled], dtype=np.intp)
         self._buffer = buffer  # (its device and dtype)
         self._memo: dict[str, tuple[Any, Any]] = {}
-        self._runs = _runs([span[0] for span in spans], self.sizes)
-        self._products = None  # (2, size + padding): the products of :meth:`dots`
+        self._runs = _runs([span[0] for span in spans], self.sizes, buffer.shape[0])
 
     def sums(self, x: Array) -> Array:
         """The sum over each parameter's span of the flat array ``x`` (in ``x``'s dtype, each
@@ -642,44 +640,34 @@ class Segments:
 
     def dots(self, p: Array, g: Array) -> Array:
         """``p . g`` and ``p . p`` over each parameter's span of the flat arrays ``p`` and
-        ``g``: an array of shape ``(2, count)`` on their device, in their dtype.
+        ``g`` (shaped as the buffer): an array of shape ``(2, count)`` on their device, in
+        their dtype.
 
         When the spans fall into a few runs of equal sizes at equal strides (weights and
-        biases alternating: 50 Linear(32, 32) layers make two runs), each run's sums are one
-        matrix-vector product of a strided view of the products with ones (BLAS; both rows
-        at once): over 100 tensors 35 -> 16 us, against 4.3 us for one tensor's BLAS dot
-        (BLAS sums in its own order: the same numbers to float round-off). Other layouts sum
-        each span in order (:meth:`sums`)."""
+        biases alternating: 50 Linear(32, 32) layers make two runs), each run is a strided
+        2-D view of ``p`` and of ``g``, one row per span, and its dot products are row-wise
+        (``vecdot``, SIMD, no products array made): over 100 tensors 35 -> 13 us, against
+        4.3 us for one tensor's BLAS dot (summed in another order than span by span: the
+        same numbers to float round-off; BENCHMARKS.md, "Issue 14: small tensors
+        (h17small)"). Other layouts multiply, then sum each span in order (:meth:`sums`)."""
         xp = get_array_module(p)
         if self._runs is None:
             products = xp.multiply(p, g)
             p_dot_g = self.sums(products)
             return xp.stack((p_dot_g, self.sums(xp.multiply(p, p, out=products))))
-        size = p.shape[0]
-        if self._products is None or self._products[0].dtype != p.dtype:
-            self._products = self._run_views(p)
-        products, runs = self._products
-        xp.multiply(p, g, out=products[0, :size])
-        xp.multiply(p, p, out=products[1, :size])
+        row_dots = getattr(xp, "vecdot", None) or _row_dots  # (NumPy >= 2)
         with on_device_of(p):
             out = xp.empty((2, self.count), p.dtype)
-            for rows, ones, where in runs:
-                out[:, where] = xp.matmul(rows, ones)
+            for first, rows, step, size, where, last, last_index in self._runs:
+                x = p[first:first + rows * step].reshape(rows, step)[:, :size]
+                y = g[first:first + rows * step].reshape(rows, step)[:, :size]
+                out[0, where] = row_dots(x, y)                       # p . g
+                out[1, where] = row_dots(x, x)                       # p . p
+                if last is not None:  # the run's last span, which ends short of a stride
+                    x, y = p[last:last + size], g[last:last + size]
+                    out[0, last_index] = xp.dot(x, y)
+                    out[1, last_index] = xp.dot(x, x)
         return out
-
-    def _run_views(self, like: Array) -> tuple[Array, list[tuple]]:
-        """The products buffer of :meth:`dots` (2 rows of the flat size, and zeros past the
-        end: what a run's last row reads there), and each run's ``(2, count, size)`` view of
-        it, with the vector of ones that sums it and the spans it holds."""
-        xp = get_array_module(like)
-        size = like.shape[0]
-        padding = max(first + n * step for first, n, step, _, _ in self._runs) - size
-        with on_device_of(like):
-            products = xp.zeros((2, size + max(padding, 0)), like.dtype)
-            runs = [(products[:, first:first + n * step].reshape(2, n, step)[:, :, :span],
-                     xp.ones(span, like.dtype), where)
-                    for first, n, step, span, where in self._runs]
-        return products, runs
 
     def spread(self, values: list, dtype: Any = None) -> Array:
         """The flat array (of ``dtype``, by default the buffer's, on the buffer's device)
@@ -699,36 +687,48 @@ class Segments:
         return kept[1]
 
 
-def _runs(starts: list[int], sizes: list[int]) -> list[tuple] | None:
-    """The spans as runs of equal sizes at equal strides, ``(first start, count, stride,
-    size, where)`` each (``where``: the spans' indices, a slice), when at most
-    :data:`MAX_RUNS` runs of two spans or more cover every span; else None."""
-    runs: list[tuple] = []
+def _runs(starts: list[int], sizes: list[int], length: int) -> list[tuple] | None:
+    """The spans of a flat buffer of ``length`` elements as runs of equal sizes at equal
+    strides, when at most :data:`MAX_RUNS` runs of two spans or more cover every span; else
+    None. Each run is ``(first start, rows, stride, size, where, last, last index)``: its
+    first ``rows`` spans are the rows of the 2-D view ``x[first:first + rows * stride]
+    .reshape(rows, stride)[:, :size]`` (``where``: their indices, a slice), and ``last``,
+    unless None, is the start of one more span (index ``last index``) whose stride would
+    run past the buffer's end."""
     by_size: dict[int, list[int]] = {}
     for i, size in enumerate(sizes):
         by_size.setdefault(size, []).append(i)
+    runs: list[tuple] = []
     for size, members in by_size.items():
         if size == 0:
             return None
         j = 0
         while j < len(members):
-            k = j + 1
-            while k < len(members):  # the same index and start strides as the run so far
-                di, ds = members[k] - members[k - 1], starts[members[k]] - starts[members[k - 1]]
-                if k > j + 1 and (di != members[j + 1] - members[j]
-                                  or ds != starts[members[j + 1]] - starts[members[j]]):
-                    break
+            k = j + 2  # a run: its first two members, and the next ones at the same strides
+            while k < len(members) and (
+                    members[k] - members[k - 1] == members[j + 1] - members[j]
+                    and starts[members[k]] - starts[members[k - 1]]
+                    == starts[members[j + 1]] - starts[members[j]]):
                 k += 1
-            if k - j < 2:
-                return None
-            first, second = members[j], members[j + 1]
-            runs.append((starts[first], k - j, starts[second] - starts[first], size,
-                         slice(first, members[k - 1] + 1, second - first)))
+            if k > len(members):
+                return None  # a lone span
+            first, di = members[j], members[j + 1] - members[j]
+            step = starts[members[j + 1]] - starts[first]
+            rows = min(k - j, (length - starts[first]) // step)
+            last = None if rows == k - j else starts[members[k - 1]]
+            runs.append((starts[first], rows, step, size, slice(first, first + rows * di, di),
+                         last, members[k - 1]))
             j = k
     return runs if len(runs) <= MAX_RUNS else None
 
 
 MAX_RUNS = 8  # (Segments.dots: one matrix-vector product per run)
+
+
+def _row_dots(x: Array, y: Array) -> Array:
+    """The dot product of each row of ``x`` with the same row of ``y`` (``vecdot`` where the
+    array module has none)."""
+    return get_array_module(x).einsum("ij,ij->i", x, y)
 
 
 def _hand_segments(flat: FlatGroup) -> None:

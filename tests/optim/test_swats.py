@@ -353,3 +353,12 @@ def test_segment_dots_are_each_tensors_dot_products(shapes, runs, rng):
             x, y = p[a:a + n].astype(np.float64), g[a:a + n].astype(np.float64)
             assert dots[0, i] == pytest.approx(x @ y, rel=1e-5, abs=1e-6)
             assert dots[1, i] == pytest.approx(x @ x, rel=1e-5, abs=1e-6)
+
+
+def test_row_dots_without_vecdot_are_each_rows_dot_product(rng):
+    """The fallback of ``Segments.dots`` for an array module without ``vecdot``."""
+    from minigrad.optim.flat import _row_dots
+
+    x = rng.normal(size=(4, 16))[:, :7]
+    y = rng.normal(size=(4, 16))[:, :7]
+    np.testing.assert_allclose(_row_dots(x, y), [a @ b for a, b in zip(x, y)], rtol=1e-12)
