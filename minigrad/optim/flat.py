@@ -200,7 +200,8 @@ class FlatGroup:
         slot reads and the dict subscript; BENCHMARKS.md, "Issue 14: small tensors
         (h17small)").
         """
-        if self.stale or len(params) != len(self.group_params) or self.others:
+        if (self.stale or len(params) != len(self.group_params) or self.others
+                or type(state) is not dict):  # (a defaultdict would make entries on lookup)
             return None
         lent = self.lent
         try:
