@@ -334,20 +334,22 @@ def test_flat_group_under_a_scheduler_matches_per_tensor():
                                          ([(3,), (2, 2), (3,), (2, 2), (3,)], 2),
                                          ([(4,), (4,), (4,), (2,), (2,)], 2),
                                          ([(4,), (4,), (3,)], None)])
-def test_segment_dots_are_each_tensors_dot_products(shapes, runs, rng):
+def test_segment_dots_are_each_tensors_dot_products(shapes, runs, rng, device):
     """``Segments.dots`` against the definition, a float64 dot product per tensor; by runs
     of equal spans at equal strides where the layout has them, span by span otherwise."""
+    from minigrad.backend import Device, to_device
     from minigrad.optim.flat import Segments
 
+    device = Device(device)
     sizes = [int(np.prod(s)) for s in shapes]
     starts = np.cumsum([0] + sizes[:-1]).tolist()
     spans = [(a, a + n, s, False) for a, n, s in zip(starts, sizes, shapes)]
     p = rng.normal(size=sum(sizes)).astype(np.float32)
     g = rng.normal(size=sum(sizes)).astype(np.float32)
-    segments = Segments(spans, p)
+    segments = Segments(spans, to_device(p, device))
     assert (None if segments._runs is None else len(segments._runs)) == runs
-    for _ in range(2):  # the second call reuses the products buffer
-        dots = segments.dots(p, g)
+    for _ in range(2):
+        dots = to_numpy(segments.dots(to_device(p, device), to_device(g, device)))
         assert dots.shape == (2, len(shapes)) and dots.dtype == np.float32
         for i, (a, n) in enumerate(zip(starts, sizes)):
             x, y = p[a:a + n].astype(np.float64), g[a:a + n].astype(np.float64)
