@@ -195,8 +195,8 @@ class FlatGroup:
         is :attr:`grad_views` itself.
 
         One Python loop makes the tests of the layout and of the lent gradients, each
-        parameter read once: 6.7 us over 100 parameters where five C-level ``map`` passes
-        (one per test, as :meth:`steady` makes them) took 16 (CPython 3.11 specialises the
+        parameter read once: 9-9.6 us over 100 parameters where five C-level ``map`` passes
+        (one per test, as :meth:`steady` makes them) took 16.3 (CPython 3.11 specialises the
         slot reads and the dict subscript; BENCHMARKS.md, "Issue 14: small tensors
         (h17small)").
         """
@@ -300,7 +300,7 @@ class FlatGroup:
 
         Why: the parameters are views of one buffer, and views of one buffer share their
         base's version counter (``Tensor._vc``), as in torch, so the group's write is one
-        bump instead of one per parameter: 4.3 -> 0.2 us a step over 100 tensors
+        bump instead of one per parameter: 4.3 -> 0.1 us a step over 100 tensors
         (BENCHMARKS.md, "Issue 14: small tensors (h17small)"). What it changes: an in-place
         write to one laid-out parameter (``p.mul_(2)`` under ``no_grad``, ``nn.init``) also
         marks the others written, so a graph that saved one of them refuses its backward,
@@ -639,21 +639,23 @@ class Segments:
             sums[self._filled] = xp.add.reduceat(x, self._starts)
         return sums
 
-    def dots(self, p: Array, g: Array) -> Array:
+    def dots(self, p: Array, g: Array, scratch: Array | None = None) -> Array:
         """``p . g`` and ``p . p`` over each parameter's span of the flat arrays ``p`` and
         ``g`` (shaped as the buffer): an array of shape ``(2, count)`` on their device, in
-        their dtype.
+        their dtype. ``scratch``: an array shaped as ``p`` for the products of a layout
+        without runs (by default a new one).
 
         When the spans fall into a few runs of equal sizes at equal strides (weights and
         biases alternating: 50 Linear(32, 32) layers make two runs), each run is a strided
         2-D view of ``p`` and of ``g``, one row per span, and its dot products are row-wise
-        (``vecdot``, SIMD, no products array made): over 100 tensors 35 -> 13 us, against
-        4.3 us for one tensor's BLAS dot (summed in another order than span by span: the
-        same numbers to float round-off; BENCHMARKS.md, "Issue 14: small tensors
-        (h17small)"). Other layouts multiply, then sum each span in order (:meth:`sums`)."""
+        (``vecdot``, SIMD, no products array made): SWATS's dot products over 100 tensors,
+        with their copy to the host, 34.6 -> 18.2 us, against about 9 for one tensor's two
+        BLAS dots (summed in another order than span by span: the same numbers to float
+        round-off; BENCHMARKS.md, "Issue 14: small tensors (h17small)"). Other layouts
+        multiply, then sum each span in order (:meth:`sums`)."""
         xp = get_array_module(p)
         if self._runs is None:
-            products = xp.multiply(p, g)
+            products = xp.multiply(p, g, out=scratch)
             p_dot_g = self.sums(products)
             return xp.stack((p_dot_g, self.sums(xp.multiply(p, p, out=products))))
         row_dots = getattr(xp, "vecdot", None) or _row_dots  # (NumPy >= 2)
@@ -723,7 +725,7 @@ def _runs(starts: list[int], sizes: list[int], length: int) -> list[tuple] | Non
     return runs if len(runs) <= MAX_RUNS else None
 
 
-MAX_RUNS = 8  # (Segments.dots: one matrix-vector product per run)
+MAX_RUNS = 8  # (Segments.dots: two row-wise dot products per run)
 
 
 def _row_dots(x: Array, y: Array) -> Array:

@@ -212,11 +212,11 @@ class SWATS(Optimizer):
         in_adam = None if both is None else both.in_adam
         self._estimate_rate(p_dot_g, p_dot_p, bias2, state, group, numbers, in_adam, segments)
 
-    @staticmethod
-    def _dots(p_k: Array, g: Array, segments: Segments) -> tuple[Array, Array]:
+    def _dots(self, p_k: Array, g: Array, segments: Segments) -> tuple[Array, Array]:
         """``p_k . g_k`` and ``p_k . p_k`` of each tensor of a flat group, as float64 host
         vectors (:meth:`.flat.Segments.dots`)."""
-        host = to_device(segments.dots(p_k, g), CPU).astype(np.float64)
+        products = self.scratch(g, 1)  # (g: the same array at every steady step)
+        host = to_device(segments.dots(p_k, g, products), CPU).astype(np.float64)
         return host[0], host[1]
 
     @staticmethod
