@@ -9,7 +9,8 @@ the same total size (``bench_optim.py --model small``'s comparison):
 * update: the algorithm's ``update`` over the flat buffers;
 * step numbers: ``state['step']`` handed back to every parameter's state
   (``FlatGroup.scatter_state``);
-* versions: every parameter's version counter bumped (``bump_versions``);
+* versions: every parameter's version counter bumped (``FlatGroup.bump_versions``: one
+  counter shared by the group's parameters);
 * each C-level pass over the 100 parameters, for scale.
 
     python benchmarks/profile_flat_step.py --optimizer SGD
@@ -35,7 +36,6 @@ from workloads import SMALL_MODEL, small_model_arrays  # noqa: E402
 
 import minigrad  # noqa: E402
 import minigrad.optim  # noqa: E402
-from minigrad.tensor import bump_versions  # noqa: E402
 
 SHAPES = SMALL_MODEL
 
@@ -77,7 +77,7 @@ def main(argv=None) -> int:
         ("checks (steady_gradients)", us(lambda: flat.steady_gradients(params, opt.state))),
         ("update", us(lambda: opt.update(flat.tensor, flat.grad, flat.state, group))),
         ("step numbers (scatter_state)", us(numbers)),
-        ("versions (bump_versions)", us(lambda: bump_versions(flat.params))),
+        ("versions (bump_versions)", us(flat.bump_versions)),
         ("one C-level pass over 100", us(lambda: all(map(operator.is_, map(array, params),
                                                              flat.views)))),
     ]

@@ -90,12 +90,14 @@ class FlatGroup:
             flat step adopts the parameters' state again.
         per_tensor: the state keys whose numbers each parameter keeps its own value of
             (``Optimizer.per_tensor_state``): see :class:`Segments`.
+        versions: the version counter that the parameters share while the group steps
+            flat (``tensor._vc``; None before: :meth:`bump_versions`).
     """
 
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
                  "buffers", "handed", "spans", "shapes", "fits", "state_lens", "stale",
                  "group_params", "members", "others", "lent", "wait", "transposed",
-                 "transpose_all", "per_tensor")
+                 "transpose_all", "per_tensor", "versions")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -121,6 +123,7 @@ class FlatGroup:
         self.handed: dict[str, Any] = {}  # the numbers every parameter's state holds
         self.stale = True  # no state laid out yet
         self.per_tensor: tuple[str, ...] = ()
+        self.versions: list | None = None  # the version counter the params share, once shared
 
     @classmethod
     def detached(cls) -> FlatGroup:
@@ -138,6 +141,7 @@ class FlatGroup:
         empty.param = empty.tensor = empty.grad = None
         empty.state, empty.buffers, empty.handed, empty.stale = {}, {}, {}, True
         empty.per_tensor = ()
+        empty.versions = None
         return empty
 
     def __deepcopy__(self, memo: dict) -> FlatGroup:
@@ -178,26 +182,43 @@ class FlatGroup:
         """The raw gradients of ``params`` (a group wholly laid out here), when the group can
         take its flat step without the per-parameter checks of ``Optimizer.step``; else None.
 
-        It can when nothing broke the layout since the last flat step (:meth:`steady`: each
-        parameter still holds its view and its state dict, which still has as many keys; the
-        caller has checked that the hyperparameters, hence the keys they need, are
+        It can when nothing broke the layout since the last flat step (as :meth:`steady`:
+        each parameter still holds its view and its state dict, which still has as many keys;
+        the caller has checked that the hyperparameters, hence the keys they need, are
         unchanged) and every gradient fits its parameter. A gradient that is still the view
         of :attr:`grad` that :meth:`gather` gave it fits by construction; any other must be a
         Tensor whose array has the parameter's array type, shape, dtype and device. The
         ``.grad`` setter checks these at assignment, but ``p.grad.array = ...`` (or
         ``p.grad.data = ...``) and the engine's ``p._grad`` go around it, so they are checked
-        again here. Each test is one C-level ``map`` over the group; None sends the step
-        through the checked path, which finds and reports whatever differs. When every
-        gradient is its view of :attr:`grad`, the list returned is :attr:`grad_views` itself.
+        again here. None sends the step through the checked path, which finds and reports
+        whatever differs. When every gradient is its view of :attr:`grad`, the list returned
+        is :attr:`grad_views` itself.
+
+        One Python loop makes the tests of the layout and of the lent gradients, each
+        parameter read once: 9-9.6 us over 100 parameters where five C-level ``map`` passes
+        (one per test, as :meth:`steady` makes them) took 16.3 (CPython 3.11 specialises the
+        slot reads and the dict subscript; BENCHMARKS.md, "Issue 14: small tensors
+        (h17small)").
         """
-        if not self.steady(params, state):
+        if (self.stale or len(params) != len(self.group_params) or self.others
+                or type(state) is not dict):  # (a defaultdict would make entries on lookup)
             return None
+        lent = self.lent
+        try:
+            for p, view, st, keys, grad_view in zip(params, self.views, self.states,
+                                                    self.state_lens, self.grad_views):
+                if p.array is not view or state[p] is not st or len(st) != keys:
+                    return None
+                if lent and p._grad.array is not grad_view:
+                    lent = False
+        except (KeyError, AttributeError):  # no state, or no gradient (with a lent view)
+            return None
+        if lent:
+            return self.grad_views  # (which :meth:`gather` knows at a glance)
         try:
             arrays = list(map(_ARRAY, map(_GRAD, params)))
         except AttributeError:  # a parameter without a gradient, or one that is no Tensor
             return None
-        if self.lent and all(map(operator.is_, arrays, self.grad_views)):
-            return self.grad_views  # (which :meth:`gather` knows at a glance)
         param = self.param
         if (not all(map(isinstance, map(_GRAD, params), repeat(Tensor)))
                 or list(map(_FIT, arrays)) != self.fits):  # array type, shape, dtype at once
@@ -271,6 +292,40 @@ class FlatGroup:
             if count == held and _owns_memory(array) and not t.requires_grad:
                 t.array = view
                 self.lent = True
+
+    def bump_versions(self) -> None:
+        """Mark every laid-out parameter as written in place (the flat step's write): ONE
+        bump of the version counter they share (:attr:`versions`, the flat tensor's; shared
+        here at the group's first flat step).
+
+        Why: the parameters are views of one buffer, and views of one buffer share their
+        base's version counter (``Tensor._vc``), as in torch, so the group's write is one
+        bump instead of one per parameter: 4.3 -> 0.1 us a step over 100 tensors
+        (BENCHMARKS.md, "Issue 14: small tensors (h17small)"). What it changes: an in-place
+        write to one laid-out parameter (``p.mul_(2)`` under ``no_grad``, ``nn.init``) also
+        marks the others written, so a graph that saved one of them refuses its backward,
+        and ``p._version`` counts the writes to any of them. Each parameter gets a counter
+        of its own back when the group stops stepping it flat (:meth:`unshare_versions`).
+        """
+        if self.versions is None:
+            counters = [p._vc for p in self.params]
+            # the latest version and write stamp of any: every check stays on the safe side
+            self.versions = self.tensor._vc = [max(vc[0] for vc in counters),
+                                               max(vc[1] for vc in counters)]
+            for p in self.params:
+                p._vc = self.versions
+        self.tensor._bump_version()
+
+    def unshare_versions(self) -> None:
+        """Give each parameter a version counter of its own again (a copy of the shared one)
+        when the group is no longer stepped flat: a per-tensor step writes one parameter, or
+        the group is laid out anew (a parameter's array replaced)."""
+        shared, self.versions = self.versions, None
+        if shared is not None:
+            for p in self.params:
+                if p._vc is shared:
+                    p._vc = list(shared)
+            self.tensor._vc = [0, 0]
 
     def _new_grad_buffer(self) -> None:
         xp = get_array_module(self.param)
@@ -559,7 +614,7 @@ class Segments:
         count: the number of parameters; ``sizes``: each one's number of elements.
     """
 
-    __slots__ = ("count", "sizes", "_starts", "_filled", "_memo", "_buffer")
+    __slots__ = ("count", "sizes", "_starts", "_filled", "_memo", "_buffer", "_runs")
 
     def __init__(self, spans: list[tuple], buffer: Array):
         xp = get_array_module(buffer)
@@ -571,6 +626,7 @@ class Segments:
             self._starts = xp.asarray([spans[i][0] for i in filled], dtype=np.intp)
         self._buffer = buffer  # (its device and dtype)
         self._memo: dict[str, tuple[Any, Any]] = {}
+        self._runs = _runs([span[0] for span in spans], self.sizes, buffer.shape[0])
 
     def sums(self, x: Array) -> Array:
         """The sum over each parameter's span of the flat array ``x`` (in ``x``'s dtype, each
@@ -582,6 +638,39 @@ class Segments:
         if len(self._starts):
             sums[self._filled] = xp.add.reduceat(x, self._starts)
         return sums
+
+    def dots(self, p: Array, g: Array, scratch: Array | None = None) -> Array:
+        """``p . g`` and ``p . p`` over each parameter's span of the flat arrays ``p`` and
+        ``g`` (shaped as the buffer): an array of shape ``(2, count)`` on their device, in
+        their dtype. ``scratch``: an array shaped as ``p`` for the products of a layout
+        without runs (by default a new one).
+
+        When the spans fall into a few runs of equal sizes at equal strides (weights and
+        biases alternating: 50 Linear(32, 32) layers make two runs), each run is a strided
+        2-D view of ``p`` and of ``g``, one row per span, and its dot products are row-wise
+        (``vecdot``, SIMD, no products array made): SWATS's dot products over 100 tensors,
+        with their copy to the host, 34.6 -> 18.2 us, against about 9 for one tensor's two
+        BLAS dots (summed in another order than span by span: the same numbers to float
+        round-off; BENCHMARKS.md, "Issue 14: small tensors (h17small)"). Other layouts
+        multiply, then sum each span in order (:meth:`sums`)."""
+        xp = get_array_module(p)
+        if self._runs is None:
+            products = xp.multiply(p, g, out=scratch)
+            p_dot_g = self.sums(products)
+            return xp.stack((p_dot_g, self.sums(xp.multiply(p, p, out=products))))
+        row_dots = getattr(xp, "vecdot", None) or _row_dots  # (NumPy >= 2)
+        with on_device_of(p):
+            out = xp.empty((2, self.count), p.dtype)
+            for first, rows, step, size, where, last, last_index in self._runs:
+                x = p[first:first + rows * step].reshape(rows, step)[:, :size]
+                y = g[first:first + rows * step].reshape(rows, step)[:, :size]
+                out[0, where] = row_dots(x, y)                       # p . g
+                out[1, where] = row_dots(x, x)                       # p . p
+                if last is not None:  # the run's last span, which ends short of a stride
+                    x, y = p[last:last + size], g[last:last + size]
+                    out[0, last_index] = xp.dot(x, y)
+                    out[1, last_index] = xp.dot(x, x)
+        return out
 
     def spread(self, values: list, dtype: Any = None) -> Array:
         """The flat array (of ``dtype``, by default the buffer's, on the buffer's device)
@@ -599,6 +688,50 @@ class Segments:
         if kept is None or kept[0] != key:
             kept = self._memo[name] = (key, make())
         return kept[1]
+
+
+def _runs(starts: list[int], sizes: list[int], length: int) -> list[tuple] | None:
+    """The spans of a flat buffer of ``length`` elements as runs of equal sizes at equal
+    strides, when at most :data:`MAX_RUNS` runs of two spans or more cover every span; else
+    None. Each run is ``(first start, rows, stride, size, where, last, last index)``: its
+    first ``rows`` spans are the rows of the 2-D view ``x[first:first + rows * stride]
+    .reshape(rows, stride)[:, :size]`` (``where``: their indices, a slice), and ``last``,
+    unless None, is the start of one more span (index ``last index``) whose stride would
+    run past the buffer's end."""
+    by_size: dict[int, list[int]] = {}
+    for i, size in enumerate(sizes):
+        by_size.setdefault(size, []).append(i)
+    runs: list[tuple] = []
+    for size, members in by_size.items():
+        if size == 0:
+            return None
+        j = 0
+        while j < len(members):
+            k = j + 2  # a run: its first two members, and the next ones at the same strides
+            while k < len(members) and (
+                    members[k] - members[k - 1] == members[j + 1] - members[j]
+                    and starts[members[k]] - starts[members[k - 1]]
+                    == starts[members[j + 1]] - starts[members[j]]):
+                k += 1
+            if k > len(members):
+                return None  # a lone span
+            first, di = members[j], members[j + 1] - members[j]
+            step = starts[members[j + 1]] - starts[first]
+            rows = min(k - j, (length - starts[first]) // step)
+            last = None if rows == k - j else starts[members[k - 1]]
+            runs.append((starts[first], rows, step, size, slice(first, first + rows * di, di),
+                         last, members[k - 1]))
+            j = k
+    return runs if len(runs) <= MAX_RUNS else None
+
+
+MAX_RUNS = 8  # (Segments.dots: two row-wise dot products per run)
+
+
+def _row_dots(x: Array, y: Array) -> Array:
+    """The dot product of each row of ``x`` with the same row of ``y`` (``vecdot`` where the
+    array module has none)."""
+    return get_array_module(x).einsum("ij,ij->i", x, y)
 
 
 def _hand_segments(flat: FlatGroup) -> None:

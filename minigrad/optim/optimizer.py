@@ -74,7 +74,7 @@ import numpy as np
 from ..autograd import enable_grad, no_grad
 from ..backend import Array, device_of, get_array_module, on_device_of, to_device
 from ..recording import replay_overrides_whole, replayed_whole
-from ..tensor import Tensor, bump_versions
+from ..tensor import Tensor
 from .clip import clip_by_norm, clip_by_value, global_norm
 from .flat import FlatGroup, adopt_state, relocate
 from .fused import fused_update  # CuPy's fused kernels: _flat_step and _tensor_step
@@ -657,6 +657,7 @@ class Optimizer:
             flat = relocate(params, whole=True)
             if flat is None:
                 continue
+            previous.unshare_versions()
             self._flat[index] = flat
             moved = True
             if adopt_state(flat, states, None, self.per_tensor_state):
@@ -740,11 +741,14 @@ class Optimizer:
         if previous is None or len(items) != len(params) or self.clipnorm is not None:
             if previous is not None:
                 previous.stale = True  # per-tensor steps: the flat state's numbers fall behind
+                previous.unshare_versions()  # and each one writes its own parameter
             return None
         if previous is not None and previous.is_current(params, self.state):
             return previous
         flat = previous if previous is not None and previous.holds(params) else None
         if flat is None:
+            if previous is not None:
+                previous.unshare_versions()
             flat = relocate(params, self._flat_whole, self.flat_in_part)  # p.array replaced
             if flat is None:
                 return None
@@ -755,6 +759,7 @@ class Optimizer:
             fresh = self.init_state(flat.tensor, group)
             fresh["step"] = 0
         if not adopt_state(flat, states, fresh, self.per_tensor_state):
+            flat.unshare_versions()  # stepped per tensor
             return None
         for p, state in zip(flat.params, flat.states):
             self.state[p] = state
@@ -781,7 +786,7 @@ class Optimizer:
         if not fused_update(self, flat.tensor, grad, flat.state, group):
             self.update(flat.tensor, grad, flat.state, group)
         flat.scatter_state()
-        bump_versions(flat.params)
+        flat.bump_versions()  # one bump: the laid-out parameters share a version counter
 
     def _checked_work(self) -> list[tuple[dict, list[tuple[Tensor, Array, dict | None]]]]:
         """``(group, [(parameter, raw gradient, state or None), ...])`` for every group, with

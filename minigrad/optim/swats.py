@@ -46,13 +46,16 @@ Decisions (documented because the paper leaves them open or the code differs):
   raise ``eps``.
 * A group of small tensors steps flat (``minigrad.optim.flat``: one update over the group's
   buffers), each tensor still its own gamma, lambda, phase and Lambda (``per_tensor_state``):
-  the dot products are per-tensor sums over the flat buffer (``Segments.sums``, each tensor
-  summed in order, where one tensor's are BLAS dots: the same numbers to float round-off),
+  the dot products are per-tensor sums over the flat buffer (``Segments.dots``: row-wise
+  dot products of strided views when the tensors fall into runs of equal sizes, as an MLP's
+  weights and biases do, else each tensor summed in order; where one tensor's are BLAS dots:
+  the same numbers to float round-off),
   and when a group's tensors are in both phases each phase's lines run over the whole buffer
   with per-element factors that leave the other phase's elements as they are (a decay of 1
   and a weight of 0: exact while the gradient is finite; ``0 * inf`` would make the idle
-  moments NaN). 50 Linear(32, 32) layers: 11-12x the step over one tensor before, 1.6-1.7x
-  now (BENCHMARKS.md, "Issue 14: many small tensors (h16small)").
+  moments NaN). 50 Linear(32, 32) layers: 11-12x the step over one tensor before, 1.9-2.1x
+  after h16small, 1.55-1.7x now (BENCHMARKS.md, "Issue 14: many small tensors (h16small)"
+  and "Issue 14: small tensors (h17small)").
 * ``weight_decay`` is coupled L2 (``g <- g + wd * x``) in both phases.
 """
 
@@ -211,12 +214,9 @@ class SWATS(Optimizer):
 
     def _dots(self, p_k: Array, g: Array, segments: Segments) -> tuple[Array, Array]:
         """``p_k . g_k`` and ``p_k . p_k`` of each tensor of a flat group, as float64 host
-        vectors."""
-        xp = get_array_module(p_k)
+        vectors (:meth:`.flat.Segments.dots`)."""
         products = self.scratch(g, 1)  # (g: the same array at every steady step)
-        p_dot_g = segments.sums(xp.multiply(p_k, g, out=products))
-        p_dot_p = segments.sums(xp.multiply(p_k, p_k, out=products))
-        host = to_device(xp.stack((p_dot_g, p_dot_p)), CPU).astype(np.float64)
+        host = to_device(segments.dots(p_k, g, products), CPU).astype(np.float64)
         return host[0], host[1]
 
     @staticmethod

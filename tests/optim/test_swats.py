@@ -139,18 +139,21 @@ def test_swats_sgd_rate_follows_the_group_lr_schedule():
 # happens at the same step.
 
 SHAPES = [(8, 5), (5,), (3, 2, 2), (1,), (6,), (4, 4)]
+# weights and biases alternating, as in an MLP: the per-tensor dot products are summed by runs
+# of equal spans at equal strides (flat.Segments.dots), not span by span
+LINEAR_SHAPES = [(5, 4), (5,), (5, 4), (5,), (5, 4), (5,)]
 HP = dict(lr=1e-3, betas=(0.9, 0.9), eps=1e-6)
 
 
-def _switching_problem(seed):
+def _switching_problem(seed, shapes=SHAPES):
     """Initial values, and gradients ``c_i + d_i^k N(0, 1)`` per tensor: constant directions
     whose noise dies out at a rate of each tensor's own, so that the tensors switch at
     different steps (one never: d = 1)."""
     rng = np.random.default_rng(seed)
-    c = [rng.uniform(0.5, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in SHAPES]
-    decay = rng.uniform(0.5, 0.9, len(SHAPES))
-    decay[rng.integers(len(SHAPES))] = 1.0
-    x0 = [rng.normal(size=s) for s in SHAPES]
+    c = [rng.uniform(0.5, 2.0, s) * rng.choice([-1.0, 1.0], s) for s in shapes]
+    decay = rng.uniform(0.5, 0.9, len(shapes))
+    decay[rng.integers(len(shapes))] = 1.0
+    x0 = [rng.normal(size=s) for s in shapes]
     noise = np.random.default_rng(seed + 1)
     grads = [[ci + d**k * noise.normal(size=ci.shape) for ci, d in zip(c, decay)]
              for k in range(1, 61)]
@@ -200,9 +203,12 @@ def _is_flat(opt, params):
     return all(a[0].base is not None and all(x.base is a[0].base for x in a) for a in arrays)
 
 
-@pytest.mark.parametrize("seed,weight_decay", [(0, 0.0), (4, 0.0), (4, 0.01)])
-def test_flat_group_matches_per_tensor_through_staggered_switches(seed, weight_decay, device):
-    x0, grads = _switching_problem(seed)
+@pytest.mark.parametrize("seed,weight_decay,shapes", [
+    (0, 0.0, SHAPES), (4, 0.0, SHAPES), (4, 0.01, SHAPES), (0, 0.0, LINEAR_SHAPES),
+    (4, 0.01, LINEAR_SHAPES)])
+def test_flat_group_matches_per_tensor_through_staggered_switches(seed, weight_decay, shapes,
+                                                                   device):
+    x0, grads = _switching_problem(seed, shapes)
     flat_params, flat, ref_params, ref = _pair(x0, device=device, weight_decay=weight_decay)
     for k, g in enumerate(grads, 1):
         _step(flat, flat_params, g)
@@ -322,3 +328,39 @@ def test_flat_group_under_a_scheduler_matches_per_tensor():
     switches = [flat.state[p]["switch_step"] for p in flat_params]
     assert sum(k is not None and k < 15 for k in switches) >= 2, switches
     assert flat.param_groups[0]["lr"] == HP["lr"] * 0.5**4
+
+
+@pytest.mark.parametrize("shapes,runs", [(SHAPES, None), (LINEAR_SHAPES, 2),
+                                         ([(3,), (2, 2), (3,), (2, 2), (3,)], 2),
+                                         ([(4,), (4,), (4,), (2,), (2,)], 2),
+                                         ([(4,), (4,), (3,)], None)])
+def test_segment_dots_are_each_tensors_dot_products(shapes, runs, rng, device):
+    """``Segments.dots`` against the definition, a float64 dot product per tensor; by runs
+    of equal spans at equal strides where the layout has them, span by span otherwise."""
+    from minigrad.backend import Device, to_device
+    from minigrad.optim.flat import Segments
+
+    device = Device(device)
+    sizes = [int(np.prod(s)) for s in shapes]
+    starts = np.cumsum([0] + sizes[:-1]).tolist()
+    spans = [(a, a + n, s, False) for a, n, s in zip(starts, sizes, shapes)]
+    p = rng.normal(size=sum(sizes)).astype(np.float32)
+    g = rng.normal(size=sum(sizes)).astype(np.float32)
+    segments = Segments(spans, to_device(p, device))
+    assert (None if segments._runs is None else len(segments._runs)) == runs
+    for _ in range(2):
+        dots = to_numpy(segments.dots(to_device(p, device), to_device(g, device)))
+        assert dots.shape == (2, len(shapes)) and dots.dtype == np.float32
+        for i, (a, n) in enumerate(zip(starts, sizes)):
+            x, y = p[a:a + n].astype(np.float64), g[a:a + n].astype(np.float64)
+            assert dots[0, i] == pytest.approx(x @ y, rel=1e-5, abs=1e-6)
+            assert dots[1, i] == pytest.approx(x @ x, rel=1e-5, abs=1e-6)
+
+
+def test_row_dots_without_vecdot_are_each_rows_dot_product(rng):
+    """The fallback of ``Segments.dots`` for an array module without ``vecdot``."""
+    from minigrad.optim.flat import _row_dots
+
+    x = rng.normal(size=(4, 16))[:, :7]
+    y = rng.normal(size=(4, 16))[:, :7]
+    np.testing.assert_allclose(_row_dots(x, y), [a @ b for a, b in zip(x, y)], rtol=1e-12)
