@@ -346,23 +346,18 @@ class FlatGroup:
         changed = {k: v for k, v in self.state.items()
                    if v is not buffers.get(k, _NONE) and v is not handed.get(k, _NONE)}
         if len(changed) == 1 and type(changed.get("step")) is int:  # the common case, at once
-            step = changed["step"]
-            for st in self.states:
-                st["step"] = step
-            handed["step"] = step
+            for _ in map(_update, self.states, repeat(changed)):
+                pass
+            handed.update(changed)
             return
         for key in [k for k, v in changed.items() if _is_array(v)]:
             self._share(key, changed.pop(key))
         for key in [k for k in changed if k in self.per_tensor] if self.per_tensor else ():
             values = handed[key] = changed.pop(key)  # a list: one value per parameter
             for st, value in zip(self.states, values):
-                st[key] = value
-        if len(changed) == 1:  # ``step`` alone, most often: one store per parameter
-            (key, value), = changed.items()
-            for st in self.states:
-                st[key] = value
-        elif changed:
-            for _ in map(dict.update, self.states, repeat(changed)):
+                _store(st, key, value)
+        if changed:
+            for _ in map(_update, self.states, repeat(changed)):
                 pass
         handed.update(changed)
 
@@ -371,9 +366,46 @@ class FlatGroup:
         buffer = xp.ascontiguousarray(buffer.reshape(-1))
         self.state[key] = self.buffers[key] = buffer
         for st, span in zip(self.states, self.spans):
-            st[key] = span_view(buffer, span)
+            _store(st, key, span_view(buffer, span))
 
 
+class ParamState(dict):
+    """The state dict of a parameter laid out flat (``optimizer.state[p]``): a dict whose
+    arrays are views of its group's state buffers, so a value replaced by hand
+    (``opt.state[p]['exp_avg'] = a``, or through ``update``) would not reach the buffer
+    that the flat step updates: replacing one marks the group :attr:`FlatGroup.stale`, and
+    its next step lays the state out again from the parameters' dicts (:func:`adopt_state`),
+    the new value included. A key added or removed changes the dict's length, which the
+    steady step's checks see anyway. The flat step's own stores go around this
+    (:func:`_store`). Pickled and copied as a plain dict.
+    """
+
+    __slots__ = ("group",)
+
+    def __init__(self, items: dict, group: FlatGroup):
+        dict.__init__(self, items)
+        self.group = group
+
+    def __setitem__(self, key, value) -> None:
+        dict.__setitem__(self, key, value)
+        self.group.stale = True
+
+    def update(self, *args, **kwargs) -> None:
+        dict.update(self, *args, **kwargs)
+        self.group.stale = True
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def __reduce__(self):
+        return dict, (dict(self),)
+
+
+# The flat step's stores into the parameters' states: dict's own methods, not ParamState's
+# (not a replacement by hand). Storing ``step`` into 100 states costs 6.2 us with ``_update``
+# mapped over them (7.0 with ``_store`` in a loop; 2.4 into plain dicts by subscript).
+_store, _update = dict.__setitem__, dict.update
 _NONE = object()  # no buffer (a state value of None is not one)
 _ARRAY = operator.attrgetter("array")
 _TRANSPOSE = operator.attrgetter("T")
@@ -540,7 +572,7 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict,
     if all(st is None for st in states):
         flat.stale = False
         flat.state = fresh
-        flat.states = [{} for _ in states]
+        flat.states = [ParamState({}, flat) for _ in states]
         for key, value in fresh.items():
             if _is_array(value):
                 flat._share(key, value)
@@ -553,7 +585,7 @@ def adopt_state(flat: FlatGroup, states: list[dict | None], fresh: dict,
     if any(st is None for st in states) or not _same_layout(flat, states):
         return False  # (stale: the next flat step tries again)
     first = states[0]
-    flat.states = list(states)
+    flat.states = [ParamState(st, flat) for st in states]  # (new dicts: see ParamState)
     flat.state = {k: v for k, v in first.items() if not _is_array(v)}
     for key in per_tensor:
         flat.state[key] = [st[key] for st in states]
