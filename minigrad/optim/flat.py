@@ -76,7 +76,9 @@ class FlatGroup:
         param: the flat parameter buffer; ``tensor`` wraps it for ``update``.
         grad: the flat gradient buffer; ``grad_views``: its view for each parameter, which
             may become the parameter's gradient array (see :meth:`gather`); ``lent``: True
-            once one has; ``wait``: steps to let pass before lending views again.
+            once one has; ``wait``: steps to let pass before lending views again;
+            ``grad_refs``: the buffer's reference count with only its own views (see
+            :meth:`grad_held`).
         state: the flat state handed to ``update``: a buffer per array key, and the numbers.
         buffers: the state buffers that the parameters' states are views of, by key.
         spans: ``(start, stop, shape, column_major)`` of each parameter in the buffers
@@ -94,10 +96,10 @@ class FlatGroup:
             flat (``tensor._vc``; None before: :meth:`bump_versions`).
     """
 
-    __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views", "state",
-                 "buffers", "handed", "spans", "shapes", "fits", "state_lens", "stale",
-                 "group_params", "members", "others", "lent", "wait", "transposed",
-                 "transpose_all", "per_tensor", "versions")
+    __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views",
+                 "grad_refs", "state", "buffers", "handed", "spans", "shapes", "fits",
+                 "state_lens", "stale", "group_params", "members", "others", "lent", "wait",
+                 "transposed", "transpose_all", "per_tensor", "versions")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -136,6 +138,7 @@ class FlatGroup:
         empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
         empty.fits = []
         empty.grad_views, empty.state_lens, empty.lent, empty.wait = [], [], False, 0
+        empty.grad_refs = 0
         empty.transposed = empty.transpose_all = False
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
@@ -241,7 +244,7 @@ class FlatGroup:
             if grads is self.grad_views or all(map(operator.is_, grads, self.grad_views)):
                 return self.grad
             self.wait = LEND_EVERY  # the gradients are made anew at every step
-            if _references(self.grad_views) != [_UNHELD] * len(self.grad_views):
+            if self.grad_held():
                 self._new_grad_buffer()
             self.lent = False
         if type(self.grad) is np.ndarray:  # each copied into its view, in its layout
@@ -332,7 +335,17 @@ class FlatGroup:
         with on_device_of(self.param):
             self.grad = xp.empty_like(self.param)
         self.grad_views = self.views_of(self.grad)
+        self.grad_refs = sys.getrefcount(self.grad)  # (grad_held)
         self.lent = False
+
+    def grad_held(self) -> bool:
+        """Whether something else than this group can see :attr:`grad`'s memory: one of
+        :attr:`grad_views` (an earlier step's gradient Tensor, ``a = p.grad.array``), or
+        another view of the buffer (``p.grad[0]``, ``p.grad.array[:]``: NumPy makes the
+        buffer their base, so they count as references to it). New gradients must then go
+        into a new buffer, or those would see their values change."""
+        return (sys.getrefcount(self.grad) != self.grad_refs
+                or _references(self.grad_views) != [_UNHELD] * len(self.grad_views))
 
     def scatter_state(self) -> None:
         """Hand the flat state back to each parameter's state: the numbers that ``update``

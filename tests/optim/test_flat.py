@@ -500,6 +500,28 @@ def test_gather_copies_gradients_and_lends_views_to_unheld_ones(rng):
         assert np.array_equal(to_numpy(p), w)
 
 
+
+@pytest.mark.parametrize("keep", ["slice of the Tensor", "slice of the array", "the Tensor"])
+def test_a_kept_view_of_a_lent_gradient_keeps_its_values(rng, keep):
+    """A gradient lent its view of the flat buffer, or any view of it that the user keeps
+    (``p.grad[0]``), keeps its values when the next step's new gradients are gathered: they
+    go into a new buffer (FlatGroup.grad_held)."""
+    params = [minigrad.Parameter(rng.normal(size=(4, 4)).astype(np.float32)) for _ in range(3)]
+    opt = SGD(params, lr=0.1)
+    for p in params:
+        p.grad = minigrad.tensor(np.ones((4, 4), np.float32))
+    for _ in range(3):
+        opt.step()
+    assert np.shares_memory(params[0].grad.array, opt._flat[0].grad)  # lent
+    kept = {"slice of the Tensor": lambda g: g[0], "slice of the array": lambda g: g.array[1:],
+            "the Tensor": lambda g: g}[keep](params[0].grad)
+    before = to_numpy(kept).copy()
+    for p in params:
+        p.grad = minigrad.tensor(np.full((4, 4), 5.0, np.float32))
+    opt.step()
+    np.testing.assert_array_equal(to_numpy(kept), before)
+    np.testing.assert_array_equal(opt._flat[0].grad, 5.0)
+
 # ------------------------------------------ parameters stored column-major (nn.Linear's weight)
 MIXED = ((3, 4), (4,), (6, 5), (2, 3, 2), (5, 1), (4, 7))  # (6, 5), (4, 7): F-contiguous
 
