@@ -265,10 +265,11 @@ def test_sequential_linear_relu_node_is_bit_identical_to_two_nodes(layout, rng, 
     assert (results[0][0] == 0).any() and (results[0][0] > 0).any()  # the mask matters
 
 
+@pytest.mark.parametrize("x_shape", [(4, 5), (2, 3, 5)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_relu_op_gradcheck_and_double_backward(bias, rng):
+def test_linear_relu_op_gradcheck_and_double_backward(bias, x_shape, rng):
     lin = nn.Linear(5, 3, bias=bias, dtype=mg.float64)
-    x = f64(rng.normal(size=(4, 5)))
+    x = f64(rng.normal(size=x_shape))
     params = [x, lin.weight] + ([lin.bias] if bias else [])
     assert gradcheck(lambda *_: lin.forward_relu(x), params)
     # second order through the fused node: d/dx of sum((dL/dx)^2) equals the two nodes'
