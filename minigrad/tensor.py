@@ -136,6 +136,25 @@ def bump_versions(tensors: list) -> None:
             inplace_write(t)
 
 
+def take_grad_home(t: Tensor) -> Array | None:
+    """The array where backward may write leaf ``t``'s gradient itself, taken (no other node
+    of this pass gets it: a parameter used twice gets the sum of two gradients), or None:
+    nothing was offered (an optimizer's ``zero_grad`` offers each parameter of a group laid
+    out flat its view of the group's gradient buffer), ``t`` has a gradient already (the new
+    one is added to it), or ``minigrad.jit`` is recording. The op writes the gradient there
+    (``out=``) and returns it; the engine makes it the ``.grad`` as it is, and the
+    optimizer's next step finds its gradients already in its buffer: no gradient array
+    allocated, none copied (BENCHMARKS.md, "Issue 14: gradients written into the
+    optimizer's buffer").
+    """
+    home = getattr(t, "_grad_home", None)
+    if home is None or t._grad is not None or recorder[0] is not None:
+        return None
+    t._grad_home = None
+    t._grad_written = home
+    return home
+
+
 class Tensor:
     """An n-dimensional array that can record the operations applied to it for backward.
 
@@ -1098,9 +1117,15 @@ class Tensor:
 
 class Parameter(Tensor):
     """A Tensor that is a learnable parameter: requires grad by default, and registers itself
-    when assigned as an attribute of a ``minigrad.nn.Module``."""
+    when assigned as an attribute of a ``minigrad.nn.Module``.
 
-    __slots__ = ()
+    ``_grad_home`` (unset, or None, unless an optimizer offered one): an array of the
+    parameter's shape, dtype and layout where the next backward may write its gradient, a
+    view of the optimizer's flat gradient buffer (:func:`take_grad_home`); ``_grad_written``:
+    the home an op of the running backward wrote, which the engine keeps as the ``.grad``.
+    """
+
+    __slots__ = ("_grad_home", "_grad_written")
 
     def __init__(self, data=None, requires_grad: bool = True, dtype=None, device=None):
         if data is None:

@@ -231,7 +231,9 @@ def _plain_pass(root: Tensor, root_grad, retain_graph: bool) -> None:
             if t._grad is not None:
                 _accumulate(t, g, ownership)
                 continue
-            if (type(g) is ndarray and g.base is None and id(g) not in claimed
+            if g is getattr(t, "_grad_written", None):  # written into the home offered to t
+                t._grad_written = None  # (tensor.take_grad_home): t's own memory
+            elif (type(g) is ndarray and g.base is None and id(g) not in claimed
                     and g.flags.c_contiguous and g.flags.writeable):
                 claimed.add(id(g))  # GradOwnership.claim's first case (a fresh array), inline
             else:
@@ -332,7 +334,7 @@ class _Sink:
             if not plain or t._hooks or k in _post_hooks:
                 self.finish_leaf(t, g)
             elif t._grad is None:
-                t._grad = Tensor._wrap(claim(g, t.array))
+                t._grad = Tensor._wrap(_claim_for(t, g, claim))
             else:
                 self._accumulate(t, g)
 
@@ -370,11 +372,21 @@ def _accumulate(t: Tensor, g, ownership: GradOwnership) -> None:
     """Add the array ``g`` to ``t.grad`` (a backward without ``create_graph``)."""
     # ``_grad``: the slot under Tensor.grad, whose setter checks user assignments
     if t._grad is None:
-        t._grad = Tensor._wrap(ownership.claim(g, t.array))
+        t._grad = Tensor._wrap(_claim_for(t, g, ownership.claim))
     elif t._grad.requires_grad:  # a grad recorded by an earlier create_graph backward
         t._grad = Tensor._wrap(t._grad.array + g)
     else:
         t._grad.array += g
+
+
+def _claim_for(t: Tensor, g, claim):
+    """``g`` as leaf ``t``'s new ``.grad`` array: as it is when an op wrote it into the home
+    offered to ``t`` (``tensor.take_grad_home``: ``t``'s own memory), else ``claim(g,
+    t.array)`` (:meth:`GradOwnership.claim`)."""
+    if g is getattr(t, "_grad_written", None):
+        t._grad_written = None
+        return g
+    return claim(g, t.array)
 
 
 class GradOwnership:

@@ -62,7 +62,7 @@ class Function:
     double_backward = True
     saved: tuple = ()  # what forward saved for backward (arrays)
 
-    inputs: tuple[Tensor, ...] | None
+    inputs: tuple[Tensor, ...] | None = None  # (None: not recorded, or freed by backward)
     needs_input_grad: tuple[bool, ...]
 
     def forward(self, *arrays, **params):  # pragma: no cover - abstract

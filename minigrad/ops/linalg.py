@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ..tensor import Tensor
+from ..tensor import Tensor, take_grad_home
 from . import dispatch as d
 from .elementwise import operands
 
@@ -77,16 +77,28 @@ class Linear(Function):
         else:
             g2, x2 = grad, x
         dot = type(g2) is ndarray  # NumPy arrays (not Tensors under create_graph): _DOT
+        # the input Tensors, to take the gradient homes an optimizer offered to the weight
+        # and the bias (none when minigrad.jit replays this as a kernel)
+        inputs = self.inputs if dot else None
         if need[0]:
             gx = grad.dot(w) if dot and grad.ndim == 2 else grad @ w
         if need[1]:
             flags = getattr(w, "flags", None)  # (Tensors under create_graph have none)
-            if flags is None or flags.c_contiguous:
-                gw = g2.T.dot(x2) if dot else g2.T @ x2
-            else:  # column-major (nn.Linear's large weights): dW in the same layout
-                gw = (x2.T.dot(g2) if dot else x2.T @ g2).T
+            row_major = flags is None or flags.c_contiguous
+            home = _home(inputs[1], g2, row_major) if inputs is not None else None
+            if not dot:
+                gw = g2.T @ x2 if row_major else (x2.T @ g2).T
+            elif home is not None:  # dW written where the optimizer will read it
+                if row_major:
+                    np.dot(g2.T, x2, out=home)
+                else:
+                    np.dot(x2.T, g2, out=home.T)
+                gw = home
+            else:  # a column-major W (nn.Linear's large weights): dW in the same layout
+                gw = g2.T.dot(x2) if row_major else x2.T.dot(g2).T
         if len(need) > 2 and need[2]:
-            gb = g2.sum(axis=0)
+            home = _home(inputs[2], g2) if inputs is not None else None
+            gb = g2.sum(axis=0) if home is None else np.add.reduce(g2, axis=0, out=home)
         return gx, gw, gb
 
 
@@ -125,6 +137,20 @@ class LinearReLU(Linear):
 # step. ``@`` stays for batched inputs (``dot`` of an N-d array is another product),
 # Tensors (create_graph) and CuPy.
 ndarray = np.ndarray
+
+
+def _home(t: Tensor, g, row_major: bool = True):
+    """``take_grad_home(t)`` when BLAS can write ``t``'s gradient there (``out=``: ``g``'s
+    dtype, ``t``'s shape, C-contiguous, or its transpose for a column-major ``t``), else
+    None (and the home stays offered)."""
+    home = take_grad_home(t)
+    if home is None:
+        return None
+    if (home.dtype == g.dtype and home.shape == t.array.shape
+            and (home if row_major else home.T).flags.c_contiguous):
+        return home
+    t._grad_home, t._grad_written = home, None
+    return None
 
 
 def _mm(a, b):

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import Array, get_array_module, on_device_of
-from ..tensor import Tensor
+from ..tensor import Parameter, Tensor
 
 
 class FlatGroup:
@@ -99,7 +99,8 @@ class FlatGroup:
     __slots__ = ("params", "views", "states", "param", "tensor", "grad", "grad_views",
                  "grad_refs", "state", "buffers", "handed", "spans", "shapes", "fits",
                  "state_lens", "stale", "group_params", "members", "others", "lent", "wait",
-                 "transposed", "transpose_all", "per_tensor", "versions")
+                 "transposed", "transpose_all", "per_tensor", "versions", "homes",
+                 "homes_taken")
 
     def __init__(self, params: list[Tensor], param: Array, spans: list[tuple],
                  group_params: list[Tensor] | None = None, members: list[int] | None = None):
@@ -118,6 +119,8 @@ class FlatGroup:
         self.views = self.views_of(param)
         self.wait = 0
         self._new_grad_buffer()
+        self.homes = type(param) is np.ndarray and all(isinstance(p, Parameter) for p in params)
+        self.homes_taken = False  # a step found every gradient in its view (gather)
         self.states: list[dict] = []
         self.state_lens: list[int] = []
         self.state: dict[str, Any] = {}
@@ -138,7 +141,7 @@ class FlatGroup:
         empty.params, empty.views, empty.states, empty.spans, empty.shapes = [], [], [], [], []
         empty.fits = []
         empty.grad_views, empty.state_lens, empty.lent, empty.wait = [], [], False, 0
-        empty.grad_refs = 0
+        empty.grad_refs, empty.homes, empty.homes_taken = 0, False, False
         empty.transposed = empty.transpose_all = False
         empty.group_params, empty.members, empty.others = [], [], []
         empty.param = empty.tensor = empty.grad = None
@@ -242,6 +245,7 @@ class FlatGroup:
         """
         if self.lent:
             if grads is self.grad_views or all(map(operator.is_, grads, self.grad_views)):
+                self.homes_taken = True
                 return self.grad
             self.wait = LEND_EVERY  # the gradients are made anew at every step
             if self.grad_held():
@@ -337,6 +341,28 @@ class FlatGroup:
         self.grad_views = self.views_of(self.grad)
         self.grad_refs = sys.getrefcount(self.grad)  # (grad_held)
         self.lent = False
+
+    def offer_grad_homes(self) -> None:
+        """Offer each parameter its view of :attr:`grad` as the place where the next backward
+        writes its gradient (``tensor.take_grad_home``; ``Optimizer.zero_grad`` calls this
+        once the gradients are None). The ops that take it (``nn.Linear``'s) write there
+        with NumPy's ``out=``, so the next step finds those gradients in the buffer: none
+        allocated, none gathered. Only for a group laid out wholly, of Parameters, on NumPy;
+        not while gradients that did not come back in their views (made by ops that take no
+        home) had the views replaced within :data:`LEND_EVERY` steps (the offers would only
+        cost); into a new buffer when something else can still see this one
+        (:meth:`grad_held`).
+        """
+        if self.stale or self.wait or self.others or not self.homes:
+            return
+        params = self.params
+        for p in params:  # offers that no backward took (the counts below see only ours)
+            p._grad_home = p._grad_written = None
+        if self.grad_held():
+            self._new_grad_buffer()
+        for p, view in zip(params, self.grad_views):
+            p._grad_home = view
+        self.lent = True
 
     def grad_held(self) -> bool:
         """Whether something else than this group can see :attr:`grad`'s memory: one of

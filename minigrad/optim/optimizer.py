@@ -73,8 +73,8 @@ import numpy as np
 
 from ..autograd import enable_grad, no_grad
 from ..backend import Array, device_of, get_array_module, on_device_of, to_device
-from ..recording import replay_overrides_whole, replayed_whole
-from ..tensor import Tensor
+from ..recording import recorder, replay_overrides_whole, replayed_whole
+from ..tensor import Parameter, Tensor
 from .clip import clip_by_norm, clip_by_value, global_norm
 from .flat import FlatGroup, adopt_state, relocate
 from .fused import fused_update  # CuPy's fused kernels: _flat_step and _tensor_step
@@ -351,6 +351,9 @@ class Optimizer:
         self.state: dict[Tensor, dict] = {}
         self._flat: dict[int, FlatGroup] = {}  # group index -> its flat layout (see .flat)
         self._flat_whole = False  # lay groups out whole, large tensors too (_lay_out_whole)
+        self._homes_trial: list[int] | None = None  # groups laid out whole on trial
+        self._homes_tried = False  # (_grad_homes)
+        self._jit_seen = False  # minigrad.jit replays this optimizer's step (_replay_layout)
         self._checked: dict[int, list] = {}  # id(group) -> [group, values, state layout]
         self._scratch = _Scratch()
         for group in groups:
@@ -492,6 +495,37 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     p.grad.array.fill(0)
+        if set_to_none and self._flat and recorder[0] is None:
+            self._grad_homes()
+
+    def _grad_homes(self) -> None:
+        """Offer each flat group's parameters their views of the group's gradient buffer as
+        the place of their next gradients (:meth:`.flat.FlatGroup.offer_grad_homes`).
+
+        A group laid out in part (its large tensors stepped per tensor: gathering their fresh
+        gradients would cost more than one update pass saves) is laid out whole once, on
+        trial: when at the step after, every gradient came back in its view (its layers are
+        ``nn.Linear``), the group stays whole, one pass and no gather (W1's Adam step
+        ~400 -> ~370 us); else it goes back to its layout in part, for good. Not with
+        ``minigrad.jit``, which lays groups out itself (:meth:`_lay_out_whole`).
+        """
+        if self._jit_seen:
+            self._homes_trial = None
+        elif self._homes_trial is not None:
+            trial, self._homes_trial = self._homes_trial, None
+            if not all(self._flat[i].homes_taken for i in trial):
+                self._relayout(trial, whole=False)
+        elif not self._homes_tried and not self._flat_whole and self.flat_in_part:
+            trial = [i for i, flat in self._flat.items() if flat.others
+                     and type(flat.param) is np.ndarray
+                     and all(isinstance(p, Parameter) and p in self.state
+                             for p in flat.group_params)]  # (stepped once: a state to move)
+            if trial:
+                self._homes_tried = True
+                if self._relayout(trial, whole=True):
+                    self._homes_trial = trial
+        for flat in self._flat.values():
+            flat.offer_grad_homes()
 
     # ----------------------------------------------------------------- the step
     def init_state(self, p: Tensor, group: dict) -> dict:
@@ -619,6 +653,7 @@ class Optimizer:
         checked, every parameter's state holding what they need; no ``global_clipnorm``.
         minigrad.jit asks this after recording a step (docs/jit.md, "The optimizer's
         step")."""
+        self._jit_seen = True
         if self.global_clipnorm is not None or len(self._flat) != len(self.param_groups):
             return None
         flats = []
@@ -645,22 +680,24 @@ class Optimizer:
         A group whose state cannot be laid out (its parameters' states differ) keeps its new
         layout, stale: its next step is per tensor and the step after adopts the state."""
         self._flat_whole = True
+        return self._relayout([i for i, flat in self._flat.items() if flat.others], whole=True)
+
+    def _relayout(self, indices: list[int], whole: bool) -> bool:
+        """Lay the groups ``indices`` out again, whole or in part (:func:`.flat.relocate`),
+        with their state; True when a parameter got a new array."""
         moved = False
-        for index, group in enumerate(self.param_groups):
-            previous = self._flat.get(index)
-            if previous is None or not previous.others:
+        for index in indices:
+            params = self.param_groups[index]["params"]
+            if any(self.state.get(p) is None for p in params):  # its next step lays it out
                 continue
-            params = group["params"]
-            states = [self.state.get(p) for p in params]
-            if any(st is None for st in states):  # not stepped yet: its next step lays it out
-                continue
-            flat = relocate(params, whole=True)
+            flat = relocate(params, whole=whole, in_part=self.flat_in_part)
             if flat is None:
                 continue
-            previous.unshare_versions()
+            self._flat[index].unshare_versions()
             self._flat[index] = flat
             moved = True
-            if adopt_state(flat, states, None, self.per_tensor_state):
+            if adopt_state(flat, [self.state[p] for p in flat.params], None,
+                           self.per_tensor_state):
                 for p, state in zip(flat.params, flat.states):
                     self.state[p] = state
         return moved
