@@ -136,19 +136,24 @@ def bump_versions(tensors: list) -> None:
             inplace_write(t)
 
 
-def take_grad_home(t: Tensor) -> Array | None:
+def take_grad_home(t: Tensor | None, dtype, order: str = "C") -> Array | None:
     """The array where backward may write leaf ``t``'s gradient itself, taken (no other node
     of this pass gets it: a parameter used twice gets the sum of two gradients), or None:
     nothing was offered (an optimizer's ``zero_grad`` offers each parameter of a group laid
     out flat its view of the group's gradient buffer), ``t`` has a gradient already (the new
-    one is added to it), or ``minigrad.jit`` is recording. The op writes the gradient there
-    (``out=``) and returns it; the engine makes it the ``.grad`` as it is, and the
-    optimizer's next step finds its gradients already in its buffer: no gradient array
-    allocated, none copied (BENCHMARKS.md, "Issue 14: gradients written into the
-    optimizer's buffer").
+    one is added to it), ``minigrad.jit`` is recording, or the home cannot be a NumPy
+    ``out=`` for a gradient of ``dtype`` and ``t``'s shape, C-contiguous (``order`` "C") or
+    F-contiguous ("F", written through its transpose). The op writes the gradient there and
+    returns it; the engine makes it the ``.grad`` as it is, and the optimizer's next step
+    finds its gradients already in its buffer: none allocated, none copied (BENCHMARKS.md,
+    "Issue 14: gradients written into the optimizer's buffer").
     """
     home = getattr(t, "_grad_home", None)
     if home is None or t._grad is not None or recorder[0] is not None:
+        return None
+    flags = home.flags
+    if (home.dtype != dtype or home.shape != t.array.shape
+            or not (flags.c_contiguous if order == "C" else flags.f_contiguous)):
         return None
     t._grad_home = None
     t._grad_written = home

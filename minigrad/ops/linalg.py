@@ -85,7 +85,8 @@ class Linear(Function):
         if need[1]:
             flags = getattr(w, "flags", None)  # (Tensors under create_graph have none)
             row_major = flags is None or flags.c_contiguous
-            home = _home(inputs[1], g2, row_major) if inputs is not None else None
+            home = None if inputs is None else \
+                take_grad_home(inputs[1], g2.dtype, "C" if row_major else "F")
             if not dot:
                 gw = g2.T @ x2 if row_major else (x2.T @ g2).T
             elif home is not None:  # dW written where the optimizer will read it
@@ -97,7 +98,7 @@ class Linear(Function):
             else:  # a column-major W (nn.Linear's large weights): dW in the same layout
                 gw = g2.T.dot(x2) if row_major else x2.T.dot(g2).T
         if len(need) > 2 and need[2]:
-            home = _home(inputs[2], g2) if inputs is not None else None
+            home = None if inputs is None else take_grad_home(inputs[2], g2.dtype)
             gb = g2.sum(axis=0) if home is None else np.add.reduce(g2, axis=0, out=home)
         return gx, gw, gb
 
@@ -137,20 +138,6 @@ class LinearReLU(Linear):
 # step. ``@`` stays for batched inputs (``dot`` of an N-d array is another product),
 # Tensors (create_graph) and CuPy.
 ndarray = np.ndarray
-
-
-def _home(t: Tensor, g, row_major: bool = True):
-    """``take_grad_home(t)`` when BLAS can write ``t``'s gradient there (``out=``: ``g``'s
-    dtype, ``t``'s shape, C-contiguous, or its transpose for a column-major ``t``), else
-    None (and the home stays offered)."""
-    home = take_grad_home(t)
-    if home is None:
-        return None
-    if (home.dtype == g.dtype and home.shape == t.array.shape
-            and (home if row_major else home.T).flags.c_contiguous):
-        return home
-    t._grad_home, t._grad_written = home, None
-    return None
 
 
 def _mm(a, b):

@@ -7,10 +7,12 @@ the backward. Arguments are checked by ``nn.functional``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..recording import kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, take_grad_home
 
 
 def _normalize(fn, x, affine, mean, invstd, pshape, centered):
@@ -27,12 +29,13 @@ def _normalize(fn, x, affine, mean, invstd, pshape, centered):
     return y
 
 
-def _channel_sums_of_products(a, b, pshape):
-    """sum(a * b) over every axis but the channel axis 1, shaped ``pshape``. One einsum pass:
-    ``(a * b).sum(...)`` would first write the (N, C, ...) product (measured 10.7 us against
-    16.1 us at (128, 512) float32; in BENCHMARKS.md, h14ops)."""
+def _channel_sums_of_products(a, b, pshape, out=None):
+    """sum(a * b) over every axis but the channel axis 1, shaped ``pshape`` (written into
+    ``out``, of shape (C,), when given). One einsum pass: ``(a * b).sum(...)`` would first
+    write the (N, C, ...) product (measured 10.7 us against 16.1 us at (128, 512) float32;
+    in BENCHMARKS.md, h14ops)."""
     idx = "abcdefghijklmnopqrstuvwxyz"[:a.ndim]
-    return get_array_module(a).einsum(f"{idx},{idx}->{idx[1]}", a, b).reshape(pshape)
+    return get_array_module(a).einsum(f"{idx},{idx}->{idx[1]}", a, b, out=out).reshape(pshape)
 
 
 class BatchNorm(Function):
@@ -60,8 +63,15 @@ class BatchNorm(Function):
         xhat, invstd, gamma, axes = self.xhat, self.invstd, self.gamma, self.axes
         need = self.needs_input_grad
         dx = dgamma = dbeta = None
-        gsum = grad.sum(axis=axes, keepdims=True)
-        gxsum = _channel_sums_of_products(grad, xhat, invstd.shape)
+        # dgamma and dbeta written where an optimizer offered (tensor.take_grad_home)
+        homes = self.inputs if type(grad) is np.ndarray and self.inputs is not None else ()
+        home_g = take_grad_home(homes[1], grad.dtype) if len(homes) > 1 and need[1] else None
+        home_b = take_grad_home(homes[2], grad.dtype) if len(homes) > 2 and need[2] else None
+        if home_b is None:
+            gsum = grad.sum(axis=axes, keepdims=True)
+        else:
+            gsum = np.add.reduce(grad, axis=axes, out=home_b).reshape(invstd.shape)
+        gxsum = _channel_sums_of_products(grad, xhat, invstd.shape, out=home_g)
         if need[0]:
             scale = invstd if gamma is None else gamma * invstd
             if self.batch_stats:
@@ -75,9 +85,9 @@ class BatchNorm(Function):
             else:
                 dx = grad * scale
         if len(need) > 1 and need[1]:
-            dgamma = gxsum.reshape(-1)
+            dgamma = gxsum.reshape(-1) if home_g is None else home_g
         if len(need) > 2 and need[2]:
-            dbeta = gsum.reshape(-1)
+            dbeta = gsum.reshape(-1) if home_b is None else home_b
         return dx, dgamma, dbeta
 
 

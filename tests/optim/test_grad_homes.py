@@ -18,19 +18,20 @@ from minigrad.optim import SGD, Adam
 from tests.conftest import to_numpy
 
 
-def _mlp(sizes, seed=0, bn=False):
+def _mlp(sizes, seed=0, norm=None):
     minigrad.manual_seed(seed)
     layers = []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers += [nn.BatchNorm1d(b)] if bn else []
+            if norm is not None:
+                layers.append(nn.BatchNorm1d(b) if norm == "batch" else nn.LayerNorm(b))
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
 
-def _train(sizes, make_opt, offers, steps=6, bn=False, seed=0, between=None):
-    model = _mlp(sizes, seed, bn)
+def _train(sizes, make_opt, offers, steps=6, norm=None, seed=0, between=None):
+    model = _mlp(sizes, seed, norm)
     opt = make_opt(model.parameters())
     rng = np.random.default_rng(seed)
     for i in range(steps):
@@ -91,22 +92,30 @@ def test_a_group_with_large_weights_is_laid_out_whole_after_a_successful_trial()
     assert _train(sizes, lambda p: Adam(p, lr=1e-3), offers=False)[1]._flat[0].others == [0]
 
 
-def test_a_failed_trial_goes_back_to_the_layout_in_part():
-    """BatchNorm's gradients take no home: the group laid out whole on trial goes back to its
-    layout in part, for good, and the numbers are those without offers."""
-    sizes = (400, 256, 10)  # the 400 x 256 weight is stepped per tensor
-    homes = _train(sizes, lambda p: Adam(p, lr=1e-3), offers=True, bn=True, steps=8)
-    _same(homes, _train(sizes, lambda p: Adam(p, lr=1e-3), offers=False, bn=True, steps=8))
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_a_trial_keeps_the_whole_layout_only_when_every_gradient_took_its_home(norm):
+    """BatchNorm's backward writes dgamma and dbeta into their homes: the group laid out
+    whole on trial stays whole. LayerNorm's does not: the group goes back to its layout in
+    part, for good. Either way the numbers are those without offers."""
+    sizes = (400, 256, 10)  # the 400 x 256 weight is stepped per tensor at first
+    make = lambda p: Adam(p, lr=1e-3)  # noqa: E731
+    homes = _train(sizes, make, offers=True, norm=norm, steps=8)
+    _same(homes, _train(sizes, make, offers=False, norm=norm, steps=8))
     opt = homes[1]
-    assert opt._homes_tried and opt._homes_trial is None and opt._flat[0].others == [0]
+    assert opt._homes_tried and opt._homes_trial is None
+    assert opt._flat[0].others == ([] if norm == "batch" else [0])
 
 
-def test_a_flat_group_with_gradients_that_take_no_home_is_exact():
-    """A group laid out whole from the start whose BatchNorm gradients take no home: the
-    gather copies them (and the homes written beside them) as before."""
+@pytest.mark.parametrize("norm", ["batch", "layer"])
+def test_a_flat_group_with_normalization_layers_is_exact(norm):
+    """A group laid out whole from the start, with BatchNorm (its gradients take their
+    homes) or LayerNorm (they do not: the gather copies them, and the homes written beside
+    them, as before)."""
     sizes = (12, 16, 5)
-    _same(_train(sizes, lambda p: Adam(p, lr=1e-2), offers=True, bn=True, steps=8),
-          _train(sizes, lambda p: Adam(p, lr=1e-2), offers=False, bn=True, steps=8))
+    make = lambda p: Adam(p, lr=1e-2)  # noqa: E731
+    homes = _train(sizes, make, offers=True, norm=norm, steps=8)
+    _same(homes, _train(sizes, make, offers=False, norm=norm, steps=8))
+    assert homes[1]._flat[0].homes_taken == (norm == "batch")
 
 
 def test_a_weight_used_twice_gets_the_sum_of_its_gradients():
