@@ -700,6 +700,8 @@ class Optimizer:
                            self.per_tensor_state):
                 for p, state in zip(flat.params, flat.states):
                     self.state[p] = state
+        if moved:  # the updates' temporaries now have other shapes: drop the old ones
+            self._scratch = _Scratch()
         return moved
 
     def _states_fit(self, flat: FlatGroup, group: dict) -> bool:
