@@ -345,13 +345,13 @@ class FlatGroup:
     def offer_grad_homes(self) -> None:
         """Offer each parameter its view of :attr:`grad` as the place where the next backward
         writes its gradient (``tensor.take_grad_home``; ``Optimizer.zero_grad`` calls this
-        once the gradients are None). The ops that take it (``nn.Linear``'s) write there
-        with NumPy's ``out=``, so the next step finds those gradients in the buffer: none
-        allocated, none gathered. Only for a group laid out wholly, of Parameters, on NumPy;
-        not while gradients that did not come back in their views (made by ops that take no
-        home) had the views replaced within :data:`LEND_EVERY` steps (the offers would only
-        cost); into a new buffer when something else can still see this one
-        (:meth:`grad_held`).
+        once the gradients are None). The ops that take it (``nn.Linear``'s and BatchNorm's
+        backward) write there with NumPy's ``out=``, so the next step finds those gradients
+        in the buffer: none allocated, none gathered. Only for a group laid out wholly, of
+        Parameters, on NumPy; not while gradients that did not come back in their views
+        (made by ops that take no home) had the views replaced within :data:`LEND_EVERY`
+        steps (the offers would only cost); into a new buffer when something else can still
+        see this one (:meth:`grad_held`).
         """
         if self.stale or self.wait or self.others or not self.homes:
             return

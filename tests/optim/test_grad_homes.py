@@ -104,6 +104,8 @@ def test_a_trial_keeps_the_whole_layout_only_when_every_gradient_took_its_home(n
     opt = homes[1]
     assert opt._homes_tried and opt._homes_trial is None
     assert opt._flat[0].others == ([] if norm == "batch" else [0])
+    if norm == "layer":  # stepped per tensor again, with a plain state dict
+        assert type(opt.state[homes[0][0].weight]) is dict
 
 
 @pytest.mark.parametrize("norm", ["batch", "layer"])
