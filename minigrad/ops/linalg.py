@@ -119,9 +119,7 @@ class LinearReLU(Linear):
     """
 
     def forward(self, x, w, b=None):
-        y = x.dot(w.T) if type(x) is ndarray and x.ndim == 2 else x @ w.T  # (_DOT)
-        if b is not None:
-            y += b
+        y = Linear.forward(self, x, w, b)
         get_array_module(y).maximum(y, 0, out=y)
         self.save_for_backward(x, w, y)
         return y
