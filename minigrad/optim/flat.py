@@ -376,25 +376,21 @@ class FlatGroup:
     def scatter_state(self) -> None:
         """Hand the flat state back to each parameter's state: the numbers that ``update``
         changed (``step``, NAdam's ``mu_product``, ...; a number that is the very object
-        handed back before is not stored again: one store per parameter and step instead of
-        one per key, 9 -> 2.5 us over 100 tensors), and any array that ``update`` created or
+        handed back before is not stored again: one ``dict.update`` per parameter and step,
+        6.2 us over 100 tensors, see :data:`_update`), and any array that ``update`` created or
         replaced (SGD's momentum buffer at its first step) as views. A per-tensor key
         (:attr:`per_tensor`) holds a list, one value per parameter: each gets its own, when
         ``update`` put a new list there."""
         buffers, handed = self.buffers, self.handed
         changed = {k: v for k, v in self.state.items()
                    if v is not buffers.get(k, _NONE) and v is not handed.get(k, _NONE)}
-        if len(changed) == 1 and type(changed.get("step")) is int:  # the common case, at once
-            for _ in map(_update, self.states, repeat(changed)):
-                pass
-            handed.update(changed)
-            return
-        for key in [k for k, v in changed.items() if _is_array(v)]:
-            self._share(key, changed.pop(key))
-        for key in [k for k in changed if k in self.per_tensor] if self.per_tensor else ():
-            values = handed[key] = changed.pop(key)  # a list: one value per parameter
-            for st, value in zip(self.states, values):
-                _store(st, key, value)
+        if len(changed) != 1 or type(changed.get("step")) is not int:  # not ``step`` alone
+            for key in [k for k, v in changed.items() if _is_array(v)]:
+                self._share(key, changed.pop(key))
+            for key in [k for k in changed if k in self.per_tensor] if self.per_tensor else ():
+                values = handed[key] = changed.pop(key)  # a list: one value per parameter
+                for st, value in zip(self.states, values):
+                    _store(st, key, value)
         if changed:
             for _ in map(_update, self.states, repeat(changed)):
                 pass
