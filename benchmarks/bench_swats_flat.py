@@ -26,9 +26,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from workloads import SMALL_MODEL, small_model_arrays  # noqa: E402
+from workloads import SMALL_MODEL, small_model_params  # noqa: E402
 
-import minigrad  # noqa: E402
 from minigrad.optim import SWATS  # noqa: E402
 
 SHAPES = SMALL_MODEL
@@ -39,10 +38,7 @@ PHASES = {"adam": lambda i: "adam", "sgd": lambda i: "sgd",
 def build(phase_of, one_tensor: bool) -> SWATS:
     """SWATS over the model (or over one tensor of its size), its tensors in the given
     phases (by parameter index)."""
-    values, grads = small_model_arrays(one_tensor)
-    params = [minigrad.Parameter(v) for v in values]
-    for p, g in zip(params, grads):
-        p.grad = minigrad.Tensor(g)
+    params = small_model_params(one_tensor)
     opt = SWATS(params)
     for _ in range(3):
         opt.step()

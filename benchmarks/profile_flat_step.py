@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from workloads import SMALL_MODEL, small_model_arrays  # noqa: E402
+from workloads import SMALL_MODEL, small_model_params  # noqa: E402
 
 import minigrad  # noqa: E402
 import minigrad.optim  # noqa: E402
@@ -41,10 +41,7 @@ SHAPES = SMALL_MODEL
 
 
 def build(cls: type, one_tensor: bool):
-    values, grads = small_model_arrays(one_tensor)
-    params = [minigrad.Parameter(v) for v in values]
-    for p, g in zip(params, grads):
-        p.grad = minigrad.Tensor(g)
+    params = small_model_params(one_tensor)
     opt = cls(params)
     for _ in range(5):
         opt.step()

@@ -41,6 +41,19 @@ def small_model_arrays(one_tensor: bool = False) -> tuple[list, list]:
     return values, grads
 
 
+def small_model_params(one_tensor: bool = False) -> list:
+    """:func:`small_model_arrays` as minigrad Parameters, each with its gradient set (the
+    optimizer benchmarks' starting point; minigrad is imported here, as the caller put it on
+    the path)."""
+    import minigrad
+
+    values, grads = small_model_arrays(one_tensor)
+    params = [minigrad.Parameter(v) for v in values]
+    for p, g in zip(params, grads):
+        p.grad = minigrad.Tensor(g)
+    return params
+
+
 def load_data(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features (float32) and int64 labels for a workload."""
     rng = np.random.default_rng(0)
