@@ -269,19 +269,10 @@ def test_reading_a_value_in_the_step_falls_back_to_eager_with_a_warning(read):
 ])
 def test_one_hot_targets_are_kernels_of_the_step_and_replay_bit_identically(target):
     # the targets change at every step: a replay must encode each new batch's labels
-    def mse_step(model, opt, sched=None):
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.mse_loss(model(x).softmax(-1), target(y))
-            loss.backward()
-            opt.step()
-            return loss
-        return step
-
     with warnings.catch_warnings():
         warnings.simplefilter("error", JitFallbackWarning)
         step = check_identical(w1, lambda p: optim.Adam(p, lr=1e-2), batches(12, 4),
-                               make=mse_step)
+                               make=_mse_step_to(target))
     assert "one_hot_array" in str(step.program)
 
 
@@ -290,7 +281,14 @@ def test_one_hot_targets_are_kernels_of_the_step_and_replay_bit_identically(targ
 ])
 def test_a_tensor_computed_outside_any_kernel_falls_back_instead_of_freezing(target):
     # the target changes at every step: bound as a constant, a replay would read the first
-    def make_step(model, opt):
+    _assert_falls_back_to_eager(lambda params: optim.Adam(params, lr=1e-2),
+                                _mse_step_to(target), "no recorded kernel made")
+
+
+def _mse_step_to(target):
+    """A step maker (``make(model, opt, sched=None)``) whose loss is the MSE between the
+    model's softmax and ``target(y)``."""
+    def make(model, opt, sched=None):
         def step(x, y):
             opt.zero_grad()
             loss = F.mse_loss(model(x).softmax(-1), target(y))
@@ -298,9 +296,7 @@ def test_a_tensor_computed_outside_any_kernel_falls_back_instead_of_freezing(tar
             opt.step()
             return loss
         return step
-
-    _assert_falls_back_to_eager(lambda params: optim.Adam(params, lr=1e-2), make_step,
-                                "no recorded kernel made")
+    return make
 
 
 def _assert_falls_back_to_eager(make_optimizer, make_step, match: str) -> None:
